@@ -1,0 +1,157 @@
+// Package lmn_test holds tests about the whole module: which modules it may
+// require, and which way the arrows between its packages point.
+package lmn_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/lmn-heal/lmn"
+
+// allowedModules are the only modules go.mod may require, with the reason
+// for each. Indirect ones are the allowed modules' own requirements.
+var allowedModules = map[string]string{
+	"golang.org/x/sys":           "direct: syscalls the standard library lacks (pidfd, ioctls, statfs)",
+	"github.com/mdlayher/socket": "direct: the privd socket with deadlines and peer credentials",
+	"golang.org/x/net":           "indirect: required by github.com/mdlayher/socket",
+	"golang.org/x/sync":          "indirect: required by github.com/mdlayher/socket",
+}
+
+func TestGoModRequiresOnlyAllowedModules(t *testing.T) {
+	data, err := os.ReadFile("go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inBlock := false
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		var mod string
+		switch {
+		case strings.HasPrefix(line, "require ("):
+			inBlock = true
+			continue
+		case inBlock && line == ")":
+			inBlock = false
+			continue
+		case inBlock && line != "" && !strings.HasPrefix(line, "//"):
+			mod = strings.Fields(line)[0]
+		case strings.HasPrefix(line, "require "):
+			mod = strings.Fields(line)[1]
+		default:
+			continue
+		}
+		if _, ok := allowedModules[mod]; !ok {
+			t.Errorf("go.mod:%d requires %s, which is not on the allowlist in deps_test.go", i+1, mod)
+		}
+	}
+}
+
+// Rules for the arrows between packages. Keys are package paths relative to
+// the module; a rule applies to the package and everything below it.
+var (
+	// pure packages make decisions over records: no effects. (internal/record
+	// is the stream itself and does its I/O.)
+	pure = []string{"internal/detect", "internal/heal"}
+	// effects pure packages must not import.
+	effects = []string{"os/exec", "syscall", "net", "golang.org/x/sys/unix"}
+	// mayImport lists, for each internal package, the internal packages it
+	// may import; data flows one way.
+	mayImport = map[string][]string{
+		"internal/record": {},
+		"internal/detect": {"internal/record"},
+		"internal/heal":   {"internal/record", "internal/action"},
+		"internal/dash":   {"internal/record"},
+	}
+	banned = []string{"util", "utils", "common", "helpers", "types", "misc"}
+)
+
+func TestPackageArrows(t *testing.T) {
+	imports := packageImports(t)
+	if len(imports) == 0 {
+		t.Fatal("found no packages")
+	}
+	for pkg, imps := range imports {
+		if slicesContains(banned, path.Base(pkg)) {
+			t.Errorf("package %s: a package named %q says nothing; name it for its concept", pkg, path.Base(pkg))
+		}
+		for _, imp := range imps {
+			rel, internal := strings.CutPrefix(imp, module+"/")
+			if internal && strings.HasPrefix(rel, "cmd/") {
+				t.Errorf("%s imports %s: nothing imports a command", pkg, imp)
+			}
+			if under(pkg, pure...) && slicesContains(effects, imp) {
+				t.Errorf("%s imports %s: decision logic has no effects", pkg, imp)
+			}
+			for owner, allowed := range mayImport {
+				if !under(pkg, owner) || !internal || under(rel, owner) {
+					continue
+				}
+				if !under(rel, allowed...) {
+					t.Errorf("%s imports %s: %s may import only %v", pkg, rel, owner, allowed)
+				}
+			}
+		}
+	}
+}
+
+func under(pkg string, roots ...string) bool {
+	for _, r := range roots {
+		if pkg == r || strings.HasPrefix(pkg, r+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// packageImports parses the non-test Go files of the module and returns each
+// package directory's imports.
+func packageImports(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || d.Name() == "vendor" || strings.HasPrefix(d.Name(), ".")) && p != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		dir := filepath.ToSlash(filepath.Dir(p))
+		for _, imp := range f.Imports {
+			s, _ := strconv.Unquote(imp.Path.Value)
+			out[dir] = append(out[dir], s)
+		}
+		if _, ok := out[dir]; !ok {
+			out[dir] = nil
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

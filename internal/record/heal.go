@@ -1,0 +1,52 @@
+package record
+
+// Heal phases.
+const (
+	PhasePlanned   = "planned"
+	PhaseStarted   = "started"
+	PhaseSucceeded = "succeeded"
+	PhaseFailed    = "failed"
+	PhaseVerified  = "verified"
+	PhaseAdvised   = "advised"
+	PhaseGaveUp    = "gave_up"
+	PhaseRestored  = "restored"
+)
+
+// Heal outcomes, set on PhaseVerified records.
+const (
+	OutcomeRecovered    = "recovered"
+	OutcomeNotRecovered = "not_recovered"
+	OutcomeWorse        = "worse"
+)
+
+// Permission tiers, in ladder order.
+const (
+	TierUnprivileged = "unprivileged"
+	TierPrivd        = "privd"
+	TierSudo         = "sudo"
+	TierFallback     = "fallback"
+	TierAdvise       = "advise"
+)
+
+// Heal is written by lmn-heal for every step it plans, runs, verifies or
+// gives up on.
+type Heal struct {
+	Header
+	Issue   string            `json:"issue"`
+	Rule    string            `json:"rule,omitempty"`
+	Subject map[string]string `json:"subject,omitempty"`
+	Action  string            `json:"action"`
+	Params  map[string]string `json:"params,omitempty"`
+	Step    int               `json:"step"`
+	Phase   string            `json:"phase"`
+	Tier    string            `json:"tier,omitempty"`
+	// Denied says, for each tier passed over, why it could not act.
+	Denied     map[string]string `json:"denied,omitempty"`
+	Attempt    int               `json:"attempt,omitempty"`
+	DurationMS *float64          `json:"duration_ms,omitempty"`
+	Outcome    string            `json:"outcome,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	Advice     string            `json:"advice,omitempty"`
+	// RetryAt is when an open circuit breaker allows its half-open retry.
+	RetryAt *Time `json:"retry_at,omitempty"`
+}

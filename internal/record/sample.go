@@ -1,0 +1,178 @@
+package record
+
+// Sample is one collection tick of lmn-collect. A group the machine lacks
+// (no /proc/pressure, no thermal zones, no systemd, no /nix) is nil and so
+// absent from the line, never zero.
+//
+// Rates (_per_s) and CPU ratios come from the delta between two readings;
+// IntervalSeconds is the length of that delta.
+type Sample struct {
+	Header
+	Seq             uint64  `json:"seq"`
+	IntervalSeconds float64 `json:"interval_seconds"`
+	CPU             *CPU    `json:"cpu,omitempty"`
+	Mem             *Mem    `json:"mem,omitempty"`
+	Swap            *Swap   `json:"swap,omitempty"`
+	Load            *Load   `json:"load,omitempty"`
+	PSI             *PSI    `json:"psi,omitempty"`
+	Disks           *Disks  `json:"disks,omitempty"`
+	Net             *Net    `json:"net,omitempty"`
+	Units           *Units  `json:"units,omitempty"`
+	Temps           *Temps  `json:"temps,omitempty"`
+	Nix             *Nix    `json:"nix,omitempty"`
+}
+
+// CPU is the share of CPU time spent in each state over the interval,
+// summed over all CPUs and divided by their count.
+type CPU struct {
+	Count       int     `json:"count"`
+	BusyRatio   float64 `json:"busy_ratio"`
+	UserRatio   float64 `json:"user_ratio"`
+	SystemRatio float64 `json:"system_ratio"`
+	IOWaitRatio float64 `json:"iowait_ratio"`
+	StealRatio  float64 `json:"steal_ratio"`
+}
+
+// Mem is from /proc/meminfo. AvailableBytes is MemAvailable, the kernel's
+// estimate of memory available without swapping; it counts reclaimable cache.
+type Mem struct {
+	TotalBytes     uint64  `json:"total_bytes"`
+	AvailableBytes uint64  `json:"available_bytes"`
+	FreeBytes      uint64  `json:"free_bytes"`
+	CachedBytes    uint64  `json:"cached_bytes"`
+	AvailableRatio float64 `json:"available_ratio"`
+}
+
+// Swap is from /proc/meminfo. UsedRatio is 0 when there is no swap.
+type Swap struct {
+	TotalBytes uint64  `json:"total_bytes"`
+	FreeBytes  uint64  `json:"free_bytes"`
+	UsedRatio  float64 `json:"used_ratio"`
+	InPerS     float64 `json:"in_pages_per_s"`
+	OutPerS    float64 `json:"out_pages_per_s"`
+}
+
+// Load is from /proc/loadavg.
+type Load struct {
+	Load1     float64 `json:"load1"`
+	Load5     float64 `json:"load5"`
+	Load15    float64 `json:"load15"`
+	Load1Per  float64 `json:"load1_per_cpu"`
+	Runnable  int     `json:"runnable"`
+	Processes int     `json:"processes"`
+}
+
+// PSI is pressure stall information from /proc/pressure. A resource the
+// kernel does not report is nil.
+type PSI struct {
+	CPU    *Pressure `json:"cpu,omitempty"`
+	Memory *Pressure `json:"memory,omitempty"`
+	IO     *Pressure `json:"io,omitempty"`
+}
+
+// Pressure is one /proc/pressure file. Full is nil where the kernel has no
+// "full" line (cpu before Linux 5.13).
+type Pressure struct {
+	Some *PressureLine `json:"some,omitempty"`
+	Full *PressureLine `json:"full,omitempty"`
+}
+
+// PressureLine is one line of a pressure file: the share of wall time in
+// which some (or all) tasks stalled, averaged over 10, 60 and 300 seconds,
+// and the total stall time since boot.
+type PressureLine struct {
+	Avg10Ratio   float64 `json:"avg10_ratio"`
+	Avg60Ratio   float64 `json:"avg60_ratio"`
+	Avg300Ratio  float64 `json:"avg300_ratio"`
+	TotalSeconds float64 `json:"total_seconds"`
+}
+
+// Disks holds real mounted filesystems and block devices.
+type Disks struct {
+	Mounts  []Mount       `json:"mounts,omitempty"`
+	Devices []BlockDevice `json:"devices,omitempty"`
+}
+
+// Mount is one real mounted filesystem, from statfs(2).
+type Mount struct {
+	Mount           string  `json:"mount"`
+	Device          string  `json:"device"`
+	FSType          string  `json:"fstype"`
+	SizeBytes       uint64  `json:"size_bytes"`
+	AvailBytes      uint64  `json:"avail_bytes"`
+	UsedRatio       float64 `json:"used_ratio"`
+	Inodes          uint64  `json:"inodes"`
+	InodesFree      uint64  `json:"inodes_free"`
+	InodesUsedRatio float64 `json:"inodes_used_ratio"`
+	ReadOnly        bool    `json:"read_only,omitempty"`
+	HoldsNixStore   bool    `json:"holds_nix_store,omitempty"`
+	HoldsVarLog     bool    `json:"holds_var_log,omitempty"`
+}
+
+// BlockDevice is one whole block device's IO over the interval, from
+// /proc/diskstats.
+type BlockDevice struct {
+	Device         string  `json:"device"`
+	ReadBytesPerS  float64 `json:"read_bytes_per_s"`
+	WriteBytesPerS float64 `json:"write_bytes_per_s"`
+	ReadsPerS      float64 `json:"reads_per_s"`
+	WritesPerS     float64 `json:"writes_per_s"`
+	BusyRatio      float64 `json:"busy_ratio"`
+}
+
+// Net holds network interfaces and whether a default route exists.
+type Net struct {
+	DefaultRoute bool        `json:"default_route"`
+	Interfaces   []Interface `json:"interfaces,omitempty"`
+}
+
+// Interface is one network interface, from /sys/class/net and /proc/net/dev.
+type Interface struct {
+	Name          string  `json:"name"`
+	Up            bool    `json:"up"`
+	OperState     string  `json:"operstate"`
+	RxBytesPerS   float64 `json:"rx_bytes_per_s"`
+	TxBytesPerS   float64 `json:"tx_bytes_per_s"`
+	RxPacketsPerS float64 `json:"rx_packets_per_s"`
+	TxPacketsPerS float64 `json:"tx_packets_per_s"`
+	RxErrorsPerS  float64 `json:"rx_errors_per_s"`
+	TxErrorsPerS  float64 `json:"tx_errors_per_s"`
+	RxDropsPerS   float64 `json:"rx_drops_per_s"`
+	TxDropsPerS   float64 `json:"tx_drops_per_s"`
+}
+
+// Units are the failed systemd units of one scope.
+type Units struct {
+	Scope  string `json:"scope"` // "system" or "user"
+	Failed []Unit `json:"failed"`
+}
+
+// Unit is one failed unit as systemctl lists it.
+type Unit struct {
+	Unit        string `json:"unit"`
+	Load        string `json:"load,omitempty"`
+	Active      string `json:"active,omitempty"`
+	Sub         string `json:"sub,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// Temps holds temperature sensors.
+type Temps struct {
+	Sensors []Sensor `json:"sensors"`
+}
+
+// Sensor is one thermal zone or hwmon input. Sensor is a stable name such
+// as "thermal_zone0" or "hwmon1/temp2".
+type Sensor struct {
+	Sensor      string   `json:"sensor"`
+	Label       string   `json:"label,omitempty"`
+	Celsius     float64  `json:"celsius"`
+	HighCelsius *float64 `json:"high_celsius,omitempty"`
+	CritCelsius *float64 `json:"crit_celsius,omitempty"`
+}
+
+// Nix describes the NixOS system profile, when the machine has /nix.
+type Nix struct {
+	SystemGeneration int `json:"system_generation,omitempty"`
+	Generations      int `json:"generations"`
+}
