@@ -65,12 +65,15 @@ var (
 	// mayImport lists, for each internal package, the internal packages it
 	// may import; data flows one way.
 	mayImport = map[string][]string{
-		"internal/record": {},
-		"internal/detect": {"internal/record"},
-		"internal/heal":   {"internal/record", "internal/action"},
-		"internal/dash":   {"internal/record"},
+		"internal/record":  {},
+		"internal/detect":  {"internal/record"},
+		"internal/heal":    {"internal/record", "internal/action"},
+		"internal/dash":    {"internal/record"},
+		"internal/systemd": {},
 	}
-	banned = []string{"util", "utils", "common", "helpers", "types", "misc"}
+	// testOnly packages start real service managers; only tests use them.
+	testOnly = []string{"internal/systemd/sdtest"}
+	banned   = []string{"util", "utils", "common", "helpers", "types", "misc"}
 )
 
 func TestPackageArrows(t *testing.T) {
@@ -86,6 +89,9 @@ func TestPackageArrows(t *testing.T) {
 			rel, internal := strings.CutPrefix(imp, module+"/")
 			if internal && strings.HasPrefix(rel, "cmd/") {
 				t.Errorf("%s imports %s: nothing imports a command", pkg, imp)
+			}
+			if internal && under(rel, testOnly...) && !under(pkg, testOnly...) {
+				t.Errorf("%s imports %s, which only tests may use", pkg, rel)
 			}
 			if under(pkg, pure...) && slicesContains(effects, imp) {
 				t.Errorf("%s imports %s: decision logic has no effects", pkg, imp)
