@@ -1,0 +1,111 @@
+// Command lmn-privd is lmn's privileged broker, the only part that runs as
+// root. It performs a short allowlist of healing actions (internal/action)
+// for one unprivileged client, lmn-heal.
+//
+// It reads requests from its Unix socket (systemd socket activation or
+// --listen PATH; protocol in internal/privproto), its JSON configuration
+// (--config) and its HMAC key ($CREDENTIALS_DIRECTORY/hmac.key or
+// --key-file). It writes a hash-chained audit log, diagnostics to stderr,
+// and readiness, status and watchdog messages to $NOTIFY_SOCKET. Its peers
+// are lmn-heal (the client, over the socket or through `sudo -n lmn-privd
+// exec`) and the service manager.
+//
+// Usage:
+//
+//	lmn-privd [serve] [--config FILE] [--listen PATH] [--key-file PATH]
+//	lmn-privd [--config FILE] exec ACTION key=value...
+//	lmn-privd keygen PATH
+//	lmn-privd ping [--listen PATH] [--key-file PATH]
+//	lmn-privd verify-audit FILE
+//	lmn-privd print-config [--config FILE]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+var version = "dev"
+
+// config is the parsed command line.
+type config struct {
+	cmd     string
+	config  string
+	listen  string
+	keyFile string
+	version bool
+	args    []string // positional arguments after the subcommand
+}
+
+var subcommands = []string{"serve", "exec", "keygen", "ping", "verify-audit", "print-config"}
+
+// errHelp is returned for -h: usage was printed, exit 0.
+var errHelp = flag.ErrHelp
+
+// parseArgs accepts flags before and after the subcommand.
+func parseArgs(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("lmn-privd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.config, "config", "", "JSON configuration `file` (defaults: print-config)")
+	fs.StringVar(&c.listen, "listen", "", "socket `path` to listen on (serve) or connect to (ping) when not socket-activated")
+	fs.StringVar(&c.keyFile, "key-file", "", "HMAC key `file` (default $CREDENTIALS_DIRECTORY/hmac.key, then the config's key_file)")
+	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lmn-privd [%s] [flags] [args]\n", strings.Join(subcommands, "|"))
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	rest := fs.Args()
+	c.cmd = "serve"
+	if len(rest) > 0 {
+		c.cmd, rest = rest[0], rest[1:]
+		// After "exec" come only ACTION and key=value pairs: a sudoers
+		// rule "lmn-privd --config FILE exec *" must not let the caller
+		// add flags such as another --config.
+		if c.cmd != "exec" {
+			if err := fs.Parse(rest); err != nil {
+				return c, err
+			}
+			rest = fs.Args()
+		}
+	}
+	known := false
+	for _, s := range subcommands {
+		known = known || s == c.cmd
+	}
+	if !known {
+		return c, fmt.Errorf("unknown subcommand %q (want one of %s)", c.cmd, strings.Join(subcommands, ", "))
+	}
+	c.args = rest
+	want := map[string][2]int{"serve": {0, 0}, "exec": {1, 1 << 10}, "keygen": {1, 1}, "ping": {0, 0},
+		"verify-audit": {1, 1}, "print-config": {0, 0}}[c.cmd]
+	if len(rest) < want[0] || len(rest) > want[1] {
+		return c, fmt.Errorf("%s: %d arguments, want %d..%d", c.cmd, len(rest), want[0], want[1])
+	}
+	return c, nil
+}
+
+func main() {
+	cfg, err := parseArgs(os.Args[1:], os.Stderr)
+	if errors.Is(err, errHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lmn-privd:", err)
+		os.Exit(2)
+	}
+	ctx, stop := record.NotifyContext(context.Background())
+	code := run(ctx, cfg, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

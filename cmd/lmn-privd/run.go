@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/privd"
+	"github.com/lmn-heal/lmn/internal/privproto"
+	"github.com/lmn-heal/lmn/internal/systemd"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", "lmn-privd")
+	if c.version {
+		fmt.Fprintln(stdout, version)
+		return exitOK
+	}
+	switch c.cmd {
+	case "keygen":
+		if err := privproto.WriteKey(c.args[0]); err != nil {
+			log.Error("keygen", "err", err)
+			return exitFailure
+		}
+		return exitOK
+	case "verify-audit":
+		return verifyAudit(c.args[0], stdout, log)
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return exitUsage
+	}
+	switch c.cmd {
+	case "print-config":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(cfg)
+		return exitOK
+	case "exec":
+		return execOnce(ctx, cfg, c.args, stdout, log)
+	}
+	key, err := loadKey(c, cfg)
+	if err != nil {
+		log.Error("key", "err", err)
+		return exitUsage
+	}
+	if c.cmd == "ping" {
+		return ping(ctx, c, cfg, key, stdout, log)
+	}
+	return serve(ctx, c, cfg, key, log)
+}
+
+func loadConfig(c config) (privd.Config, error) {
+	if c.config == "" {
+		return privd.DefaultConfig(), nil
+	}
+	// Run through sudo, the configuration decides which binaries run as
+	// root: it must be root's and writable by root only.
+	if c.cmd == "exec" && os.Getenv("SUDO_UID") != "" {
+		if err := privd.CheckRootOwned(c.config); err != nil {
+			return privd.Config{}, err
+		}
+	}
+	return privd.LoadConfig(c.config)
+}
+
+// loadKey prefers --key-file, then the systemd credential, then the
+// configuration's key_file.
+func loadKey(c config, cfg privd.Config) ([]byte, error) {
+	path := c.keyFile
+	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); path == "" && dir != "" {
+		path = filepath.Join(dir, privd.CredentialName)
+	}
+	if path == "" {
+		path = cfg.KeyFile
+	}
+	if path == "" {
+		return nil, errors.New("no key: give --key-file, set key_file in the config, or run under systemd with LoadCredential=hmac.key")
+	}
+	return privproto.LoadKey(path)
+}
+
+func serve(ctx context.Context, c config, cfg privd.Config, key []byte, log *slog.Logger) int {
+	srv, err := privd.New(cfg, key, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFailure
+	}
+	defer srv.Close()
+	ln, err := privd.Activated()
+	where := "socket activation"
+	if err == nil && ln == nil {
+		where = cmp(c.listen, cfg.Socket.Path)
+		ln, err = privd.Listen(where, cfg.Socket.Group)
+		if err == nil {
+			defer os.Remove(where)
+		}
+	}
+	if err != nil {
+		log.Error("listen", "err", err)
+		return exitFailure
+	}
+	srv.Started(version)
+	srv.OnStatus = func(st string) { systemd.Notify("STATUS=" + st) }
+	status := "serving on " + where
+	if _, err := systemd.Notify(systemd.Ready + "\nSTATUS=" + status); err != nil {
+		log.Warn("notify", "err", err)
+	}
+	log.Info("ready", "listen", where, "audit_log", cfg.AuditLog, "version", version)
+	stopDog := watchdog(ctx, srv, log)
+	err = srv.Serve(ctx, ln)
+	stopDog()
+	systemd.Notify(systemd.Stopping + "\nSTATUS=stopping")
+	if err != nil {
+		log.Error("serve", "err", err)
+		return exitFailure
+	}
+	log.Info("stopped")
+	return exitOK
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// watchdog sends WATCHDOG=1 at half the interval systemd expects, while
+// the server is healthy (its audit log not stuck).
+func watchdog(ctx context.Context, srv *privd.Server, log *slog.Logger) func() {
+	d, ok := systemd.WatchdogInterval()
+	if !ok {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(d / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if !srv.Healthy(d / 4) {
+					log.Error("audit log stuck: not feeding the watchdog")
+					continue
+				}
+				if _, err := systemd.Notify(systemd.Watchdog); err != nil {
+					log.Warn("watchdog", "err", err)
+				}
+			}
+		}
+	}()
+	return cancel
+}
+
+// execOnce runs one action in this process (for `sudo -n`), with the same
+// validation, rate limit and audit as the daemon, and prints the response.
+func execOnce(ctx context.Context, cfg privd.Config, args []string, stdout io.Writer, log *slog.Logger) int {
+	req := action.Request{Action: args[0], Params: map[string]string{}}
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			log.Error("exec: want key=value", "arg", kv)
+			return exitUsage
+		}
+		if _, dup := req.Params[k]; dup {
+			log.Error("exec: parameter given twice", "key", k)
+			return exitUsage
+		}
+		req.Params[k] = v
+	}
+	srv, err := privd.New(cfg, nil, log)
+	if err != nil {
+		log.Error("exec", "err", err)
+		return exitFailure
+	}
+	defer srv.Close()
+	// The parent is sudo (or the caller itself); protect its parent too.
+	peer := &privd.Peer{UID: envInt("SUDO_UID", os.Getuid()), GID: envInt("SUDO_GID", os.Getgid()),
+		PID: os.Getppid(), Via: "exec", Chain: parentOf(cfg.Env.ProcRoot, os.Getppid())}
+	stop := context.AfterFunc(ctx, srv.Abort)
+	defer stop()
+	resp := srv.Execute(peer, req)
+	json.NewEncoder(stdout).Encode(resp)
+	if resp.OK {
+		return exitOK
+	}
+	if resp.Code == privproto.CodeInvalid {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 0 {
+		return n
+	}
+	return def
+}
+
+func ping(ctx context.Context, c config, cfg privd.Config, key []byte, stdout io.Writer, log *slog.Logger) int {
+	cl := privproto.Client{Socket: cmp(c.listen, cfg.Socket.Path), Key: key, Timeout: 5 * time.Second}
+	start := time.Now()
+	if err := cl.Ping(ctx); err != nil {
+		log.Error("ping", "socket", cl.Socket, "err", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "ok %s %v\n", cl.Socket, time.Since(start).Round(time.Microsecond))
+	return exitOK
+}
+
+func verifyAudit(path string, stdout io.Writer, log *slog.Logger) int {
+	f, err := os.Open(path)
+	if err != nil {
+		log.Error("verify-audit", "err", err)
+		return exitFailure
+	}
+	defer f.Close()
+	n, err := privd.Verify(f)
+	if err != nil {
+		fmt.Fprintf(stdout, "%s: BAD: %v\n", path, err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "%s: ok, %d lines\n", path, n)
+	return exitOK
+}
+
+// parentOf returns the parent of pid as read from procRoot, if it is a
+// real process other than pid 1.
+func parentOf(procRoot string, pid int) []int {
+	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return nil
+	}
+	if pp, err := strconv.Atoi(f[1]); err == nil && pp > 1 {
+		return []int{pp}
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// UnitPolicy says which units restart_unit and reset_failed_unit may touch.
+// Patterns are path.Match globs over the full unit name.
+//
+// A unit is allowed when it matches no Deny pattern and, if Allow is not
+// empty, matches an Allow pattern. An Allow entry that is a literal unit
+// name (no glob characters) overrides Deny for exactly that unit, so
+// {"Allow": ["*", "sshd.service"]} permits sshd.service under the default
+// Deny list. Units in protectedUnits are refused whatever the policy says.
+type UnitPolicy struct {
+	Allow []string `json:"allow"`
+	Deny  []string `json:"deny"`
+}
+
+// DefaultUnitPolicy denies lmn's own broker, systemd's own units, the
+// message bus, display managers and ssh.
+func DefaultUnitPolicy() UnitPolicy {
+	return UnitPolicy{
+		Allow: []string{"*"},
+		Deny: []string{
+			"lmn-privd*", "luminous-*",
+			"systemd-*", "init.scope", "-.slice", "-.mount",
+			"dbus*", "display-manager*", "gdm*", "sddm*", "lightdm*",
+			"sshd*", "ssh.*", "ssh@*",
+		},
+	}
+}
+
+// protectedUnits are refused whatever the configured policy says:
+// restarting the broker or the init scope from inside an action is never a
+// repair.
+var protectedUnits = []string{"lmn-privd*", "luminous-privd*", "init.scope", "-.slice"}
+
+// Check reports why name may not be touched, or nil. Errors wrap ErrDenied
+// (or ErrInvalid for a malformed pattern).
+func (p UnitPolicy) Check(name string) error {
+	for _, pat := range protectedUnits {
+		if ok, _ := path.Match(pat, name); ok {
+			return fmt.Errorf("unit %q: %w: protected (matches %q)", name, ErrDenied, pat)
+		}
+	}
+	literal := false
+	allowed := len(p.Allow) == 0
+	for _, pat := range p.Allow {
+		ok, err := path.Match(pat, name)
+		if err != nil {
+			return fmt.Errorf("unit policy allow pattern %q: %w: %w", pat, ErrInvalid, err)
+		}
+		if ok {
+			allowed = true
+			literal = literal || pat == name
+		}
+	}
+	if !allowed {
+		return fmt.Errorf("unit %q: %w: not on the allow list", name, ErrDenied)
+	}
+	if literal {
+		return nil
+	}
+	for _, pat := range p.Deny {
+		ok, err := path.Match(pat, name)
+		if err != nil {
+			return fmt.Errorf("unit policy deny pattern %q: %w: %w", pat, ErrInvalid, err)
+		}
+		if ok {
+			return fmt.Errorf("unit %q: %w: on the deny list (matches %q)", name, ErrDenied, pat)
+		}
+	}
+	return nil
+}
+
+// Validate checks every pattern for glob syntax.
+func (p UnitPolicy) Validate() error {
+	for _, list := range [][]string{p.Allow, p.Deny} {
+		for _, pat := range list {
+			if _, err := path.Match(pat, ""); err != nil {
+				return fmt.Errorf("pattern %q: %w", pat, err)
+			}
+		}
+	}
+	return nil
+}
+
+// unitSuffixes are the unit types systemd knows.
+var unitSuffixes = []string{
+	".service", ".socket", ".device", ".mount", ".automount", ".swap",
+	".target", ".path", ".timer", ".slice", ".scope",
+}
+
+const maxUnitName = 255
+
+var errUnitName = errors.New("not a unit name")
+
+// CheckUnitName checks name against systemd's unit-name grammar: at most
+// 255 bytes of [A-Za-z0-9:_.\@-], not starting with '-', a known type
+// suffix, and for an instance a non-empty template prefix and instance.
+func CheckUnitName(name string) error {
+	if name == "" || len(name) > maxUnitName {
+		return fmt.Errorf("%w: length %d not in 1..%d", errUnitName, len(name), maxUnitName)
+	}
+	if name[0] == '-' {
+		return fmt.Errorf("%w: starts with '-'", errUnitName)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(`:_.\@-`, c) >= 0
+		if !ok {
+			return fmt.Errorf("%w: byte %q at %d not allowed", errUnitName, c, i)
+		}
+	}
+	dot := strings.LastIndexByte(name, '.')
+	if dot <= 0 {
+		return fmt.Errorf("%w: no type suffix", errUnitName)
+	}
+	suffix, stem := name[dot:], name[:dot]
+	known := false
+	for _, s := range unitSuffixes {
+		known = known || s == suffix
+	}
+	if !known {
+		return fmt.Errorf("%w: unknown type suffix %q", errUnitName, suffix)
+	}
+	if at := strings.IndexByte(stem, '@'); at >= 0 {
+		if at == 0 || at == len(stem)-1 || strings.Count(stem, "@") > 1 {
+			return fmt.Errorf("%w: a template instance needs one '@' between a prefix and an instance", errUnitName)
+		}
+	}
+	return nil
+}
+
+func unitTarget(p map[string]string) string { return "unit:" + p["unit"] }
+
+func validateUnit(env Env, p map[string]string) error {
+	return env.Units.Check(p["unit"])
+}
+
+func unitAction(verb, doc string, timeout time.Duration) *definition {
+	return &definition{
+		spec: Spec{
+			Name:    strings.ReplaceAll(verb, "-", "_") + "_unit",
+			Timeout: timeout,
+			Doc:     doc,
+			Params:  []Param{{Name: "unit", Required: true, Doc: "full unit name, e.g. nginx.service", check: CheckUnitName}},
+		},
+		validate: validateUnit,
+		run: func(ctx context.Context, env Env, p map[string]string) (Result, error) {
+			out, err := runCommand(ctx, env, with(env.Systemctl, verb, "--", p["unit"]))
+			return Result{Output: out}, err
+		},
+		target: unitTarget,
+		command: func(env Env, p map[string]string) string {
+			return shellJoin(with(env.Systemctl, verb, "--", p["unit"])...)
+		},
+	}
+}
+
+func init() {
+	register(unitAction("restart", "restart a unit (systemctl restart -- UNIT)", 2*time.Minute))
+	register(unitAction("reset-failed", "clear a unit's failed state (systemctl reset-failed -- UNIT)", 15*time.Second))
+}

@@ -1,0 +1,282 @@
+package privd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/action"
+)
+
+// Config is lmn-privd's configuration file (JSON). Every field has a
+// default (DefaultConfig); a file sets only what it changes.
+type Config struct {
+	// Clients are the peers allowed to connect, by SO_PEERCRED uid or
+	// primary gid.
+	Clients Clients `json:"clients"`
+	// Socket is where `serve` listens when not socket-activated.
+	Socket SocketConfig `json:"socket"`
+	// AuditLog is the hash-chained audit log.
+	AuditLog string `json:"audit_log"`
+	// KeyFile is used when $CREDENTIALS_DIRECTORY/hmac.key is absent.
+	KeyFile    string            `json:"key_file"`
+	RateLimits RateLimits        `json:"rate_limits"`
+	Units      action.UnitPolicy `json:"units"`
+	Env        EnvConfig         `json:"env"`
+	// MaxConnections bounds connections served at once; more are refused
+	// at once with rate_limited.
+	MaxConnections int `json:"max_connections"`
+	// ReadTimeout bounds the wait for a client's request after the
+	// challenge is sent.
+	ReadTimeout Duration `json:"read_timeout"`
+	// ShutdownGrace is how long SIGTERM waits for running actions.
+	ShutdownGrace Duration `json:"shutdown_grace"`
+}
+
+// Clients lists allowed peers.
+type Clients struct {
+	UIDs []int `json:"uids"`
+	GIDs []int `json:"gids"`
+}
+
+// SocketConfig is the listening socket made by --listen.
+type SocketConfig struct {
+	Path string `json:"path"`
+	// Group owns the socket (name or number); "" keeps root's group.
+	Group string `json:"group"`
+}
+
+// RateLimits are sliding windows over executed actions.
+type RateLimits struct {
+	Overall   Limit `json:"overall"`
+	PerAction Limit `json:"per_action"`
+	PerTarget Limit `json:"per_target"`
+	// Actions overrides PerAction for named actions.
+	Actions map[string]Limit `json:"actions,omitempty"`
+}
+
+// Limit allows Max actions in any Window. Max 0 disables the limit.
+type Limit struct {
+	Max    int      `json:"max"`
+	Window Duration `json:"window"`
+}
+
+// EnvConfig is the action.Env of the daemon: roots and binaries.
+type EnvConfig struct {
+	SysRoot    string   `json:"sys_root"`
+	ProcRoot   string   `json:"proc_root"`
+	Systemctl  []string `json:"systemctl"`
+	Journalctl []string `json:"journalctl"`
+	NixGC      []string `json:"nix_gc"`
+	Resolvectl []string `json:"resolvectl"`
+	Nscd       []string `json:"nscd"`
+	ExtraEnv   []string `json:"extra_env,omitempty"`
+}
+
+// Duration is a time.Duration written as "5m".
+type Duration time.Duration
+
+// MarshalJSON writes d as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a Go duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	// An *json.UnmarshalTypeError gets the field path added by the decoder.
+	bad := &json.UnmarshalTypeError{Value: string(b) + " (want a duration such as \"5m\")", Type: reflect.TypeFor[Duration]()}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return bad
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return bad
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default paths, as the NixOS module sets them.
+const (
+	DefaultSocket   = "/run/luminous/privd.sock"
+	DefaultAuditLog = "/var/log/luminous-privd/audit.log"
+	CredentialName  = "hmac.key"
+)
+
+// DefaultConfig returns the built-in configuration.
+func DefaultConfig() Config {
+	e := action.DefaultEnv()
+	return Config{
+		Clients:  Clients{UIDs: []int{0}, GIDs: []int{}},
+		Socket:   SocketConfig{Path: DefaultSocket},
+		AuditLog: DefaultAuditLog,
+		RateLimits: RateLimits{
+			Overall:   Limit{Max: 10, Window: Duration(5 * time.Minute)},
+			PerAction: Limit{Max: 5, Window: Duration(5 * time.Minute)},
+			PerTarget: Limit{Max: 3, Window: Duration(15 * time.Minute)},
+			Actions:   map[string]Limit{},
+		},
+		Units: e.Units,
+		Env: EnvConfig{SysRoot: e.SysRoot, ProcRoot: e.ProcRoot, Systemctl: e.Systemctl,
+			Journalctl: e.Journalctl, NixGC: e.NixGC, Resolvectl: e.Resolvectl, Nscd: e.Nscd},
+		MaxConnections: 32,
+		ReadTimeout:    Duration(5 * time.Second),
+		ShutdownGrace:  Duration(30 * time.Second),
+	}
+}
+
+// ActionEnv returns the action.Env the configuration describes.
+func (c Config) ActionEnv() action.Env {
+	return action.Env{SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
+		Journalctl: c.Env.Journalctl, NixGC: c.Env.NixGC, Resolvectl: c.Env.Resolvectl,
+		Nscd: c.Env.Nscd, ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
+}
+
+// ConfigError names the field of a bad configuration.
+type ConfigError struct {
+	File, Field string
+	Err         error
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("config %s: field %s: %v", e.File, e.Field, e.Err)
+}
+
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// LoadConfig reads a configuration file over the defaults. Errors are
+// *ConfigError naming the field where one is known.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, &ConfigError{File: path, Field: "(file)", Err: err}
+	}
+	return ParseConfig(path, b)
+}
+
+// ParseConfig parses b (named path in errors) over the defaults.
+func ParseConfig(path string, b []byte) (Config, error) {
+	c := DefaultConfig()
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&c); err != nil {
+		return Config{}, &ConfigError{File: path, Field: jsonField(err), Err: err}
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return Config{}, &ConfigError{File: path, Field: "(file)", Err: errors.New("data after the JSON object")}
+	}
+	if err := c.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// jsonField extracts the field name from an encoding/json error.
+func jsonField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return te.Field
+	}
+	if s := err.Error(); strings.Contains(s, "unknown field ") {
+		return strings.TrimPrefix(s[strings.Index(s, "unknown field "):], "unknown field ")
+	}
+	if s := err.Error(); strings.HasPrefix(s, "json: cannot unmarshal") || strings.Contains(s, "Go struct field") {
+		if i := strings.Index(s, "Go struct field "); i >= 0 {
+			return strings.Fields(s[i+len("Go struct field "):])[0]
+		}
+	}
+	return "(syntax)"
+}
+
+// Validate checks the semantic rules of c.
+func (c Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &ConfigError{Field: field, Err: fmt.Errorf(format, args...)}
+	}
+	if len(c.Clients.UIDs)+len(c.Clients.GIDs) == 0 {
+		return bad("clients", "no uids or gids: no client could connect")
+	}
+	for i, id := range append(append([]int{}, c.Clients.UIDs...), c.Clients.GIDs...) {
+		if id < 0 {
+			return bad("clients", "id #%d is negative (%d)", i, id)
+		}
+	}
+	if c.AuditLog == "" {
+		return bad("audit_log", "empty: the audit log is required")
+	}
+	if !strings.HasPrefix(c.Socket.Path, "/") {
+		return bad("socket.path", "%q is not an absolute path", c.Socket.Path)
+	}
+	for name, l := range map[string]Limit{"overall": c.RateLimits.Overall, "per_action": c.RateLimits.PerAction, "per_target": c.RateLimits.PerTarget} {
+		if err := l.check(); err != nil {
+			return bad("rate_limits."+name, "%v", err)
+		}
+	}
+	for name, l := range c.RateLimits.Actions {
+		if _, ok := action.Lookup(name); !ok {
+			return bad("rate_limits.actions."+name, "no such action")
+		}
+		if err := l.check(); err != nil {
+			return bad("rate_limits.actions."+name, "%v", err)
+		}
+	}
+	if err := c.Units.Validate(); err != nil {
+		return bad("units", "%v", err)
+	}
+	for name, argv := range map[string][]string{"env.systemctl": c.Env.Systemctl, "env.journalctl": c.Env.Journalctl,
+		"env.nix_gc": c.Env.NixGC, "env.resolvectl": c.Env.Resolvectl, "env.nscd": c.Env.Nscd} {
+		if len(argv) == 0 || argv[0] == "" {
+			return bad(name, "empty command")
+		}
+	}
+	if c.Env.SysRoot == "" || c.Env.ProcRoot == "" {
+		return bad("env", "sys_root and proc_root are required")
+	}
+	if c.MaxConnections < 1 || c.MaxConnections > 4096 {
+		return bad("max_connections", "%d not in 1..4096", c.MaxConnections)
+	}
+	if c.ReadTimeout <= 0 || time.Duration(c.ReadTimeout) > time.Minute {
+		return bad("read_timeout", "%v not in (0, 1m]", time.Duration(c.ReadTimeout))
+	}
+	if c.ShutdownGrace < 0 {
+		return bad("shutdown_grace", "negative")
+	}
+	return nil
+}
+
+func (l Limit) check() error {
+	if l.Max < 0 {
+		return fmt.Errorf("max %d is negative", l.Max)
+	}
+	if l.Max > 0 && (l.Window <= 0 || time.Duration(l.Window) > 7*24*time.Hour) {
+		return fmt.Errorf("window %v not in (0, 168h]", time.Duration(l.Window))
+	}
+	return nil
+}
+
+// CheckRootOwned refuses a configuration file that someone other than
+// root could have written: not owned by uid 0, or writable by group or
+// others. `lmn-privd exec` checks it when run through sudo.
+func CheckRootOwned(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return &ConfigError{File: path, Field: "(file)", Err: err}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid != 0 || fi.Mode().Perm()&0o022 != 0 {
+		return &ConfigError{File: path, Field: "(file)", Err: fmt.Errorf("must be owned by root and writable only by root (mode %04o)", fi.Mode().Perm())}
+	}
+	return nil
+}
