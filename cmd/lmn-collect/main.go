@@ -1,0 +1,160 @@
+// Command lmn-collect samples the machine and writes one sample record per
+// tick to stdout as newline-delimited JSON (see docs/stream.md).
+//
+// It reads /proc (or --proc-root), /sys (or --sys-root), the NixOS system
+// profile under /nix (or --nix-root) and, unless --units none, the failed
+// units that `systemctl [--user] list-units --failed` reports. It reads no
+// input and talks to no peer: its stdout is the head of the pipe
+// `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
+//
+// Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
+// the current sample) or when the downstream closes the pipe; 1 on a write
+// failure; 2 on a bad flag.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/collect"
+	"github.com/lmn-heal/lmn/internal/record"
+	"golang.org/x/sys/unix"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// config is lmn-collect's effective configuration.
+type config struct {
+	interval time.Duration
+	count    int
+	procRoot string
+	sysRoot  string
+	nixRoot  string
+	units    string
+	version  bool
+
+	// Seams for tests; zero means the real thing.
+	host      string
+	systemctl []string
+	booted    func() bool
+	statfs    func(string, *unix.Statfs_t) error
+}
+
+// settings is the start record's view of config.
+type settings struct {
+	IntervalSeconds float64 `json:"interval_seconds"`
+	Count           int     `json:"count"`
+	ProcRoot        string  `json:"proc_root"`
+	SysRoot         string  `json:"sys_root"`
+	NixRoot         string  `json:"nix_root"`
+	Units           string  `json:"units"`
+	FirstDeltaSecs  float64 `json:"first_delta_seconds"`
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("lmn-collect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "time between samples")
+	fs.IntVar(&cfg.count, "count", 0, "stop after `N` samples (0: until stopped)")
+	fs.StringVar(&cfg.procRoot, "proc-root", "/proc", "procfs mount point (a fixture tree in tests)")
+	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
+	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
+	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	bad := func(format string, a ...any) (config, error) {
+		err := fmt.Errorf(format, a...)
+		fmt.Fprintf(stderr, "lmn-collect: %v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return bad("unexpected argument %q: lmn-collect takes flags only", fs.Arg(0))
+	case cfg.interval < time.Millisecond:
+		return bad("--interval %v: must be at least 1ms", cfg.interval)
+	case cfg.count < 0:
+		return bad("--count %d: must be 0 (until stopped) or more", cfg.count)
+	case cfg.units != collect.UnitsSystem && cfg.units != collect.UnitsUser && cfg.units != collect.UnitsNone:
+		return bad("--units %q: want system, user or none", cfg.units)
+	case cfg.procRoot == "" || cfg.sysRoot == "":
+		return bad("--proc-root and --sys-root must not be empty")
+	}
+	return cfg, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	if cfg.version {
+		fmt.Println(version)
+		os.Exit(0)
+	}
+	ctx, stop := record.NotifyContext(context.Background())
+	code := run(ctx, cfg, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run writes the start record, then samples until cfg.count is reached or
+// ctx is done.
+func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", collect.Src)
+	if cfg.host == "" {
+		cfg.host = record.Hostname()
+	}
+	c := collect.New(collect.Config{
+		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
+		Systemctl: cfg.systemctl, Booted: cfg.booted, Statfs: cfg.statfs,
+		Host: cfg.host, Log: log,
+	})
+	defer c.Close()
+	w := record.NewWriter(stdout)
+	start := record.NewStart(collect.Src, version, time.Now(), settings{
+		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
+		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
+		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
+	})
+	start.Host = cfg.host
+	err := w.Emit(start)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		var line []byte
+		err = collect.Run(ctx, c, cfg.interval, cfg.count, func(s *record.Sample) error {
+			var err error
+			line, err = collect.AppendSample(line[:0], s)
+			if err != nil { // a bug, not the machine: say so, keep sampling
+				log.Error("sample left out", "seq", s.Seq, "err", err)
+				return nil
+			}
+			if err := w.WriteLine(line); err != nil {
+				return err
+			}
+			return w.Flush()
+		})
+	}
+	switch {
+	case err == nil, record.IsBrokenPipe(err):
+		return 0
+	default:
+		log.Error("write samples", "err", err)
+		return 1
+	}
+}

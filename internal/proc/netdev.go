@@ -1,0 +1,60 @@
+package proc
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// NetDev is one interface's counters from /proc/net/dev.
+type NetDev struct {
+	Name                                  string
+	RxBytes, RxPackets, RxErrors, RxDrops uint64
+	TxBytes, TxPackets, TxErrors, TxDrops uint64
+}
+
+// parseNetDev appends the interfaces of b to dst. The two header lines
+// (they contain '|') are skipped.
+func parseNetDev(b []byte, dst []NetDev, in *interner) ([]NetDev, error) {
+	var f [16][]byte
+	var bad error
+lines:
+	for i, n := 0, 1; i < len(b); n++ {
+		var line []byte
+		line, i = nextLine(b, i)
+		if bytes.IndexByte(line, '|') >= 0 {
+			continue
+		}
+		name, rest, ok := cutColon(line)
+		if !ok {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			bad = first(bad, fmt.Errorf("line %d: no \"name:\" in %q", n, clip(line)))
+			continue lines
+		}
+		name = bytes.TrimSpace(name)
+		if len(name) == 0 {
+			bad = first(bad, fmt.Errorf("line %d: empty interface name", n))
+			continue lines
+		}
+		if k := fields(rest, f[:]); k < 16 {
+			bad = first(bad, fmt.Errorf("line %d (%s): want 16 counters, got %d", n, name, k))
+			continue lines
+		}
+		var v [16]uint64
+		for j := range v {
+			x, ok := parseUint(f[j])
+			if !ok {
+				bad = first(bad, fmt.Errorf("line %d (%s) field %d: bad number %q", n, name, j+1, clip(f[j])))
+				continue lines
+			}
+			v[j] = x
+		}
+		dst = append(dst, NetDev{
+			Name:    in.get(name),
+			RxBytes: v[0], RxPackets: v[1], RxErrors: v[2], RxDrops: v[3],
+			TxBytes: v[8], TxPackets: v[9], TxErrors: v[10], TxDrops: v[11],
+		})
+	}
+	return dst, bad
+}
