@@ -343,3 +343,58 @@ func TestSocketActivation(t *testing.T) {
 		t.Errorf("the socket unit's socket was removed: %v", err)
 	}
 }
+
+// Through sudo the caller's PATH is not trusted: a relative command in the
+// configuration (the default "resolvectl" and "nscd") must not be looked
+// up in a directory the caller chose, or the caller runs its own program
+// as root.
+func TestSudoExecIgnoresCallersPath(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root: through sudo, exec accepts only a root-owned configuration")
+	}
+	e := newEnv(t, "")
+	evilDir, trusted := filepath.Join(e.dir, "evil"), filepath.Join(e.dir, "trusted")
+	for _, d := range []string{evilDir, trusted} {
+		os.MkdirAll(d, 0o755)
+		for _, tool := range []string{"resolvectl", "nscd"} {
+			script := "#!/bin/sh\n: > " + filepath.Join(d, "ran-"+tool) + "\n"
+			if err := os.WriteFile(filepath.Join(d, tool), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	old := trustedPath
+	trustedPath = trusted // stands in for the system directories, so no real resolvectl runs
+	t.Cleanup(func() { trustedPath = old })
+	t.Setenv("PATH", evilDir)
+	t.Setenv("SUDO_UID", "1000")
+	code, out, stderr := runArgs(t, "--config", e.config, "exec", "flush_dns")
+	if _, err := os.Stat(filepath.Join(evilDir, "ran-resolvectl")); err == nil {
+		t.Errorf("sudo exec ran resolvectl from the caller's PATH (exit %d %q %q)", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(trusted, "ran-resolvectl")); err != nil || code != 0 {
+		t.Errorf("sudo exec did not run resolvectl from the trusted PATH: exit %d %q %q", code, out, stderr)
+	}
+}
+
+// With a terminal (use_pty, the default of sudo 1.9.14 and Debian's
+// sudoers), sudo runs the command under a second sudo, its monitor: the
+// real caller is then three levels up and must be protected as well.
+func TestExecProtectsCallerBehindSudoMonitor(t *testing.T) {
+	e := newEnv(t, "")
+	ppid := strconv.Itoa(os.Getppid())
+	chain := []struct{ pid, comm, parent string }{
+		{ppid, "sudo", "4000001"}, {"4000001", "sudo", "4000002"}, {"4000002", "lmn-heal", "4000003"},
+	}
+	for _, p := range chain {
+		os.MkdirAll(filepath.Join(e.proc, p.pid), 0o755)
+		stat := p.pid + " (" + p.comm + ") S " + p.parent + " 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 77 0 0"
+		os.WriteFile(filepath.Join(e.proc, p.pid, "stat"), []byte(stat), 0o644)
+	}
+	for _, p := range chain {
+		code, out, _ := runArgs(t, "--config", e.config, "exec", "kill_process", "pid="+p.pid, "start_time=77")
+		if code != 1 || !strings.Contains(out, `"code":"refused"`) || !strings.Contains(out, "protected") {
+			t.Errorf("exec kill_process pid=%s (%s): %d %q", p.pid, p.comm, code, out)
+		}
+	}
+}

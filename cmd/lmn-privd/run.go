@@ -74,7 +74,7 @@ func loadConfig(c config) (privd.Config, error) {
 	}
 	// Run through sudo, the configuration decides which binaries run as
 	// root: it must be root's and writable by root only.
-	if c.cmd == "exec" && os.Getenv("SUDO_UID") != "" {
+	if c.cmd == "exec" && viaSudo() {
 		if err := privd.CheckRootOwned(c.config); err != nil {
 			return privd.Config{}, err
 		}
@@ -189,15 +189,19 @@ func execOnce(ctx context.Context, cfg privd.Config, args []string, stdout io.Wr
 		}
 		req.Params[k] = v
 	}
+	if viaSudo() {
+		os.Setenv("PATH", trustedPath)
+	}
 	srv, err := privd.New(cfg, nil, log)
 	if err != nil {
 		log.Error("exec", "err", err)
 		return exitFailure
 	}
 	defer srv.Close()
-	// The parent is sudo (or the caller itself); protect its parent too.
+	// The parent is sudo (or the caller itself); protect the sudos above
+	// it and the real caller too.
 	peer := &privd.Peer{UID: envInt("SUDO_UID", os.Getuid()), GID: envInt("SUDO_GID", os.Getgid()),
-		PID: os.Getppid(), Via: "exec", Chain: parentOf(cfg.Env.ProcRoot, os.Getppid())}
+		PID: os.Getppid(), Via: "exec", Chain: callerChain(cfg.Env.ProcRoot, os.Getppid())}
 	stop := context.AfterFunc(ctx, srv.Abort)
 	defer stop()
 	resp := srv.Execute(peer, req)
@@ -210,6 +214,17 @@ func execOnce(ctx context.Context, cfg privd.Config, args []string, stdout io.Wr
 	}
 	return exitFailure
 }
+
+// trustedPath is the PATH of `exec` run through sudo: the system's own
+// directories, never the caller's (sudo keeps the caller's PATH unless
+// sudoers sets secure_path), since a relative command in the configuration
+// ("nscd", or every default) would otherwise be the caller's program run
+// as root. A variable so tests can aim it at a directory of stand-ins.
+var trustedPath = "/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// viaSudo reports whether this process was started by sudo, which sets
+// SUDO_UID itself: the caller is then not root and not trusted.
+func viaSudo() bool { return os.Getenv("SUDO_UID") != "" }
 
 func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n >= 0 {
@@ -245,23 +260,40 @@ func verifyAudit(path string, stdout io.Writer, log *slog.Logger) int {
 	return exitOK
 }
 
-// parentOf returns the parent of pid as read from procRoot, if it is a
-// real process other than pid 1.
-func parentOf(procRoot string, pid int) []int {
+// callerChain returns the processes above pid (sudo, this process's
+// parent) that must not be killed either: every sudo in a row (with a
+// terminal sudo runs the command under a second sudo, its monitor) and the
+// first process above them, the real caller, unless that is pid 1.
+func callerChain(procRoot string, pid int) []int {
+	var chain []int
+	for range 8 {
+		comm, parent, ok := statParent(procRoot, pid)
+		if !ok || comm != "sudo" || parent <= 1 {
+			return chain
+		}
+		chain = append(chain, parent)
+		pid = parent
+	}
+	return chain
+}
+
+// statParent reads the command name and parent of pid under procRoot.
+func statParent(procRoot string, pid int) (string, int, bool) {
 	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return nil
+		return "", 0, false
 	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", 0, false
 	}
-	f := strings.Fields(string(b[i+1:]))
+	f := strings.Fields(string(b[end+1:]))
 	if len(f) < 2 {
-		return nil
+		return "", 0, false
 	}
-	if pp, err := strconv.Atoi(f[1]); err == nil && pp > 1 {
-		return []int{pp}
+	pp, err := strconv.Atoi(f[1])
+	if err != nil {
+		return "", 0, false
 	}
-	return nil
+	return string(b[open+1 : end]), pp, true
 }

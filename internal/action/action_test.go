@@ -238,3 +238,50 @@ func unit(name string) Request {
 func kill(pid string) Request {
 	return Request{Action: "kill_process", Params: map[string]string{"pid": pid, "start_time": "100"}}
 }
+
+// Restarting a slice stops every unit in it (lmn-privd, dbus, sshd, the
+// display manager included), and starting a target such as reboot.target
+// or poweroff.target pulls in systemd-reboot.service: neither is a repair,
+// and neither may be reachable by naming the slice or target instead of
+// a denied unit, whatever the configured lists say. Nor may systemd's own
+// units that do not start with "systemd-".
+func TestUnitPolicyRefusesSlicesAndTargets(t *testing.T) {
+	names := []string{"reboot.target", "poweroff.target", "halt.target", "kexec.target",
+		"rescue.target", "emergency.target", "system.slice", "user.slice", "user-1000.slice", "machine.slice"}
+	for _, name := range names {
+		policies := map[string]UnitPolicy{
+			"default": DefaultUnitPolicy(),
+			"empty":   {},
+			"literal": {Allow: []string{"*", name}},
+		}
+		for pname, p := range policies {
+			for _, action := range []string{"restart_unit", "reset_failed_unit"} {
+				err := Validate(Env{Units: p}, Request{Action: action, Params: map[string]string{"unit": name}})
+				if !errors.Is(err, ErrDenied) {
+					t.Errorf("%s %s under the %s policy: %v, want ErrDenied", action, name, pname, err)
+				}
+			}
+		}
+	}
+	// systemd's own units without the systemd- prefix: a root shell on
+	// tty9 without a password, sulogin on the console, a kernel module
+	// loaded by the name in the instance, and the per-user managers.
+	for _, name := range []string{"debug-shell.service", "emergency.service", "rescue.service", "modprobe@dccp.service"} {
+		for pname, p := range map[string]UnitPolicy{"default": DefaultUnitPolicy(), "literal": {Allow: []string{name}}} {
+			if err := p.Check(name); !errors.Is(err, ErrDenied) {
+				t.Errorf("%s under the %s policy: %v, want ErrDenied", name, pname, err)
+			}
+		}
+	}
+	for _, name := range []string{"user@1000.service", "user-runtime-dir@1000.service"} {
+		if err := DefaultUnitPolicy().Check(name); !errors.Is(err, ErrDenied) {
+			t.Errorf("%s under the default policy: %v, want ErrDenied", name, err)
+		}
+	}
+	// Ordinary units stay allowed.
+	for _, name := range []string{"nginx.service", "web@a.service", "backup.timer", "data.mount"} {
+		if err := DefaultUnitPolicy().Check(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ func validateKill(env Env, p map[string]string) error {
 
 // procStat is what kill_process needs from /proc/PID/stat.
 type procStat struct {
+	comm      string
 	ppid      int
 	flags     uint64
 	startTime uint64
@@ -92,6 +94,9 @@ func parseStat(s string) (procStat, error) {
 		return procStat{}, fmt.Errorf("stat: %d fields after the command name, want at least 20", len(f))
 	}
 	var st procStat
+	if start := strings.IndexByte(s, '('); start >= 0 && start < end {
+		st.comm = s[start+1 : end]
+	}
 	var err1, err2, err3 error
 	st.ppid, err1 = strconv.Atoi(f[1])
 	st.flags, err2 = strconv.ParseUint(f[6], 10, 64)
@@ -124,6 +129,26 @@ func isKernelThread(st procStat, cmdline string) bool {
 	return st.flags&pfKthread != 0 || (cmdline == "" && st.ppid == kthreaddPid)
 }
 
+// brokerName is lmn-privd's command name (comm) in /proc/PID/stat.
+const brokerName = "lmn-privd"
+
+// isBroker reports whether pid is an lmn-privd other than this process:
+// the daemon seen from `sudo lmn-privd exec`, or an exec run seen from the
+// daemon. It goes by the command name (always readable; a process that
+// takes the name only protects itself) or by the exe link naming this
+// process's own binary (readable where ptrace access allows).
+func isBroker(env Env, pid int, st procStat) bool {
+	if st.comm == brokerName {
+		return true
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	exe, err := os.Readlink(filepath.Join(env.ProcRoot, strconv.Itoa(pid), "exe"))
+	return err == nil && strings.TrimSuffix(exe, " (deleted)") == strings.TrimSuffix(self, " (deleted)")
+}
+
 func runKill(ctx context.Context, env Env, p map[string]string) (Result, error) {
 	pid, _ := parsePid(p["pid"])
 	want, _ := strconv.ParseUint(p["start_time"], 10, 64)
@@ -144,6 +169,9 @@ func runKill(ctx context.Context, env Env, p map[string]string) (Result, error) 
 	}
 	if isKernelThread(st, cmdline) {
 		return Result{}, fmt.Errorf("%w: pid %d is a kernel thread", ErrDenied, pid)
+	}
+	if isBroker(env, pid, st) {
+		return Result{}, fmt.Errorf("%w: pid %d is lmn-privd", ErrDenied, pid)
 	}
 	// The stat read above matched only if the pidfd's process still held
 	// the pid; signal 0 proves it had not exited meanwhile.

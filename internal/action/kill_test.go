@@ -187,3 +187,38 @@ func FuzzCheckUnitName(f *testing.F) {
 		}
 	})
 }
+
+// Another lmn-privd (the daemon, seen from `sudo lmn-privd exec`, or an
+// exec run seen from the daemon) is lmn-privd too: never killed. The
+// pidfd is real; the stat and the exe link it is checked against are a
+// fixture naming this binary.
+func TestKillProcessRefusesAnotherBroker(t *testing.T) {
+	cmd, start := startChild(t, "exec sleep 60")
+	pid := strconv.Itoa(cmd.Process.Pid)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct{ comm, exe string }{
+		"same binary":     {"sleep", self},
+		"replaced binary": {"sleep", self + " (deleted)"},
+		"by name":         {"lmn-privd", "/bin/sleep"}, // exe unreadable without CAP_SYS_PTRACE: the name still counts
+	} {
+		root := t.TempDir()
+		dir := filepath.Join(root, pid)
+		os.MkdirAll(dir, 0o755)
+		exe := c.exe
+		os.WriteFile(filepath.Join(dir, "stat"), []byte(pid+" ("+c.comm+") S 1 0 0 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 "+start+" 0 0"), 0o644)
+		os.WriteFile(filepath.Join(dir, "cmdline"), []byte("lmn-privd\x00serve\x00"), 0o644)
+		if err := os.Symlink(exe, filepath.Join(dir, "exe")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Run(context.Background(), Env{ProcRoot: root}, killReq(cmd, start, "1s"))
+		if !errors.Is(err, ErrDenied) {
+			t.Errorf("%s: %v, want ErrDenied", name, err)
+		}
+	}
+	if !alive(cmd) {
+		t.Error("a process running this broker's binary was signalled")
+	}
+}

@@ -32,14 +32,22 @@ func DefaultUnitPolicy() UnitPolicy {
 			"systemd-*", "init.scope", "-.slice", "-.mount",
 			"dbus*", "display-manager*", "gdm*", "sddm*", "lightdm*",
 			"sshd*", "ssh.*", "ssh@*",
+			"user@*", "user-runtime-dir@*",
 		},
 	}
 }
 
 // protectedUnits are refused whatever the configured policy says:
 // restarting the broker or the init scope from inside an action is never a
-// repair.
-var protectedUnits = []string{"lmn-privd*", "luminous-privd*", "init.scope", "-.slice"}
+// repair. Nor is a slice (restarting one stops every unit in it, the broker,
+// dbus and sshd included) or a target (starting reboot.target or
+// poweroff.target pulls in systemd-reboot.service and friends): each would
+// reach what the deny list refuses by another name. Nor are systemd's units
+// that hand out root: debug-shell.service (a shell on tty9, no password),
+// emergency.service and rescue.service (sulogin on the console), and
+// modprobe@.service (loads the kernel module its instance names).
+var protectedUnits = []string{"lmn-privd*", "luminous-privd*", "init.scope", "-.slice", "*.slice", "*.target",
+	"debug-shell.service", "emergency.service", "rescue.service", "modprobe@*"}
 
 // Check reports why name may not be touched, or nil. Errors wrap ErrDenied
 // (or ErrInvalid for a malformed pattern).

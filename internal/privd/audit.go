@@ -86,6 +86,8 @@ type auditLog struct {
 	onEntry func(Entry)
 	// onBad is told of lines that do not parse.
 	onBad func(line int64, err error)
+	// fsync is (*os.File).Sync; tests make it fail.
+	fsync func(*os.File) error
 }
 
 // openAudit opens (creating with mode 0600) the log at path, reads it
@@ -102,7 +104,7 @@ func openAudit(path string, onEntry func(Entry), onBad func(int64, error)) (*aud
 		f.Close()
 		return nil, fmt.Errorf("audit log %s: not a regular file", path)
 	}
-	a := &auditLog{f: f, path: path, prev: genesisHash, onEntry: onEntry, onBad: onBad}
+	a := &auditLog{f: f, path: path, prev: genesisHash, onEntry: onEntry, onBad: onBad, fsync: (*os.File).Sync}
 	if err := a.locked(func() error { return nil }); err != nil {
 		f.Close()
 		return nil, err
@@ -219,12 +221,13 @@ func (a *auditLog) append(e *Entry) error {
 	if err != nil {
 		return fmt.Errorf("audit log %s: write: %w", a.path, err)
 	}
-	if err := a.f.Sync(); err != nil {
-		return fmt.Errorf("audit log %s: fsync: %w", a.path, err)
-	}
+	// The line is in the file even if fsync fails: the next one chains to it.
 	sum := sha256.Sum256(b)
 	a.prev = hex.EncodeToString(sum[:])
 	a.seq = e.Seq
+	if err := a.fsync(a.f); err != nil {
+		return fmt.Errorf("audit log %s: fsync: %w", a.path, err)
+	}
 	return nil
 }
 

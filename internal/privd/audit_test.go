@@ -2,12 +2,15 @@ package privd
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/privproto"
 )
 
 // writeLog writes n chained entries through auditLog.
@@ -114,4 +117,27 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("chain of %d lines without a genesis line accepted", n)
 		}
 	})
+}
+
+// A failed fsync refuses the action, but the line it follows has been
+// written: the next line must chain to it, or verify-audit reports a
+// tampering that never happened. The failing fsync is a stand-in: a real
+// disk error cannot be caused here.
+func TestFailedFsyncKeepsTheChain(t *testing.T) {
+	h := newHarness(t, nil)
+	h.srv.audit.mu.Lock()
+	h.srv.audit.fsync = func(*os.File) error { return errors.New("EIO (test)") }
+	h.srv.audit.mu.Unlock()
+	if _, err := h.client().Do(context.Background(), dropReq); !errors.Is(err, privproto.ErrRefused) {
+		t.Fatalf("with fsync failing: %v, want refused", err)
+	}
+	h.srv.audit.mu.Lock()
+	h.srv.audit.fsync = (*os.File).Sync
+	h.srv.audit.mu.Unlock()
+	if _, err := h.client().Do(context.Background(), dropReq); err != nil {
+		t.Fatalf("after fsync recovered: %v", err)
+	}
+	if n, err := Verify(mustOpen(t, h.cfg.AuditLog)); err != nil {
+		t.Errorf("Verify after a failed fsync: %d lines, %v", n, err)
+	}
 }

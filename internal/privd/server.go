@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,11 +196,33 @@ func (s *Server) handle(conn *net.UnixConn) {
 	}
 	resp := s.serveRequest(conn, &peer, challenge)
 	conn.SetDeadline(time.Now().Add(writeTimeout))
-	body, _ := json.Marshal(resp)
+	body := encodeResponse(resp)
 	mac := privproto.ResponseMAC(s.key, challenge, body)
 	if err := privproto.WriteFrame(conn, privproto.SignedPayload(privproto.TypeResponse, mac, body)); err != nil {
 		s.log.Info("response not delivered", "peer_pid", peer.PID, "err", err)
 	}
+}
+
+// maxResponseBody is the largest response JSON a frame carries.
+const maxResponseBody = privproto.MaxFrame - 1 - privproto.MACLen
+
+// encodeResponse returns the JSON of resp, its output cut until it fits in
+// a frame: the output is capped at 16 KiB, but JSON escapes a control
+// character or '<' as six bytes, and a response that cannot be sent leaves
+// the client unable to tell that the action ran.
+func encodeResponse(resp privproto.Response) []byte {
+	body, _ := json.Marshal(resp)
+	if len(body) <= maxResponseBody || resp.Result == nil {
+		return body
+	}
+	full := resp.Result.Output
+	for n := len(full) / 2; n > 0 && len(body) > maxResponseBody; n /= 2 {
+		r := *resp.Result
+		r.Output = strings.ToValidUTF8(full[:n], "") + " …(truncated)"
+		resp.Result = &r
+		body, _ = json.Marshal(resp)
+	}
+	return body
 }
 
 // serveRequest reads, authenticates, decodes and executes the request.

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -338,5 +340,29 @@ func TestHealthyFollowsTheAuditLock(t *testing.T) {
 	h.srv.audit.mu.Unlock()
 	if !h.srv.Healthy(time.Second) {
 		t.Error("unhealthy after the audit log came back")
+	}
+}
+
+// An action's output is capped at 16 KiB, but JSON escapes a control
+// character or '<' as six bytes: the response must still fit in a frame,
+// or the client cannot tell that the action ran. The tool is a real
+// subprocess standing in for journalctl.
+func TestLargeEscapedOutputStillAnswered(t *testing.T) {
+	dir := t.TempDir()
+	tool := filepath.Join(dir, "journalctl")
+	script := "#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do printf '<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<\\001\\001\\n'; i=$((i+1)); done\n"
+	if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *Config) { c.Env.Journalctl = []string{tool} })
+	res, err := h.client().Do(context.Background(), action.Request{Action: "journal_vacuum", Params: map[string]string{"size": "1G"}})
+	if err != nil {
+		t.Fatalf("journal_vacuum with a large escaped output: %v", err)
+	}
+	if !strings.HasPrefix(res.Output, "<<<<") || !strings.Contains(res.Output, "truncated") {
+		t.Errorf("output %.80q… (%d bytes), want the start of it, marked truncated", res.Output, len(res.Output))
+	}
+	if es := h.entries(); count(es, EventResult) != 1 {
+		t.Errorf("audit: %+v", es)
 	}
 }
