@@ -1,0 +1,115 @@
+// Command lmn-dash is the end of the lmn pipe: it reads the record stream on
+// stdin (samples from lmn-collect, issues from lmn-detect, heal steps from
+// lmn-heal) and shows the machine and its healing as a terminal dashboard,
+// or as plain text frames, and with --listen serves the same model as
+// Prometheus metrics on /metrics with a /healthz check.
+//
+// It writes no records and talks to no peer but the terminal (/dev/tty for
+// keys) and, with --listen, HTTP scrapers.
+//
+//	lmn-collect | lmn-detect | lmn-heal | lmn-dash
+//	lmn-collect --count 3 | lmn-dash --once
+//	... | lmn-dash --headless --listen 9464
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/dash/metrics"
+	"github.com/lmn-heal/lmn/internal/dash/term"
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+var version = "dev"
+
+type config struct {
+	listen   string // host:port after metrics.ListenAddr; "" is off
+	headless bool
+	once     bool
+	simple   bool
+
+	// Seams for tests.
+	tty      string              // the terminal for keys, /dev/tty
+	getenv   func(string) string // NO_COLOR, TERM, COLUMNS
+	now      func() time.Time    // the wall clock, for freshness only
+	onListen func(addr string)   // told the bound metrics address
+	maxFPS   int
+}
+
+func main() {
+	cfg, code := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
+	if code >= 0 {
+		os.Exit(code)
+	}
+	if term.IsTerminal(os.Stdin.Fd()) {
+		fmt.Fprintln(os.Stderr, "lmn-dash: stdin is a terminal; pipe the stream in: lmn-collect | lmn-detect | lmn-heal | lmn-dash")
+		os.Exit(2)
+	}
+	if os.Getenv("GOGC") == "" {
+		// The live heap is a few hundred KiB; the default 4 MiB minimum heap
+		// goal would be most of the resident size. Collect sooner instead:
+		// at one frame a second that costs well under 0.1 % of a core.
+		debug.SetGCPercent(25)
+	}
+	ctx, stop := record.NotifyContext(context.Background())
+	in, restore := record.Input(ctx, os.Stdin)
+	code = run(ctx, cfg, in, os.Stdout, os.Stderr)
+	restore()
+	stop()
+	os.Exit(code)
+}
+
+// parseFlags returns the configuration, or an exit code >= 0 when the
+// program should end now (after -h, --version or a usage error).
+func parseFlags(args []string, stdout, stderr io.Writer) (config, int) {
+	cfg := config{tty: "/dev/tty", getenv: os.Getenv, now: time.Now, maxFPS: 10}
+	fs := flag.NewFlagSet("lmn-dash", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "", "serve Prometheus /metrics and /healthz on `ADDR` (\"9464\" or \":9464\" mean 127.0.0.1:9464); default off")
+	fs.BoolVar(&cfg.headless, "headless", false, "no terminal output: serve --listen only, until end of input")
+	fs.BoolVar(&cfg.once, "once", false, "read to end of input, print one final frame, exit")
+	fs.BoolVar(&cfg.simple, "simple", false, "plain ASCII frames, no colour (also chosen by NO_COLOR, TERM=dumb, or stdout not a terminal)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lmn-dash [--listen ADDR] [--headless | --once] [--simple]\n\n"+
+			"Reads the lmn record stream on stdin and shows it. Keys (from /dev/tty): q quit, p pause, ? help.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return cfg, 0
+		}
+		return cfg, 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, version)
+		return cfg, 0
+	}
+	fail := func(format string, a ...any) (config, int) {
+		fmt.Fprintf(stderr, "lmn-dash: "+format+"\n", a...)
+		return cfg, 2
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q: the stream comes on stdin", fs.Arg(0))
+	}
+	if cfg.headless && cfg.once {
+		return fail("--headless and --once exclude each other")
+	}
+	if *listen != "" {
+		addr, err := metrics.ListenAddr(*listen)
+		if err != nil {
+			return fail("--listen: %v", err)
+		}
+		cfg.listen = addr
+	}
+	if cfg.headless && cfg.listen == "" {
+		return fail("--headless needs --listen: without a terminal, metrics are the only output")
+	}
+	return cfg, -1
+}

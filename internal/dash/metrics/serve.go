@@ -1,0 +1,81 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/dash"
+)
+
+// ListenAddr completes a --listen value: "9464" and ":9464" mean
+// 127.0.0.1:9464, so metrics stay on loopback unless a host is named.
+func ListenAddr(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty address")
+	}
+	if !strings.Contains(s, ":") {
+		s = ":" + s
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("listen address %q: %w", s, err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil {
+		if _, lerr := net.LookupPort("tcp", port); lerr != nil {
+			return "", fmt.Errorf("listen address %q: bad port %q", s, port)
+		}
+	} else if n == 0 && host == "" {
+		return "", fmt.Errorf("listen address %q: port 0 needs a host", s)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// ContentType is the text exposition format's media type.
+const ContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// Handler serves /metrics and /healthz from l. now is the wall clock.
+func Handler(l *dash.Live, version string, now func() time.Time) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		var b []byte
+		l.View(func(m *dash.Model) { b = Append(make([]byte, 0, 16<<10), m, now(), version) })
+		w.Header().Set("Content-Type", ContentType)
+		w.Write(b)
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		var last time.Time
+		l.View(func(m *dash.Model) { last = m.LastTS })
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if last.IsZero() {
+			fmt.Fprintln(w, "ok: no record yet")
+			return
+		}
+		fmt.Fprintf(w, "ok: latest record %s ago\n", now().Sub(last).Round(time.Millisecond))
+	})
+	return mux
+}
+
+// Serve serves h on ln until ctx is done, then shuts down gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("metrics: serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return nil
+}
