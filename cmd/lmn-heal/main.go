@@ -1,0 +1,144 @@
+// Command lmn-heal answers issues with healing actions.
+//
+// It reads the lmn stream (newline-delimited JSON, see docs/stream.md) on
+// stdin, usually from lmn-detect, and writes every record on unchanged to
+// stdout, followed by heal records: for each firing issue it walks a
+// ladder of steps from its policy (built in, or --policy FILE; see
+// docs/policy.md), runs each action through the permission ladder
+// (unprivileged, lmn-privd over its Unix socket, sudo -n lmn-privd exec,
+// a user-space fallback, advice), verifies from the stream that the issue
+// resolved, and gives up behind a circuit breaker. Downstream is usually
+// lmn-dash. It talks to lmn-privd (--privd-socket, --key-file), sudo, and
+// the service manager (systemctl, systemctl --user). With --state it keeps
+// breakers, backoff and values to restore in one file between runs.
+// Diagnostics go to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/tier"
+)
+
+var version = "dev"
+
+type config struct {
+	policyFile  string
+	printPolicy bool
+	dryRun      bool
+	stateFile   string
+	tiers       []string
+	privdSocket string
+	keyFile     string
+	sudo        string
+	systemctl   []string
+	userctl     []string
+	privdArgv   []string
+	version     bool
+
+	// inline runs actions in the reading goroutine (input is a file).
+	inline bool
+
+	// Set by tests, not by flags.
+	sysRoot   string
+	procRoot  string
+	extraEnv  []string
+	host      string
+	now       func() time.Time
+	saveEvery time.Duration
+	tty       string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty"}
+	fs := flag.NewFlagSet("lmn-heal", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.policyFile, "policy", "", "policy `file` (JSON) replacing or, with \"extend\": true, extending the built-in policy")
+	fs.BoolVar(&cfg.printPolicy, "print-policy", false, "print the effective policy as JSON and exit")
+	fs.BoolVar(&cfg.dryRun, "dry-run", false, "plan and write planned heal records; run nothing, write no state")
+	fs.StringVar(&cfg.stateFile, "state", "", "keep breakers, backoff, ladders and values to restore in `file` across runs")
+	tiers := fs.String("tiers", strings.Join(tier.Order, ","), "the permission tiers that may act, a comma `list` of "+strings.Join(tier.Order, ","))
+	fs.StringVar(&cfg.privdSocket, "privd-socket", "/run/luminous/privd.sock", "lmn-privd's socket `path`")
+	fs.StringVar(&cfg.keyFile, "key-file", "/var/lib/luminous-healing/hmac.key", "the HMAC key shared with lmn-privd (`path`)")
+	fs.StringVar(&cfg.sudo, "sudo", tier.SudoNoninteractive, "sudo `mode`: never, noninteractive (sudo -n) or prompt (ask on the controlling terminal)")
+	systemctl := fs.String("systemctl", "systemctl", "argv `prefix` for system units, split on spaces")
+	userctl := fs.String("systemctl-user", "systemctl --user", "argv `prefix` for user units, split on spaces")
+	privd := fs.String("lmn-privd", "", "lmn-privd `binary` the sudo tier runs (default: next to lmn-heal, else on PATH)")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lmn-heal [flags] < with-issues.ndjson > with-heals.ndjson\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if cfg.tiers, err = tier.ParseTiers(*tiers); err != nil {
+		return cfg, fmt.Errorf("--tiers: %w", err)
+	}
+	switch cfg.sudo {
+	case tier.SudoNever, tier.SudoNoninteractive, tier.SudoPrompt:
+	default:
+		return cfg, fmt.Errorf("--sudo %q: want never, noninteractive or prompt", cfg.sudo)
+	}
+	if cfg.systemctl = strings.Fields(*systemctl); len(cfg.systemctl) == 0 {
+		return cfg, errors.New("--systemctl: empty")
+	}
+	if cfg.userctl = strings.Fields(*userctl); len(cfg.userctl) == 0 {
+		return cfg, errors.New("--systemctl-user: empty")
+	}
+	cfg.privdArgv = []string{privdBinary(*privd)}
+	return cfg, nil
+}
+
+// privdBinary finds lmn-privd: the flag, else next to this binary, else
+// by name on sudo's secure_path.
+func privdBinary(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "lmn-privd")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "lmn-privd"
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "lmn-heal:", err)
+		os.Exit(2)
+	}
+	if cfg.version {
+		fmt.Println(version)
+		os.Exit(0)
+	}
+	ctx, stop := record.NotifyContext(context.Background())
+	in, restore := record.Input(ctx, os.Stdin)
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode().IsRegular() {
+		cfg.inline = true
+	}
+	code := run(ctx, cfg, in, os.Stdout, os.Stderr)
+	restore()
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/heal"
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var fixedNow = time.Date(2026, 11, 26, 17, 59, 0, 0, time.UTC)
+
+// testConfig is the flags' defaults, with a fixed clock and host, and
+// tiers that cannot touch this machine unless a test widens them.
+func testConfig(t *testing.T, args ...string) config {
+	t.Helper()
+	// Safe unless a test widens it: only advice, never sudo. A later flag
+	// in args overrides these.
+	args = append([]string{"--tiers", "advise", "--sudo", "never"}, args...)
+	cfg, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatalf("flags %q: %v", args, err)
+	}
+	cfg.host = "healer"
+	cfg.now = func() time.Time { return fixedNow }
+	cfg.inline = true
+	cfg.tty = filepath.Join(t.TempDir(), "no-tty")
+	return cfg
+}
+
+func runWith(t *testing.T, cfg config, input []byte) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), cfg, bytes.NewReader(input), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := string(readFile(t, path))
+	if got != want {
+		t.Errorf("output differs from %s (go test -update to accept):\n%s", path, lineDiff(want, got))
+	}
+}
+
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return "line " + itoa(i+1) + ":\nwant " + a + "\n got " + b
+		}
+	}
+	return ""
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// heals returns the heal records of out.
+func heals(t *testing.T, out string) []record.Heal {
+	t.Helper()
+	var hs []record.Heal
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var h record.Heal
+		if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
+			t.Fatalf("output line %q: %v", sc.Text(), err)
+		}
+		if h.Kind == record.KindHeal {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+func TestReplayDryRunGolden(t *testing.T) {
+	in := readFile(t, "testdata/replay.ndjson")
+	cfg := testConfig(t, "--dry-run")
+	out, stderr, code := runWith(t, cfg, in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	golden(t, "replay.golden", out)
+	if !strings.Contains(stderr, "line 8: not a JSON object") {
+		t.Errorf("bad line not reported with its number: %s", stderr)
+	}
+	// Every record read is passed on unchanged and in order.
+	var passed []string
+	for _, l := range strings.Split(out, "\n") {
+		if l != "" && !strings.Contains(l, `"src":"lmn-heal"`) {
+			passed = append(passed, l)
+		}
+	}
+	var want []string
+	for _, l := range strings.Split(strings.TrimSpace(string(in)), "\n") {
+		if strings.HasPrefix(l, "{") {
+			want = append(want, l)
+		}
+	}
+	if strings.Join(passed, "\n") != strings.Join(want, "\n") {
+		t.Error("records read were not passed on unchanged")
+	}
+	// The same replay gives the same plan every time.
+	again, _, _ := runWith(t, cfg, in)
+	if again != out {
+		t.Error("a second dry-run replay differs from the first")
+	}
+}
+
+func TestReplayPhases(t *testing.T) {
+	out, stderr, code := runWith(t, testConfig(t, "--dry-run"), readFile(t, "testdata/replay.ndjson"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	got := map[string][]string{}
+	for _, h := range heals(t, out) {
+		s := h.Action + ":" + h.Phase
+		if h.Outcome != "" {
+			s += ":" + h.Outcome
+		}
+		got[h.Issue] = append(got[h.Issue], s)
+	}
+	want := map[string]string{
+		"u-nginx": "restart_unit:planned restart_unit:verified:recovered",
+		// Not recovered after step 1; severity rises during step 2.
+		"u-app":  "restart_unit:planned restart_unit:verified:not_recovered reset_failed_unit:planned restart_unit:planned restart_unit:verified:worse advise:advised",
+		"d-root": "nix_gc:planned nix_gc:verified:not_recovered journal_vacuum:planned journal_vacuum:verified:not_recovered advise:advised",
+		"d-boot": "advise:advised",
+		"m":      "advise:advised",
+		"t0":     "set_cpu_governor:planned set_cpu_governor:verified:recovered",
+	}
+	for id, w := range want {
+		if g := strings.Join(got[id], " "); g != w {
+			t.Errorf("%s:\n got %s\nwant %s", id, g, w)
+		}
+	}
+	if _, ok := got["x"]; ok {
+		t.Errorf("an issue no ladder answers got records: %v", got["x"])
+	}
+}
+
+func TestPrintPolicyIsValid(t *testing.T) {
+	out, _, code := runWith(t, testConfig(t, "--print-policy"), nil)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	// What --print-policy prints is a valid policy file for --policy, and
+	// every action in it exists in the catalogue with its params.
+	p, err := heal.ParsePolicy([]byte(out), catalog)
+	if err != nil {
+		t.Fatalf("printed policy does not parse: %v", err)
+	}
+	if len(p.Ladders) != len(heal.DefaultPolicy().Ladders) {
+		t.Errorf("ladders = %d", len(p.Ladders))
+	}
+	if err := heal.DefaultPolicy().Validate(catalog); err != nil {
+		t.Errorf("default policy against the catalogue: %v", err)
+	}
+}
+
+func TestBadPolicyExits2(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"unknown field", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","stepz":[]}]}`, `unknown field "stepz"`},
+		{"bad type", `{"concurrency":"two"}`, "field concurrency"},
+		{"unknown action", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"rm_rf"}],"verify":"1m"}]}]}`, `ladders[0].steps[0].actions[0].action: unknown action "rm_rf"`},
+		{"missing param", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit"}],"verify":"1m"}]}]}`, "params.unit: required by restart_unit"},
+		{"bad duration", `{"breaker":{"window":"soon"}}`, "soon"},
+		{"bad template", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit"}}],"verify":"1m"}]}]}`, "{{ without }}"},
+		{"syntax", "{\n\"concurrency\": 1,,\n}", "line 2"},
+		{"no advice", `{"ladders":[{"name":"a","rules":["x"]}]}`, "ladders[0].advice: missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "policy.json")
+			os.WriteFile(file, []byte(tc.body), 0o644)
+			out, stderr, code := runWith(t, testConfig(t, "--policy", file), nil)
+			if code != 2 || out != "" {
+				t.Fatalf("exit %d, stdout %q; want 2 and nothing", code, out)
+			}
+			stderr = strings.ReplaceAll(stderr, `\"`, `"`)
+			if !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, file) {
+				t.Errorf("stderr %q does not name %q and the file", stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestPolicyExtend(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "policy.json")
+	os.WriteFile(file, []byte(`{"extend": true, "concurrency": 2, "ladders": [
+		{"name": "disk_full", "enabled": false, "rules": ["disk_usage"], "advice": "x"},
+		{"name": "boot", "rules": ["disk_usage"], "match": {"mount": "/boot*"}, "advice": "clean {{mount}}: old kernels"}]}`), 0o644)
+	out, stderr, code := runWith(t, testConfig(t, "--policy", file, "--dry-run"), readFile(t, "testdata/replay.ndjson"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var boot, nginx bool
+	for _, h := range heals(t, out) {
+		if h.Issue == "d-boot" {
+			boot = h.Advice == "clean /boot: old kernels"
+		}
+		if h.Issue == "u-nginx" && h.Action == "restart_unit" {
+			nginx = true // default ladders still answer
+		}
+	}
+	if !boot || !nginx {
+		t.Errorf("extend: boot ladder used %v, default unit ladder kept %v", boot, nginx)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--tiers", "root"}, {"--tiers", ""}, {"--sudo", "always"}, {"extra"}, {"--systemctl", " "},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.privdSocket != "/run/luminous/privd.sock" || cfg.keyFile != "/var/lib/luminous-healing/hmac.key" || cfg.sudo != "noninteractive" {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+// TestSlowActionDoesNotBlockPipe: on a live pipe, records keep flowing
+// while an action runs, and its records follow when it ends.
+func TestSlowActionDoesNotBlockPipe(t *testing.T) {
+	cfg := testConfig(t, "--tiers", "unprivileged", "--sudo", "never")
+	cfg.inline = false
+	// A real, harmless subprocess as systemctl, which waits until the test
+	// lets it end.
+	release := filepath.Join(t.TempDir(), "release")
+	cfg.systemctl = []string{"sh", "-c", "while [ ! -e " + release + " ]; do sleep 0.02; done", "systemctl"}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(context.Background(), cfg, inR, outW, io.Discard)
+		outW.Close()
+	}()
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(outR)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	in := stream(t, "0s issue unit_failed unit=a.service firing", "1s sample", "2s sample", "3s sample")
+	var order []string
+	for i, l := range strings.SplitAfter(string(in), "\n") {
+		if l == "" {
+			continue
+		}
+		inW.Write([]byte(l))
+		if i == 0 {
+			continue
+		}
+		// Each sample comes out while the action still sleeps.
+		for {
+			got := <-lines
+			if strings.Contains(got, `"kind":"heal"`) {
+				var h record.Heal
+				json.Unmarshal([]byte(got), &h)
+				order = append(order, h.Phase)
+				continue
+			}
+			if strings.Contains(got, `"kind":"sample"`) {
+				order = append(order, "sample")
+				break
+			}
+		}
+	}
+	os.WriteFile(release, nil, 0o644)
+	inW.Close()
+	for l := range lines {
+		var h record.Heal
+		if json.Unmarshal([]byte(l), &h) == nil && h.Kind == record.KindHeal {
+			order = append(order, h.Phase)
+		}
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := "started sample sample sample succeeded"
+	if got := strings.Join(order, " "); got != want {
+		t.Errorf("order %q, want %q", got, want)
+	}
+}

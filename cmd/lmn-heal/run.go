@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/heal"
+	"github.com/lmn-heal/lmn/internal/privproto"
+	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/tier"
+)
+
+// run is lmn-heal without the process around it: 0 ok, 1 runtime
+// failure, 2 usage or configuration error.
+func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", heal.Src)
+	policy, err := loadPolicy(cfg.policyFile)
+	if err != nil {
+		log.Error("bad policy", "err", err)
+		return 2
+	}
+	if cfg.printPolicy {
+		b, _ := json.MarshalIndent(policy, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
+	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command})
+	if cfg.stateFile != "" {
+		loadState(eng, cfg.stateFile, log)
+	}
+	h := &healer{cfg: cfg, eng: eng, log: log, ladder: newLadder(cfg), lastSave: cfg.now()}
+	h.ctx, h.cancel = context.WithCancel(ctx)
+	defer h.cancel()
+	h.out = record.NewWriter(stdout)
+	start := record.NewStart(heal.Src, version, cfg.now(), h.settings(policy))
+	start.Host = cfg.host
+	if err := h.out.Emit(start); err != nil {
+		return h.finish(err)
+	}
+	in := record.NewReader(stdin, func() { h.out.Flush() })
+	in.OnReject = func(err error) { log.Warn("rejected line", "err", err) }
+	f := record.Filter{In: in, Out: h.out, Handle: h.handle}
+	err = f.Run(ctx)
+	h.wait()
+	return h.finish(err)
+}
+
+func loadPolicy(file string) (*heal.Policy, error) {
+	if file == "" {
+		return heal.DefaultPolicy(), nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := heal.ParsePolicy(data, catalog)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return p, nil
+}
+
+// catalog tells policy validation about the actions of internal/action.
+func catalog(name string) ([]string, bool) {
+	s, ok := action.Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	var req []string
+	for _, p := range s.Params {
+		if p.Required {
+			req = append(req, p.Name)
+		}
+	}
+	return req, true
+}
+
+func target(a string, params map[string]string) string {
+	return action.Target(action.Request{Action: a, Params: params})
+}
+
+func command(a string, params map[string]string, scope string) string {
+	var env action.Env
+	if scope == "user" {
+		env.Systemctl = []string{"systemctl", "--user"}
+	}
+	return action.Command(env, action.Request{Action: a, Params: params})
+}
+
+// newLadder sets up the permission ladder from the flags. A key that
+// cannot be read leaves the privd tier out, with the reason.
+func newLadder(cfg config) *tier.Ladder {
+	env := action.DefaultEnv()
+	env.Systemctl = cfg.systemctl
+	env.ExtraEnv = cfg.extraEnv
+	if cfg.sysRoot != "" {
+		env.SysRoot, env.ProcRoot = cfg.sysRoot, cfg.procRoot
+	}
+	env.Self = os.Getpid()
+	user := env
+	user.Systemctl = cfg.userctl
+	l := &tier.Ladder{
+		Tiers: cfg.tiers, Env: env, UserEnv: user,
+		Sudo: cfg.sudo, SudoArgv: []string{"sudo"}, PrivdArgv: cfg.privdArgv, TTY: cfg.tty,
+		NixStore: []string{"nix-store"}, Root: os.Geteuid() == 0,
+	}
+	if key, err := privproto.LoadKey(cfg.keyFile); err != nil {
+		l.KeyErr = keyReason(err)
+	} else {
+		l.Privd = &privproto.Client{Socket: cfg.privdSocket, Key: key}
+	}
+	return l
+}
+
+// keyReason shortens a key error for a denied reason.
+func keyReason(err error) error {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("key file missing")
+	case errors.Is(err, os.ErrPermission):
+		return errors.New("key file not readable")
+	}
+	return err
+}
+
+// healer is the running filter: the engine, the ladder and the writer,
+// with jobs running in goroutines so the pipe keeps flowing.
+type healer struct {
+	cfg    config
+	eng    *heal.Engine
+	log    *slog.Logger
+	ladder *tier.Ladder
+	out    *record.Writer
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex // guards eng, lastSave
+	jobs     sync.WaitGroup
+	lastSave time.Time
+}
+
+func (h *healer) settings(p *heal.Policy) map[string]any {
+	b, _ := json.Marshal(p)
+	sum := sha256.Sum256(b)
+	s := map[string]any{
+		"policy_sha256": hex.EncodeToString(sum[:]), "dry_run": h.cfg.dryRun, "tiers": h.cfg.tiers,
+		"sudo": h.cfg.sudo, "privd_socket": h.cfg.privdSocket, "key_file": h.cfg.keyFile,
+	}
+	if h.cfg.policyFile != "" {
+		s["policy"] = h.cfg.policyFile
+	}
+	if h.cfg.stateFile != "" {
+		s["state"] = h.cfg.stateFile
+	}
+	if h.ladder.KeyErr != nil && !h.cfg.dryRun {
+		s["privd"] = h.ladder.KeyErr.Error()
+	}
+	return s
+}
+
+// handle is called for each record after it was passed on.
+func (h *healer) handle(line record.Line) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.eng.Observe(line); err != nil {
+		h.log.Warn("record not used", "line", line.N, "err", err)
+	}
+	return h.flushEngine(false)
+}
+
+// flushEngine writes the engine's records, starts its jobs and saves the
+// state when due. Called with h.mu held.
+func (h *healer) flushEngine(force bool) error {
+	recs, jobs := h.eng.Drain()
+	for _, r := range recs {
+		if err := h.out.Emit(r); err != nil {
+			return err
+		}
+	}
+	for _, j := range jobs {
+		h.start(j)
+	}
+	if h.eng.Dirty() || force || h.cfg.now().Sub(h.lastSave) >= h.cfg.saveEvery {
+		h.save()
+	}
+	return nil
+}
+
+// start runs job. On a live pipe it runs in its own goroutine, so records
+// keep flowing, and its records are written when it ends, after whatever
+// record is being passed on then. Replaying a file, it runs inline: the
+// stream waits for it, so verification windows are judged against the
+// records that follow it, the same way every run.
+func (h *healer) start(job heal.Job) {
+	if h.cfg.inline {
+		res := h.ladder.Run(h.ctx, job)
+		h.eng.Complete(job.ID, res)
+		if err := h.flushEngine(true); err != nil {
+			h.log.Warn("write", "err", err)
+		}
+		return
+	}
+	h.jobs.Add(1)
+	go func() {
+		defer h.jobs.Done()
+		res := h.ladder.Run(h.ctx, job)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.eng.Complete(job.ID, res)
+		if err := h.flushEngine(true); err != nil {
+			h.log.Warn("write", "err", err)
+			h.cancel()
+			return
+		}
+		h.out.Flush()
+	}()
+}
+
+// wait lets running actions finish (each has its own timeout) and writes
+// their records.
+func (h *healer) wait() {
+	h.jobs.Wait()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.flushEngine(true)
+}
+
+func (h *healer) finish(err error) int {
+	ferr := h.out.Flush()
+	if err == nil {
+		err = ferr
+	}
+	if err != nil && !record.IsBrokenPipe(err) {
+		h.log.Error("stopped", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,335 @@
+package heal
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+// Job is one action the engine wants run. The caller runs it (package
+// tier) and hands the Result to Engine.Complete.
+type Job struct {
+	ID     uint64
+	Issue  string
+	Action string
+	Params map[string]string
+	// Scope is the issue subject's scope ("user" for a user unit).
+	Scope string
+	// Restore asks for the request that undoes the action (Result.Undo).
+	Restore bool
+	// Undo marks a job that puts back an earlier change.
+	Undo bool
+}
+
+// Request is an action with its parameters.
+type Request struct {
+	Action string            `json:"action"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// Result is what running a Job gave.
+type Result struct {
+	// Tier is the tier that ran the action, or TierAdvise when none could
+	// and Advice holds the command to run by hand.
+	Tier string
+	// Denied says for each tier passed over why it could not act.
+	Denied map[string]string
+	// Err is set when the action ran (or every tier failed) and failed.
+	Err    string
+	Advice string
+	// Undo is the request that puts the change back (Job.Restore).
+	Undo     *Request
+	Duration time.Duration
+}
+
+// Config sets up an Engine.
+type Config struct {
+	Policy *Policy
+	// DryRun plans without running: jobs are not handed out, a planned
+	// record stands for each action, and it is assumed to succeed.
+	DryRun bool
+	Host   string
+	// Target names what an action acts on (action.Target); nil uses the
+	// action name.
+	Target func(action string, params map[string]string) string
+	// Command is the command a person would run (action.Command) for an
+	// action on a subject of scope ("user" for a user unit), used in
+	// advice; nil leaves it out.
+	Command func(action string, params map[string]string, scope string) string
+}
+
+// Src is the src of every record the engine writes.
+const Src = "lmn-heal"
+
+// Engine walks healing ladders as records arrive. It is not safe for
+// concurrent use; the caller serializes Observe and Complete.
+type Engine struct {
+	cfg         Config
+	now         time.Time
+	st          state
+	facts       map[string]map[string]string // mount → facts from the samples
+	sample      []byte                       // the latest sample, not yet decoded
+	sampleFresh bool
+	running     int
+	busy        map[string]int // subjects and targets with an action in flight
+	inflight    map[uint64]*flight
+	out         []record.Heal
+	jobs        []Job
+	dirty       bool
+}
+
+// flight is an action handed out and not yet complete.
+type flight struct {
+	job     Job
+	issue   *tracked // nil for an undo
+	key     string   // breaker key
+	subject string
+	target  string
+	started time.Time
+}
+
+// New returns an engine with empty state.
+func New(cfg Config) *Engine {
+	if cfg.Host == "" {
+		cfg.Host = "unknown"
+	}
+	return &Engine{
+		cfg:      cfg,
+		st:       newState(),
+		facts:    map[string]map[string]string{},
+		busy:     map[string]int{},
+		inflight: map[uint64]*flight{},
+	}
+}
+
+// Now returns the engine's clock: the latest record time seen.
+func (e *Engine) Now() time.Time { return e.now }
+
+// Running returns how many jobs are handed out and not complete.
+func (e *Engine) Running() int { return e.running }
+
+// Drain returns the heal records and the jobs produced since the last
+// call. Records come in the order they happened.
+func (e *Engine) Drain() ([]record.Heal, []Job) {
+	out, jobs := e.out, e.jobs
+	e.out, e.jobs = nil, nil
+	return out, jobs
+}
+
+// Dirty reports whether the state changed in a way worth saving at once
+// (a value to restore was recorded) and clears the flag.
+func (e *Engine) Dirty() bool {
+	d := e.dirty
+	e.dirty = false
+	return d
+}
+
+// mountsView is the part of a sample the engine reads: facts about mounts.
+type mountsView struct {
+	Disks *struct {
+		Mounts []struct {
+			Mount         string `json:"mount"`
+			HoldsNixStore bool   `json:"holds_nix_store"`
+			HoldsVarLog   bool   `json:"holds_var_log"`
+		} `json:"mounts"`
+	} `json:"disks"`
+}
+
+// Observe takes one record of the stream: its ts moves the clock, issues
+// start, verify and end ladders, samples give facts. Then every ladder
+// is advanced. An error means the record could not be used; the engine is
+// unchanged by it and the caller goes on.
+//
+// Only issues are decoded whole. Of other records only ts is read, and the
+// latest sample is kept as bytes and decoded when an issue needs its facts:
+// most samples are passed on without a second full decode.
+func (e *Engine) Observe(line record.Line) error {
+	if line.Kind == record.KindIssue {
+		var is record.Issue
+		if err := line.Decode(&is); err != nil {
+			return fmt.Errorf("issue record: %w", err)
+		}
+		if is.ID == "" || is.Rule == "" {
+			return &record.LineError{Line: line.N, Err: fmt.Errorf("issue record without id or rule")}
+		}
+		e.advanceClock(is.TS.Time)
+		e.issue(is)
+		e.tick()
+		return nil
+	}
+	body := line.Body()
+	ts, ok := headerTime(body)
+	if !ok {
+		var h struct {
+			TS record.Time `json:"ts"`
+		}
+		if err := json.Unmarshal(body, &h); err != nil {
+			return &record.LineError{Line: line.N, Err: fmt.Errorf("ts: %w", err)}
+		}
+		ts = h.TS.Time
+	}
+	if line.Kind == record.KindSample {
+		e.sample = append(e.sample[:0], body...)
+		e.sampleFresh = true
+	}
+	e.advanceClock(ts)
+	e.tick()
+	return nil
+}
+
+// headerTime finds the header's "ts" without decoding the record; ok is
+// false when it is not there in the usual form.
+func headerTime(body []byte) (time.Time, bool) {
+	const key = `"ts":"`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 || i > 200 {
+		return time.Time{}, false
+	}
+	rest := body[i+len(key):]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+func (e *Engine) advanceClock(t time.Time) {
+	if t.After(e.now) {
+		e.now = t
+		e.st.Now = t
+	}
+}
+
+// sampleFacts decodes the facts of the latest sample, once.
+func (e *Engine) sampleFacts() {
+	if !e.sampleFresh {
+		return
+	}
+	e.sampleFresh = false
+	var v mountsView
+	if json.Unmarshal(e.sample, &v) != nil || v.Disks == nil {
+		return
+	}
+	for _, m := range v.Disks.Mounts {
+		e.facts[m.Mount] = map[string]string{
+			"holds_nix_store": fmt.Sprint(m.HoldsNixStore),
+			"holds_var_log":   fmt.Sprint(m.HoldsVarLog),
+		}
+	}
+}
+
+// vars are the template and match variables of an issue: its subject,
+// and facts the stream gave about it.
+func (e *Engine) vars(is record.Issue) map[string]string {
+	v := map[string]string{"rule": is.Rule, "issue": is.ID}
+	for k, val := range is.Subject {
+		v[k] = val
+	}
+	if m, ok := is.Subject["mount"]; ok {
+		e.sampleFacts()
+		for k, val := range e.facts[m] {
+			v[k] = val
+		}
+	}
+	return v
+}
+
+// tick advances every ladder, starts restores and forgets healthy
+// breakers.
+func (e *Engine) tick() {
+	for key, b := range e.st.Breakers {
+		if e.busy[key] == 0 && b.healthy(e.cfg.Policy.Breaker, e.now) {
+			delete(e.st.Breakers, key)
+		}
+	}
+	for _, t := range slices.Clone(e.st.Issues) {
+		e.advance(t)
+	}
+	e.st.Issues = slices.DeleteFunc(e.st.Issues, func(t *tracked) bool { return t.gone })
+	e.restores()
+	e.pruneBudget()
+}
+
+func (e *Engine) pruneBudget() {
+	cut := e.now.Add(-e.cfg.Policy.Budget.Window.D())
+	i := 0
+	for i < len(e.st.Budget) && !e.st.Budget[i].After(cut) {
+		i++
+	}
+	e.st.Budget = e.st.Budget[i:]
+}
+
+func (e *Engine) find(id string) *tracked {
+	for _, t := range e.st.Issues {
+		if t.ID == id && !t.gone {
+			return t
+		}
+	}
+	return nil
+}
+
+func (e *Engine) emit(h record.Heal) {
+	h.Header = record.NewHeader(record.KindHeal, Src, e.cfg.Host, e.now)
+	e.out = append(e.out, h)
+}
+
+func (e *Engine) target(action string, params map[string]string, scope string) string {
+	t := action
+	if e.cfg.Target != nil {
+		if s := e.cfg.Target(action, params); s != "" {
+			t = s
+		}
+	}
+	if scope == "user" {
+		t = "user:" + t
+	}
+	return t
+}
+
+func (e *Engine) command(action string, params map[string]string, scope string) string {
+	if e.cfg.Command == nil {
+		return ""
+	}
+	return e.cfg.Command(action, params, scope)
+}
+
+// subjectKey is a canonical form of a subject.
+func subjectKey(s map[string]string) string {
+	keys := make([]string, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString("subject:")
+	for _, k := range keys {
+		b.WriteString(k + "=" + s[k] + ";")
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) *float64 {
+	v := float64(d.Microseconds()) / 1000
+	return &v
+}
+
+// marshalNoEscape is json.Marshal without HTML escaping.
+func marshalNoEscape(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
