@@ -194,15 +194,9 @@ func validate(line []byte) (string, error) {
 	if trimmed[0] != '{' {
 		return "", fmt.Errorf("%w: starts with %q", ErrNotObject, preview(trimmed))
 	}
-	var k struct {
-		Kind json.RawMessage `json:"kind"`
-	}
-	if err := json.Unmarshal(body, &k); err != nil {
+	kind, err := scanObject(body)
+	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrNotObject, err)
-	}
-	var kind string
-	if len(k.Kind) > 0 && k.Kind[0] == '"' {
-		_ = json.Unmarshal(k.Kind, &kind)
 	}
 	return kind, nil
 }
