@@ -1,0 +1,91 @@
+// Command lmn-detect turns samples into issues.
+//
+// It reads the lmn stream (newline-delimited JSON records, see
+// docs/stream.md) on stdin, usually from lmn-collect, and writes every
+// record on unchanged to stdout, followed by the issue records a sample
+// causes: an issue fires, changes severity or resolves according to the
+// rules (built-in defaults, or --rules FILE; see docs/rules.md). Its first
+// record is a start record with the rules' digest. Downstream is usually
+// lmn-heal or lmn-dash. It talks to no other process; with --state it keeps
+// its memory in one file between runs. Diagnostics go to stderr.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+var version = "dev"
+
+type config struct {
+	rulesFile  string
+	printRules bool
+	stateFile  string
+	onlyIssues bool
+	version    bool
+
+	// live says stdin is a pipe or terminal, where a hung collector sends
+	// nothing: then absence is also judged by a wall-clock timer.
+	live bool
+	// now and host stamp the start record; now also paces state saves.
+	now       func() time.Time
+	host      string
+	saveEvery time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := config{now: time.Now, host: record.Hostname(), saveEvery: 30 * time.Second}
+	fs := flag.NewFlagSet("lmn-detect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.rulesFile, "rules", "", "rules `file` (JSON) replacing or, with \"extend\": true, extending the built-in rules")
+	fs.BoolVar(&cfg.printRules, "print-rules", false, "print the effective rules as JSON and exit")
+	fs.StringVar(&cfg.stateFile, "state", "", "keep pending counters, trend windows and firing issues in `file` across runs")
+	fs.BoolVar(&cfg.onlyIssues, "only-issues", false, "write only issue records (and the start record), not the records read")
+	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lmn-detect [flags] < samples.ndjson > with-issues.ndjson\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return cfg, nil
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Stderr)
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2)
+	}
+	if cfg.version {
+		fmt.Println(version)
+		os.Exit(0)
+	}
+	ctx, stop := record.NotifyContext(context.Background())
+	in, restore := record.Input(ctx, os.Stdin)
+	cfg.live = isLive(os.Stdin)
+	code := run(ctx, cfg, in, os.Stdout, os.Stderr)
+	restore()
+	stop()
+	os.Exit(code)
+}
+
+// isLive reports whether f is a pipe, socket or terminal rather than a
+// regular file.
+func isLive(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && !fi.Mode().IsRegular()
+}

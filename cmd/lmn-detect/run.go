@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/detect"
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+// settings are the effective settings written in the start record.
+type settings struct {
+	Rules       string `json:"rules"`
+	RulesDigest string `json:"rules_digest"`
+	RuleCount   int    `json:"rule_count"`
+	State       string `json:"state,omitempty"`
+	OnlyIssues  bool   `json:"only_issues,omitempty"`
+}
+
+func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Writer) int {
+	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", detect.Src)
+	rules, err := loadRules(cfg.rulesFile)
+	if err != nil {
+		log.Error("bad rules", "err", err)
+		return 2
+	}
+	if cfg.printRules {
+		if _, err := stdout.Write(rules.JSON()); err != nil && !record.IsBrokenPipe(err) {
+			log.Error("print rules", "err", err)
+			return 1
+		}
+		return 0
+	}
+	d := &detector{cfg: cfg, log: log, rules: rules, engine: detect.NewEngine(rules)}
+	d.loadState()
+	w := record.NewWriter(stdout)
+	d.w = w
+	src := cfg.rulesFile
+	if src == "" {
+		src = detect.DefaultsName
+	}
+	start := record.Start{
+		Header:  record.NewHeader(record.KindStart, detect.Src, cfg.host, cfg.now()),
+		Version: version,
+		Settings: settings{Rules: src, RulesDigest: rules.Digest(), RuleCount: rules.Len(),
+			State: cfg.stateFile, OnlyIssues: cfg.onlyIssues},
+	}
+	if err := w.Emit(start); err != nil {
+		log.Error("write start record", "err", err)
+		return 1
+	}
+	if cfg.live {
+		d.watch = newWatchdog(d)
+		defer d.watch.stop()
+		stdin = d.watch.reader(stdin)
+	}
+	r := record.NewReader(stdin, func() { w.Flush() })
+	r.OnReject = func(err error) { log.Warn("rejected input line", "err", err) }
+	f := record.Filter{In: r, Out: w, Handle: d.handle}
+	if cfg.onlyIssues {
+		f.Pass = func(l record.Line) bool { return l.Kind == record.KindIssue }
+	}
+	runErr := f.Run(ctx)
+	code := 0
+	if runErr != nil {
+		log.Error("stream", "err", runErr)
+		code = 1
+	}
+	if err := d.saveState(); err != nil {
+		log.Error("save state", "err", err)
+		code = 1
+	}
+	if n := r.Rejected(); n > 0 {
+		log.Warn("rejected input lines", "count", n)
+	}
+	return code
+}
+
+func loadRules(file string) (*detect.Rules, error) {
+	if file == "" {
+		return detect.Defaults(), nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return detect.ParseRules(file, data)
+}
+
+// detector joins the engine to the stream. mu guards the engine and the
+// writer's order against the live absence watchdog.
+type detector struct {
+	cfg    config
+	log    *slog.Logger
+	rules  *detect.Rules
+	engine *detect.Engine
+	w      *record.Writer
+	watch  *watchdog
+
+	mu       sync.Mutex
+	lastSave time.Time
+	sample   record.Sample
+}
+
+func (d *detector) handle(l record.Line) error {
+	if l.Kind != record.KindSample || d.rules.Len() == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err := detect.DecodeSample(l.Body(), &d.sample); err != nil {
+		d.log.Warn("skipping sample that does not decode", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
+		return nil
+	}
+	if d.sample.TS.IsZero() {
+		d.log.Warn("skipping sample without ts", "line", l.N)
+		return nil
+	}
+	for _, is := range d.engine.Sample(&d.sample) {
+		if err := d.w.Emit(is); err != nil {
+			return err
+		}
+	}
+	if d.watch != nil {
+		d.watch.arm(d.engine.AbsenceLimit())
+	}
+	if d.cfg.stateFile != "" && d.cfg.now().Sub(d.lastSave) >= d.cfg.saveEvery {
+		if err := d.saveStateLocked(); err != nil {
+			d.log.Warn("save state", "err", err)
+		}
+	}
+	return nil
+}
+
+func (d *detector) loadState() {
+	if d.cfg.stateFile == "" {
+		return
+	}
+	b, err := os.ReadFile(d.cfg.stateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		d.log.Info("no state file yet, starting fresh", "state", d.cfg.stateFile)
+		return
+	}
+	if err != nil {
+		d.log.Warn("cannot read state file, starting fresh", "state", d.cfg.stateFile, "err", err)
+		return
+	}
+	st, err := detect.DecodeState(b)
+	if err != nil {
+		d.log.Warn("state file is corrupt, starting fresh (it is replaced at exit)", "state", d.cfg.stateFile, "err", err)
+		return
+	}
+	if st.RulesDigest != d.rules.Digest() {
+		d.log.Info("rules changed since the state was saved", "state", d.cfg.stateFile)
+	}
+	if dropped := d.engine.Restore(st); len(dropped) > 0 {
+		d.log.Info("dropped saved state of rules no longer present", "rules", dropped)
+	}
+}
+
+func (d *detector) saveState() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.saveStateLocked()
+}
+
+func (d *detector) saveStateLocked() error {
+	if d.cfg.stateFile == "" {
+		return nil
+	}
+	d.lastSave = d.cfg.now()
+	b, err := detect.EncodeState(d.engine.State(d.rules.Digest()))
+	if err != nil {
+		return err
+	}
+	return writeAtomic(d.cfg.stateFile, b)
+}

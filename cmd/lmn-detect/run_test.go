@@ -1,0 +1,360 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/detect"
+	"github.com/lmn-heal/lmn/internal/detect/detecttest"
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files (and the generated replay input)")
+
+// The test binary re-executes itself as lmn-detect for whole-binary tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("LMN_DETECT_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// testConfig is the configuration of a run in tests: default rules, a
+// fixed clock and host so outputs can be compared byte for byte.
+func testConfig() config {
+	return config{
+		now:       func() time.Time { return time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC) },
+		host:      "testhost",
+		saveEvery: time.Hour,
+	}
+}
+
+func runWith(t *testing.T, cfg config, in []byte) (out, errOut string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(context.Background(), cfg, bytes.NewReader(in), &o, &e)
+	return o.String(), e.String(), code
+}
+
+func troubleStream() []byte {
+	var b bytes.Buffer
+	for _, s := range detecttest.Trouble() {
+		b.Write(detecttest.Line(&s))
+	}
+	return b.Bytes()
+}
+
+// kindLines returns the lines of out whose kind is one of kinds.
+func kindLines(t *testing.T, out string, kinds ...string) []string {
+	t.Helper()
+	var got []string
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var h record.Header
+		if err := json.Unmarshal([]byte(l), &h); err != nil {
+			t.Fatalf("output line is not a record: %q", l)
+		}
+		for _, k := range kinds {
+			if h.Kind == k {
+				got = append(got, strings.TrimRight(l, "\r"))
+			}
+		}
+	}
+	return got
+}
+
+// TestReplay runs streams through run and compares the output with golden
+// files; -update rewrites them. The streams are the files under
+// testdata/replay (whole output kept) and the generated three-hour
+// detecttest.Trouble stream (issues kept; the input is 1 MB). The same input
+// read one byte at a time, and with CRLF line ends, must give the same
+// issues.
+func TestReplay(t *testing.T) {
+	type replay struct {
+		name   string
+		data   []byte
+		golden string
+		only   bool
+	}
+	replays := []replay{{"trouble", troubleStream(), "testdata/replay/trouble.issues.golden", true}}
+	inputs, _ := filepath.Glob("testdata/replay/*.ndjson")
+	for _, in := range inputs {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replays = append(replays, replay{filepath.Base(in), data, strings.TrimSuffix(in, ".ndjson") + ".golden", false})
+	}
+	if len(replays) < 2 {
+		t.Fatalf("only %d replay inputs", len(replays))
+	}
+	for _, rp := range replays {
+		t.Run(rp.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.onlyIssues = rp.only
+			out, _, code := runWith(t, cfg, rp.data)
+			if code != 0 {
+				t.Fatalf("exit %d", code)
+			}
+			if *update {
+				if err := os.WriteFile(rp.golden, []byte(out), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(rp.golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out != string(want) {
+				t.Errorf("output differs from %s (run with -update to accept)\n%s", rp.golden, firstDiff(out, string(want)))
+			}
+			issues := kindLines(t, out, record.KindIssue)
+			var slow bytes.Buffer
+			if code := run(context.Background(), testConfig(), iotest.OneByteReader(bytes.NewReader(rp.data)), &slow, &bytes.Buffer{}); code != 0 {
+				t.Fatalf("one-byte reads: exit %d", code)
+			}
+			if got := kindLines(t, slow.String(), record.KindIssue); strings.Join(got, "\n") != strings.Join(issues, "\n") {
+				t.Errorf("one-byte reads give other issues:\n%s", firstDiff(strings.Join(got, "\n"), strings.Join(issues, "\n")))
+			}
+			crlf := bytes.ReplaceAll(rp.data, []byte("\n"), []byte("\r\n"))
+			outCRLF, _, _ := runWith(t, testConfig(), crlf)
+			if got := kindLines(t, outCRLF, record.KindIssue); strings.Join(got, "\n") != strings.Join(issues, "\n") {
+				t.Errorf("CRLF input gives other issues:\n%s", firstDiff(strings.Join(got, "\n"), strings.Join(issues, "\n")))
+			}
+		})
+	}
+}
+
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range max(len(g), len(w)) {
+		var a, b string
+		if i < len(g) {
+			a = g[i]
+		}
+		if i < len(w) {
+			b = w[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d:\n got: %s\nwant: %s", i+1, a, b)
+		}
+	}
+	return "(same lines)"
+}
+
+func TestEveryRecordPassesThrough(t *testing.T) {
+	data, err := os.ReadFile("testdata/replay/malformed.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runWith(t, testConfig(), data)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.SplitAfter(out, "\n")
+	if !strings.Contains(lines[0], `"kind":"start"`) {
+		t.Fatalf("first line is not the start record: %s", lines[0])
+	}
+	// Every accepted input line is in the output, unchanged and in order.
+	rest := out
+	for n, l := range strings.SplitAfter(string(data), "\n") {
+		if l == "" || !strings.HasPrefix(strings.TrimSpace(l), "{") {
+			continue
+		}
+		i := strings.Index(rest, l)
+		if i < 0 {
+			t.Fatalf("input line %d not passed on unchanged (or out of order): %q", n+1, l)
+		}
+		rest = rest[i+len(l):]
+	}
+	for _, want := range []string{"line 2", "not a JSON object", "line 4", "does not decode", "without ts", "rejected input lines"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not mention %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func TestOnlyIssues(t *testing.T) {
+	data := troubleStream()
+	all, _, _ := runWith(t, testConfig(), data)
+	cfg := testConfig()
+	cfg.onlyIssues = true
+	only, _, code := runWith(t, cfg, data)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := kindLines(t, all, record.KindStart, record.KindIssue)
+	got := kindLines(t, only, record.KindStart, record.KindIssue, record.KindSample)
+	if len(got) != len(want) || len(want) < 10 {
+		t.Fatalf("--only-issues wrote %d lines, want the %d start and issue lines", len(got), len(want))
+	}
+	for i := 1; i < len(got); i++ { // the start record differs in only_issues
+		if got[i] != want[i] {
+			t.Fatalf("line %d: got %s want %s", i+1, got[i], want[i])
+		}
+	}
+}
+
+func TestStartRecord(t *testing.T) {
+	out, _, _ := runWith(t, testConfig(), nil)
+	var st struct {
+		record.Start
+		Settings settings `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("start record %q: %v", out, err)
+	}
+	d := detect.Defaults()
+	if st.Kind != record.KindStart || st.Src != detect.Src || st.Settings.RulesDigest != d.Digest() ||
+		st.Settings.Rules != detect.DefaultsName || st.Settings.RuleCount != d.Len() || st.Version != version {
+		t.Errorf("start record %s", out)
+	}
+}
+
+func TestPrintRules(t *testing.T) {
+	cfg := testConfig()
+	cfg.printRules = true
+	out, _, code := runWith(t, cfg, nil)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	r, err := detect.ParseRules("printed", []byte(out))
+	if err != nil {
+		t.Fatalf("printed rules do not load: %v", err)
+	}
+	if r.Digest() != detect.Defaults().Digest() {
+		t.Error("printed rules have another digest")
+	}
+}
+
+func TestBadRulesExit2(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "rules.json")
+	os.WriteFile(bad, []byte(`{"extend":true,"rules":[{"name":"disk_usage","for":"soon"}]}`), 0o644)
+	for _, tt := range []struct{ file, want string }{
+		{bad, bad + ": rules[0].for: bad duration"},
+		{filepath.Join(dir, "missing.json"), "no such file"},
+	} {
+		cfg := testConfig()
+		cfg.rulesFile = tt.file
+		out, errOut, code := runWith(t, cfg, nil)
+		if code != 2 || out != "" || !strings.Contains(errOut, tt.want) {
+			t.Errorf("rules %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.file, code, out, errOut, tt.want)
+		}
+	}
+}
+
+// Runs over parts of a stream with --state give the issues of one run over
+// the whole stream, down to one sample per run (a timer running
+// lmn-collect --count 1 | lmn-detect --state …).
+func TestStateAcrossRuns(t *testing.T) {
+	samples := detecttest.Trouble()
+	lines := make([][]byte, len(samples))
+	for i := range samples {
+		lines[i] = detecttest.Line(&samples[i])
+	}
+	whole, _, _ := runWith(t, testConfig(), bytes.Join(lines, nil))
+	want := kindLines(t, whole, record.KindIssue)
+
+	for _, cuts := range [][]int{{120, 240, 299, 300}, seq(100, 115)} {
+		cfg := testConfig()
+		cfg.stateFile = filepath.Join(t.TempDir(), "detect.state")
+		var got []string
+		from := 0
+		for _, cut := range append(cuts, len(lines)) {
+			out, errOut, code := runWith(t, cfg, bytes.Join(lines[from:cut], nil))
+			if code != 0 {
+				t.Fatalf("run %d..%d: exit %d: %s", from, cut, code, errOut)
+			}
+			got = append(got, kindLines(t, out, record.KindIssue)...)
+			from = cut
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("cuts %v: issues differ from one run:\n%s", cuts, firstDiff(strings.Join(got, "\n"), strings.Join(want, "\n")))
+		}
+	}
+}
+
+func seq(from, to int) []int {
+	var s []int
+	for i := from; i < to; i++ {
+		s = append(s, i)
+	}
+	return s
+}
+
+func TestCorruptStateStartsFresh(t *testing.T) {
+	cfg := testConfig()
+	cfg.stateFile = filepath.Join(t.TempDir(), "detect.state")
+	os.WriteFile(cfg.stateFile, []byte("{\"format\":\"lmn-detect-state\",\"version\":1,\"subj"), 0o600)
+	out, errOut, code := runWith(t, cfg, troubleStream()[:4000])
+	if code != 0 || !strings.Contains(errOut, "state file is corrupt, starting fresh") || !strings.Contains(out, `"kind":"sample"`) {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	b, _ := os.ReadFile(cfg.stateFile)
+	if _, err := detect.DecodeState(b); err != nil {
+		t.Errorf("state not replaced by a good one: %v", err)
+	}
+}
+
+// The whole binary: --version, a usage error, and a real pipe.
+func TestBinary(t *testing.T) {
+	cmd := func(args ...string) *exec.Cmd {
+		c := exec.Command(os.Args[0], args...)
+		c.Env = append(os.Environ(), "LMN_DETECT_AS_MAIN=1")
+		return c
+	}
+	if out, err := cmd("--version").Output(); err != nil || string(out) != "dev\n" {
+		t.Errorf("--version: %q, %v", out, err)
+	}
+	c := cmd("--no-such-flag")
+	if err := c.Run(); c.ProcessState.ExitCode() != 2 {
+		t.Errorf("unknown flag: %v, want exit 2", err)
+	}
+	c = cmd("--only-issues")
+	c.Stdin = bytes.NewReader(troubleStream()) // a pipe: live mode
+	out, err := c.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	n := 0
+	for sc.Scan() {
+		n++
+	}
+	if n < 10 {
+		t.Errorf("only %d lines from the binary", n)
+	}
+}
+
+// The NixOS module's timer mode: lmn-collect --count 1 | lmn-detect --state
+// once a minute. Each sample's interval_seconds is short; no run may read
+// the minute between runs as an absent collector.
+func TestTimerMode(t *testing.T) {
+	cfg := testConfig()
+	cfg.stateFile = filepath.Join(t.TempDir(), "detect.state")
+	var issues []string
+	for i, s := range detecttest.Trouble()[:12] {
+		s.TS = record.Time{Time: s.TS.Add(time.Duration(i) * 30 * time.Second)} // a minute apart
+		s.IntervalSeconds = 0.2
+		out, errOut, code := runWith(t, cfg, detecttest.Line(&s))
+		if code != 0 {
+			t.Fatalf("run %d: exit %d: %s", i, code, errOut)
+		}
+		issues = append(issues, kindLines(t, out, record.KindIssue)...)
+	}
+	if len(issues) != 0 {
+		t.Errorf("issues from a quiet machine sampled once a minute:\n%s", strings.Join(issues, "\n"))
+	}
+}

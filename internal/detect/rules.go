@@ -1,0 +1,400 @@
+package detect
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+)
+
+// Rule kinds.
+const (
+	KindThreshold  = "threshold"
+	KindTrend      = "trend"
+	KindUnitFailed = "unit_failed"
+	KindAbsence    = "absence"
+)
+
+// File is a rules file. With Extend false its rules replace the built-in
+// defaults; with Extend true they are applied on top of the defaults: a rule
+// named like a default patches that default field by field (so
+// {"name":"disk_usage","warning":0.9} moves one level and
+// {"name":"cpu_pressure","enabled":false} turns a rule off), any other rule
+// is added.
+type File struct {
+	Extend bool   `json:"extend,omitempty"`
+	Rules  []Rule `json:"rules"`
+}
+
+// Rule is one detection rule. Which fields apply depends on Kind; a field
+// that does not apply to the rule's kind is an error.
+type Rule struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"`
+	Enabled     *bool  `json:"enabled,omitempty"`
+	Description string `json:"description,omitempty"`
+
+	// Metric is the sample field watched by threshold and trend rules.
+	Metric string `json:"metric,omitempty"`
+	// Direction is "above" (fire when the value rises past a level, the
+	// default) or "below".
+	Direction string `json:"direction,omitempty"`
+	// Warning and Critical are fire levels; at least one is needed. Clear
+	// is the level the value must get back past for the issue to resolve
+	// (hysteresis); it defaults to the lower fire level.
+	Warning  *float64 `json:"warning,omitempty"`
+	Critical *float64 `json:"critical,omitempty"`
+	Clear    *float64 `json:"clear,omitempty"`
+	// WarningFrom and CriticalFrom name fields of the same subject that
+	// hold per-subject levels (a sensor's high_celsius); when the sample has
+	// them they replace Warning and Critical, and Clear keeps its distance.
+	WarningFrom  string `json:"warning_from,omitempty"`
+	CriticalFrom string `json:"critical_from,omitempty"`
+	// And are further conditions that must all hold for the rule to fire.
+	And []Condition `json:"and,omitempty"`
+	// Escalate are conditions any of which makes a firing issue critical.
+	Escalate []Condition `json:"escalate,omitempty"`
+
+	// Limit, Window, Horizon, CriticalHorizon, ClearHorizon and MinHistory
+	// shape a trend rule: it fires when a least-squares fit over Window
+	// reaches Limit within Horizon (critical within CriticalHorizon), once
+	// MinHistory of samples is in the window, and resolves when the
+	// estimate moves beyond ClearHorizon.
+	Limit           *float64 `json:"limit,omitempty"`
+	Window          Duration `json:"window,omitzero"`
+	Horizon         Duration `json:"horizon,omitzero"`
+	CriticalHorizon Duration `json:"critical_horizon,omitzero"`
+	ClearHorizon    Duration `json:"clear_horizon,omitzero"`
+	MinHistory      Duration `json:"min_history,omitzero"`
+
+	// Intervals and Interval shape an absence rule: it fires when no sample
+	// came for Intervals times the expected interval (Interval, or each
+	// sample's interval_seconds when Interval is not set).
+	Intervals int      `json:"intervals,omitempty"`
+	Interval  Duration `json:"interval,omitzero"`
+
+	// For is how long the condition must hold before firing.
+	For Hold `json:"for,omitzero"`
+	// Match limits the rule to subjects whose name (mount, interface,
+	// sensor, unit) matches one of these glob patterns; empty matches all.
+	Match []string `json:"match,omitempty"`
+	// Flapping holds an issue firing once it fired and resolved more than
+	// Transitions times within Window, until it has been quiet for Window.
+	Flapping *Flapping `json:"flapping,omitempty"`
+	// Summary and ResolvedSummary are sentence templates; see docs/rules.md.
+	Summary         string `json:"summary,omitempty"`
+	ResolvedSummary string `json:"resolved_summary,omitempty"`
+}
+
+// Condition is one further test in a rule's And or Escalate list: exactly
+// one of Above and Below, and optionally the Clear level a firing issue
+// needs the value to get back past before the condition stops holding.
+type Condition struct {
+	Metric string   `json:"metric"`
+	Above  *float64 `json:"above,omitempty"`
+	Below  *float64 `json:"below,omitempty"`
+	Clear  *float64 `json:"clear,omitempty"`
+}
+
+// Flapping is a rule's flap detection; Transitions 0 turns it off.
+type Flapping struct {
+	Transitions int      `json:"transitions"`
+	Window      Duration `json:"window"`
+}
+
+// RulesError says what is wrong in a rules file, and where.
+type RulesError struct {
+	File string // the file's name, "built-in defaults" for the defaults
+	Path string // a field path such as "rules[3].for"; "" for the whole file
+	Msg  string
+}
+
+func (e *RulesError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("rules %s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("rules %s: %s: %s", e.File, e.Path, e.Msg)
+}
+
+//go:embed defaults.json
+var defaultsJSON []byte
+
+// DefaultsName is the name of the embedded rules in errors and settings.
+const DefaultsName = "built-in defaults"
+
+// Rules is a loaded, validated and compiled rule set.
+type Rules struct {
+	file     File
+	compiled []*rule
+	json     []byte
+	digest   string
+}
+
+// Defaults returns the built-in rules.
+func Defaults() *Rules {
+	r, err := ParseRules(DefaultsName, defaultsJSON)
+	if err != nil {
+		panic(fmt.Sprintf("detect: built-in rules are invalid: %v", err))
+	}
+	return r
+}
+
+// JSON returns the effective rules as indented JSON, every default filled
+// in: what --print-rules prints and what the digest is taken over.
+func (r *Rules) JSON() []byte { return r.json }
+
+// Digest is "sha256:" and the hex SHA-256 of the compact form of JSON().
+func (r *Rules) Digest() string { return r.digest }
+
+// Len returns the number of enabled rules.
+func (r *Rules) Len() int { return len(r.compiled) }
+
+// ParseRules reads a rules file named name (used in errors). A file with
+// "extend": true is applied on top of the built-in defaults.
+func ParseRules(name string, data []byte) (*Rules, error) {
+	raws, extend, err := parseTop(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if extend {
+		base, _, err := parseTop(DefaultsName, defaultsJSON)
+		if err != nil {
+			return nil, err
+		}
+		raws = mergeRules(base, raws)
+	}
+	f := File{Extend: false, Rules: make([]Rule, 0, len(raws))}
+	seen := map[string]int{}
+	for i, raw := range raws {
+		path := fmt.Sprintf("rules[%d]", raw.index)
+		rl, err := decodeRule(raw.fields)
+		if err == nil {
+			err = normalize(&rl, raw.fields)
+		}
+		if err != nil {
+			return nil, wrapRuleErr(name, path, err)
+		}
+		if j, dup := seen[rl.Name]; dup {
+			return nil, &RulesError{File: name, Path: path + ".name", Msg: fmt.Sprintf("rule %q is already defined by rules[%d]", rl.Name, raws[j].index)}
+		}
+		seen[rl.Name] = i
+		f.Rules = append(f.Rules, rl)
+	}
+	return build(name, f, raws)
+}
+
+func build(name string, f File, raws []rawRule) (*Rules, error) {
+	r := &Rules{file: f}
+	for i := range f.Rules {
+		if !*f.Rules[i].Enabled {
+			continue
+		}
+		c, err := compile(&f.Rules[i])
+		if err != nil {
+			return nil, wrapRuleErr(name, fmt.Sprintf("rules[%d]", raws[i].index), err)
+		}
+		r.compiled = append(r.compiled, c)
+	}
+	compact, err := json.Marshal(f)
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: encode: %w", name, err)
+	}
+	sum := sha256.Sum256(compact)
+	r.digest = "sha256:" + hex.EncodeToString(sum[:])
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, compact, "", "  "); err != nil {
+		return nil, fmt.Errorf("rules %s: indent: %w", name, err)
+	}
+	buf.WriteByte('\n')
+	r.json = buf.Bytes()
+	return r, nil
+}
+
+// fieldError is an error at one field of a rule.
+type fieldError struct {
+	field string // "for", "and[1].metric"
+	msg   string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func wrapRuleErr(file, path string, err error) error {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return &RulesError{File: file, Path: path + "." + fe.field, Msg: fe.msg}
+	}
+	return &RulesError{File: file, Path: path, Msg: err.Error()}
+}
+
+// rawRule is one rule as key → raw JSON value, with its index in the file
+// that gave it (for error paths).
+type rawRule struct {
+	index  int
+	fields map[string]json.RawMessage
+}
+
+func parseTop(name string, data []byte) ([]rawRule, bool, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, false, &RulesError{File: name, Msg: jsonErrMsg(data, err) + " (want an object such as {\"extend\": true, \"rules\": [...]})"}
+	}
+	var extend bool
+	var list []json.RawMessage
+	for k, v := range top {
+		var err error
+		switch k {
+		case "extend":
+			err = json.Unmarshal(v, &extend)
+		case "rules":
+			err = json.Unmarshal(v, &list)
+		default:
+			return nil, false, &RulesError{File: name, Path: k, Msg: "unknown field (want \"extend\" or \"rules\")"}
+		}
+		if err != nil {
+			return nil, false, &RulesError{File: name, Path: k, Msg: cleanJSONErr(err)}
+		}
+	}
+	if _, ok := top["rules"]; !ok {
+		return nil, false, &RulesError{File: name, Path: "rules", Msg: "missing (want a list of rules)"}
+	}
+	raws := make([]rawRule, 0, len(list))
+	for i, item := range list {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(item, &m); err != nil || m == nil {
+			return nil, false, &RulesError{File: name, Path: fmt.Sprintf("rules[%d]", i), Msg: "want an object, got " + preview(item)}
+		}
+		for k := range m {
+			if _, ok := ruleFields[k]; !ok {
+				return nil, false, &RulesError{File: name, Path: fmt.Sprintf("rules[%d].%s", i, k), Msg: "unknown field"}
+			}
+		}
+		raws = append(raws, rawRule{index: i, fields: m})
+	}
+	return raws, extend, nil
+}
+
+// mergeRules patches base with over: same-named rules are merged field by
+// field, others appended in order.
+func mergeRules(base, over []rawRule) []rawRule {
+	out := make([]rawRule, 0, len(base)+len(over))
+	byName := map[string]int{}
+	for _, b := range base {
+		byName[rawName(b)] = len(out)
+		out = append(out, rawRule{index: -1, fields: b.fields})
+	}
+	for _, o := range over {
+		i, ok := byName[rawName(o)]
+		if !ok {
+			out = append(out, o)
+			continue
+		}
+		merged := make(map[string]json.RawMessage, len(out[i].fields)+len(o.fields))
+		for k, v := range out[i].fields {
+			merged[k] = v
+		}
+		for k, v := range o.fields {
+			merged[k] = v
+		}
+		out[i] = rawRule{index: o.index, fields: merged}
+	}
+	return out
+}
+
+func rawName(r rawRule) string {
+	var s string
+	_ = json.Unmarshal(r.fields["name"], &s)
+	return s
+}
+
+// ruleFields maps each JSON key of Rule to its field index.
+var ruleFields = func() map[string]int {
+	m := map[string]int{}
+	t := reflect.TypeFor[Rule]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		m[name] = i
+	}
+	return m
+}()
+
+// decodeRule decodes a rule one field at a time so that each error names
+// its field.
+func decodeRule(fields map[string]json.RawMessage) (Rule, error) {
+	var r Rule
+	v := reflect.ValueOf(&r).Elem()
+	for _, k := range sortedKeys(fields) {
+		raw := fields[k]
+		dst := v.Field(ruleFields[k]).Addr().Interface()
+		var err error
+		switch k {
+		case "and", "escalate":
+			err = decodeConditions(k, raw, dst.(*[]Condition))
+		default:
+			err = strictUnmarshal(raw, dst)
+		}
+		if err != nil {
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				return r, err
+			}
+			return r, &fieldError{field: k, msg: cleanJSONErr(err)}
+		}
+	}
+	return r, nil
+}
+
+func decodeConditions(key string, raw json.RawMessage, dst *[]Condition) error {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return &fieldError{field: key, msg: "want a list of conditions such as [{\"metric\": \"psi.memory.some.avg60_ratio\", \"above\": 0.1}]"}
+	}
+	*dst = make([]Condition, len(items))
+	for i, item := range items {
+		if err := strictUnmarshal(item, &(*dst)[i]); err != nil {
+			return &fieldError{field: fmt.Sprintf("%s[%d]", key, i), msg: cleanJSONErr(err)}
+		}
+	}
+	return nil
+}
+
+func strictUnmarshal(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func cleanJSONErr(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		msg := fmt.Sprintf("want %s, got %s", te.Type, te.Value)
+		if te.Field != "" {
+			msg = te.Field + ": " + msg
+		}
+		return msg
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// jsonErrMsg turns a syntax error's offset into a line and column.
+func jsonErrMsg(data []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		// Offset counts the bytes read, the offending one included.
+		off := int(max(0, min(se.Offset-1, int64(len(data)))))
+		line := 1 + bytes.Count(data[:off], []byte("\n"))
+		col := off - bytes.LastIndexByte(data[:off], '\n')
+		return fmt.Sprintf("line %d column %d: %s", line, col, cleanJSONErr(err))
+	}
+	return cleanJSONErr(err)
+}

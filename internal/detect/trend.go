@@ -1,0 +1,136 @@
+package detect
+
+import (
+	"math"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+// point is one value of a trend's window.
+type point struct {
+	T record.Time `json:"t"`
+	V float64     `json:"v"`
+}
+
+// trendResolution is how many points a window keeps at most: a new value
+// closer than window/trendResolution to the point before the last replaces
+// the last point instead of adding one, so a day at 1 s keeps the state
+// small and the fit cheap.
+const trendResolution = 120
+
+// addPoint adds (ts, v) to the window and drops points older than it.
+func (st *subject) addPoint(ts time.Time, v float64, window time.Duration) {
+	p := point{T: record.Time{Time: ts}, V: v}
+	n := len(st.Points)
+	spacing := window / trendResolution
+	if n >= 2 && ts.Sub(st.Points[n-2].T.Time) < spacing {
+		st.Points[n-1] = p
+	} else {
+		st.Points = append(st.Points, p)
+	}
+	cut := ts.Add(-window)
+	k := 0
+	for k < len(st.Points)-1 && st.Points[k].T.Before(cut) {
+		k++
+	}
+	if k > 0 {
+		st.Points = append(st.Points[:0], st.Points[k:]...)
+	}
+}
+
+// fit returns the least-squares line through the window's points as the
+// value it gives at ts and its slope per second. ok is false with fewer
+// than two distinct times.
+func fit(points []point, ts time.Time) (at, slope float64, ok bool) {
+	if len(points) < 2 {
+		return 0, 0, false
+	}
+	t0 := points[0].T.Time
+	var sx, sy, sxx, sxy float64
+	for _, p := range points {
+		x := p.T.Sub(t0).Seconds()
+		sx += x
+		sy += p.V
+		sxx += x * x
+		sxy += x * p.V
+	}
+	n := float64(len(points))
+	den := n*sxx - sx*sx
+	if den <= 0 || math.IsNaN(den) {
+		return 0, 0, false
+	}
+	slope = (n*sxy - sx*sy) / den
+	icept := (sy - slope*sx) / n
+	return icept + slope*ts.Sub(t0).Seconds(), slope, true
+}
+
+// eta returns the seconds until the fitted line reaches limit, 0 when it
+// already has; ok is false when it moves away from the limit or is flat.
+func eta(at, slope, limit float64, above bool) (float64, bool) {
+	if beyond(at, limit, above) {
+		return 0, true
+	}
+	if above && slope <= 0 || !above && slope >= 0 {
+		return 0, false
+	}
+	return (limit - at) / slope, true
+}
+
+// maxETA is the longest time to the limit worth writing down (a year).
+const maxETA = 365 * 24 * 3600
+
+// trend evaluates trend rule i on every subject of s.
+func (e *Engine) trend(i int, s *record.Sample) {
+	r := e.rules[i]
+	ts := s.TS.Time
+	window := r.Window.D()
+	each(r, s, func(j int, name string) {
+		v, ok := r.metric.value(s, j)
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			return
+		}
+		st := e.states[i][name]
+		if st == nil {
+			st = e.newSubject(i, name, r.subjectOf(name))
+		}
+		st.Seen = record.Time{Time: ts}
+		st.addPoint(ts, v, window)
+		secs, known := e.estimate(r, st, ts)
+		horizon := r.Horizon.D()
+		if st.Active {
+			horizon = r.ClearHorizon.D()
+		}
+		past := known && secs <= horizon.Seconds() && condsHold(r.and, s, j, st.Active)
+		st.advance(r.For, past, ts)
+		st.Value, st.Threshold, st.Clear = v, *r.Limit, *r.Limit
+		st.ETA = nil
+		if known && secs < maxETA {
+			st.ETA = &secs
+		}
+		if st.Active && r.CriticalHorizon > 0 {
+			crit := r.CriticalHorizon.D()
+			if st.Critical {
+				crit = crit * 3 / 2
+			}
+			st.Critical = secs <= crit.Seconds()
+		}
+		e.observe(i, st, ts)
+		e.tidy(i, st, ts)
+	})
+	e.gone(i, s, window)
+}
+
+// estimate returns the trend's time to the limit, once the window holds at
+// least min_history of points.
+func (e *Engine) estimate(r *rule, st *subject, ts time.Time) (float64, bool) {
+	if len(st.Points) < 2 || ts.Sub(st.Points[0].T.Time) < r.MinHistory.D() {
+		return 0, false
+	}
+	at, slope, ok := fit(st.Points, ts)
+	if !ok {
+		return 0, false
+	}
+	secs, ok := eta(at, slope, *r.Limit, r.above)
+	return math.Round(secs), ok
+}

@@ -1,0 +1,127 @@
+package detect
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+func TestFitAndETA(t *testing.T) {
+	var pts []point
+	for i := range 10 {
+		pts = append(pts, point{T: record.Time{Time: t0.Add(time.Duration(i) * time.Minute)}, V: 0.5 + 0.01*float64(i)})
+	}
+	now := t0.Add(9 * time.Minute)
+	at, slope, ok := fit(pts, now)
+	if !ok || math.Abs(at-0.59) > 1e-9 || math.Abs(slope-0.01/60) > 1e-12 {
+		t.Fatalf("fit = %v, %v, %v; want 0.59, %v, true", at, slope, ok, 0.01/60)
+	}
+	secs, ok := eta(at, slope, 1, true)
+	if !ok || math.Abs(secs-41*60) > 1e-6 {
+		t.Errorf("eta = %v, %v; want %v", secs, ok, 41*60)
+	}
+	if _, ok := eta(at, -slope, 1, true); ok {
+		t.Error("eta of a falling line towards an upper limit: want none")
+	}
+	if secs, ok := eta(1.2, slope, 1, true); !ok || secs != 0 {
+		t.Errorf("eta past the limit = %v, %v; want 0, true", secs, ok)
+	}
+	if _, _, ok := fit(pts[:1], now); ok {
+		t.Error("fit of one point: want not ok")
+	}
+	same := []point{pts[0], pts[0]}
+	if _, _, ok := fit(same, now); ok {
+		t.Error("fit of points at one time: want not ok")
+	}
+}
+
+func TestAddPointBoundsTheWindow(t *testing.T) {
+	var st subject
+	window := time.Hour
+	for i := range 4 * 3600 { // four hours at 1 s
+		st.addPoint(t0.Add(time.Duration(i)*time.Second), float64(i), window)
+	}
+	if n := len(st.Points); n > trendResolution*11/10 || n < trendResolution-2 {
+		t.Errorf("window holds %d points, want about %d", n, trendResolution)
+	}
+	span := st.Points[len(st.Points)-1].T.Sub(st.Points[0].T.Time)
+	if span > window || span < window-2*window/trendResolution {
+		t.Errorf("window spans %v, want about %v", span, window)
+	}
+}
+
+func TestDiskFillTrend(t *testing.T) {
+	e := NewEngine(Defaults())
+	// / fills 5% an hour from 70%: full in 6 h, so the default rule
+	// (horizon 6h, min history 10m) fires once the estimate is inside 6h
+	// and is critical inside 1h.
+	var fired, crit, resolved []record.Issue
+	used := 0.70
+	for i := 0; i < 7*60; i++ { // one sample a minute for 7 hours
+		s := withMount(at(time.Duration(i)*time.Minute), "/", math.Min(used, 0.999))
+		s.Disks.Mounts[0].HoldsNixStore = false
+		used += 0.05 / 60
+		if i == 6*60 { // the fill stops; usage drops to 50%
+			used = 0.5
+		}
+		if i > 6*60 {
+			used = 0.5
+		}
+		for _, is := range e.Sample(s) {
+			if is.Rule != "disk_fill_trend" {
+				continue
+			}
+			switch {
+			case is.State == record.StateResolved:
+				resolved = append(resolved, is)
+			case is.Severity == record.SeverityCritical:
+				crit = append(crit, is)
+			default:
+				fired = append(fired, is)
+			}
+		}
+	}
+	if len(fired) != 1 || len(crit) != 1 || len(resolved) != 1 {
+		t.Fatalf("got %d firing, %d critical, %d resolved; want 1 each", len(fired), len(crit), len(resolved))
+	}
+	f := fired[0]
+	if f.ETASeconds == nil || *f.ETASeconds > 6*3600 || *f.ETASeconds < 5.7*3600 {
+		t.Errorf("firing eta = %v, want just under 6h", ptrVal(f.ETASeconds))
+	}
+	if got := f.TS.Sub(t0); got < 10*time.Minute || got > 15*time.Minute {
+		t.Errorf("fired after %v, want soon after the 10m minimum history", got)
+	}
+	if !strings.HasPrefix(f.Summary, "/ full in 5h 50m") || f.Threshold != 1 {
+		t.Errorf("summary %q threshold %v; want \"/ full in 5h 50m…\" and 1", f.Summary, f.Threshold)
+	}
+	if c := crit[0]; *c.ETASeconds > 3600 || c.TS.Sub(t0) < 4*time.Hour {
+		t.Errorf("critical at %v with eta %v, want after 4h with eta under 1h", c.TS.Sub(t0), *c.ETASeconds)
+	}
+	if r := resolved[0]; r.TS.Sub(t0) <= 6*time.Hour {
+		t.Errorf("resolved at %v, want after the fill stopped at 6h", r.TS.Sub(t0))
+	}
+}
+
+func TestTrendNeedsMinHistory(t *testing.T) {
+	e := NewEngine(rulesOf(t, `{"name":"fill","kind":"trend","metric":"disks.mounts[].used_ratio","limit":1,
+		"window":"1h","horizon":"6h","min_history":"10m"}`))
+	var got []string
+	for i := range 10 { // 9 minutes of a steep fill: not enough history
+		got = append(got, feed(e, withMount(at(time.Duration(i)*time.Minute), "/", 0.5+0.01*float64(i)))...)
+	}
+	if len(got) != 0 {
+		t.Errorf("fired before min_history: %v", got)
+	}
+	got = feed(e, withMount(at(10*time.Minute), "/", 0.6))
+	equalTrace(t, got, []string{"12:10:00 fill / firing warning"})
+}
+
+func ptrVal(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
