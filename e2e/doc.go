@@ -1,0 +1,17 @@
+// Package e2e is lmn's end-to-end suite. It holds no production code: the
+// tests build the five binaries once, join them with real pipes
+// (lmn-collect | lmn-detect | lmn-heal | lmn-dash, with a relay between each
+// pair that records every line and can inject garbage), and break real
+// things for them to heal: user units in a private systemd user manager
+// (internal/systemd/sdtest), a small tmpfs in a private mount namespace, a
+// real lmn-privd on a temporary socket with a temporary key.
+//
+// Run it with
+//
+//	go test ./e2e/ -v
+//
+// Scenarios that need root, systemd or namespaces skip with the reason when
+// they cannot run; the garbage scenario runs anywhere. BenchmarkTimeToHeal
+// (see bench/heal-latency.sh) measures how long the pipe takes to restart a
+// failed unit and to see it recovered.
+package e2e
