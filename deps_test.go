@@ -69,7 +69,8 @@ var (
 		"internal/detect":  {"internal/record"},
 		"internal/heal":    {"internal/record", "internal/action"},
 		"internal/dash":    {"internal/record"},
-		"internal/systemd": {},
+		"internal/systemd": {}, // its D-Bus client (internal/systemd/dbus) included
+		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}

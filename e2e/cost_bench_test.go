@@ -17,8 +17,9 @@ var costFor = flag.Duration("cost-for", 30*time.Second, "how long BenchmarkPipeC
 
 // BenchmarkPipeCostWithUnits measures the whole pipe at a 1 s interval on a
 // machine where systemd answers: lmn-collect --units user lists the failed
-// units of a private systemd user manager every second (a systemctl child
-// per sample, counted in lmn-collect's children time). It reports the CPU
+// units of a private systemd user manager every second (one D-Bus call on a
+// kept connection; a systemctl child, counted in lmn-collect's children
+// time, only where no manager socket answers). It reports the CPU
 // share of one core of the four lmn processes (children included), their
 // total resident memory at the end, and the CPU the service manager spends
 // answering. bench/peers.sh measures the same pipe on this machine, where

@@ -3,8 +3,10 @@
 //
 // It reads /proc (or --proc-root), /sys (or --sys-root), the NixOS system
 // profile under /nix (or --nix-root) and, unless --units none, the failed
-// units that `systemctl [--user] list-units --failed` reports. It reads no
-// input and talks to no peer: its stdout is the head of the pipe
+// units of the system or user service manager, which it asks over a kept
+// D-Bus connection (the manager's private socket, else the system or session
+// bus), running `systemctl [--user] list-units --failed` only when no socket
+// answers. It reads no input; its stdout is the head of the pipe
 // `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
 //
 // Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
@@ -24,6 +26,7 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/collect"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,6 +46,7 @@ type config struct {
 	// Seams for tests; zero means the real thing.
 	host      string
 	systemctl []string
+	unitBus   []dbus.Addr
 	booted    func() bool
 	statfs    func(string, *unix.Statfs_t) error
 }
@@ -120,7 +124,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	c := collect.New(collect.Config{
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
-		Systemctl: cfg.systemctl, Booted: cfg.booted, Statfs: cfg.statfs,
+		Systemctl: cfg.systemctl, UnitBus: cfg.unitBus, Booted: cfg.booted, Statfs: cfg.statfs,
 		Host: cfg.host, Log: log,
 	})
 	defer c.Close()

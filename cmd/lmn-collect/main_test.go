@@ -19,6 +19,7 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/collect/collecttest"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.ndjson")
@@ -57,6 +58,7 @@ func fixtureConfig(t *testing.T, args ...string) config {
 	}
 	cfg.host = "fixture-host"
 	cfg.systemctl = collecttest.Systemctl(t)
+	cfg.unitBus = []dbus.Addr{} // the stand-in systemctl, never the host's manager
 	cfg.booted = func() bool { return true }
 	cfg.statfs = collecttest.Statfs(t)
 	return cfg

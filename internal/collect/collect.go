@@ -1,7 +1,8 @@
 // Package collect turns readings of /proc, /sys, /nix and systemd into
 // record.Sample values: it keeps the previous counters to compute rates and
 // CPU ratios from deltas, filters mounts and devices down to real ones, and
-// asks systemctl for failed units.
+// asks the service manager for failed units (over D-Bus, or with systemctl
+// when D-Bus cannot be used).
 //
 // A group whose source is missing or unreadable is left out of the sample
 // (nil), never zeroed, and the reason is logged once until it recovers.
@@ -15,6 +16,7 @@ import (
 	"github.com/lmn-heal/lmn/internal/proc"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/sysfs"
+	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,9 +29,15 @@ type Config struct {
 	ProcRoot, SysRoot, NixRoot string
 	// Units is "system", "user" or "none".
 	Units string
-	// Systemctl is the command prefix for listing failed units; nil means
-	// {"systemctl"}. Tests point it at a fixture script.
+	// Systemctl is the command prefix for listing failed units when D-Bus
+	// cannot be used; nil means {"systemctl"}. Tests point it at a fixture
+	// script.
 	Systemctl []string
+	// UnitBus are the D-Bus sockets tried, in order, for failed units
+	// before Systemctl. nil means the scope's service manager
+	// (dbus.SystemManager, dbus.UserManager); an empty, non-nil list means
+	// systemctl only, as tests with a stand-in Systemctl need.
+	UnitBus []dbus.Addr
 	// Booted reports whether the machine runs systemd as PID 1 (whether
 	// /run/systemd/system exists); nil means the real check.
 	Booted func() bool
@@ -113,6 +121,7 @@ func New(cfg Config) *Collector {
 
 // Close releases the kept-open files.
 func (c *Collector) Close() error {
+	c.units.close()
 	c.sys.Close()
 	return c.proc.Close()
 }

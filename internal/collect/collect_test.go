@@ -12,6 +12,7 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/collect/collecttest"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 )
 
 // clock is a manual clock for rate tests: readings happen at the times the
@@ -29,7 +30,7 @@ func newFixture(t *testing.T, root string) (*Collector, *clock, *bytes.Buffer) {
 	c := New(Config{
 		ProcRoot: filepath.Join(root, "proc"), SysRoot: filepath.Join(root, "sys"), NixRoot: filepath.Join(root, "nix"),
 		Units: UnitsSystem, Systemctl: collecttest.Systemctl(t), Booted: func() bool { return true },
-		Statfs: collecttest.Statfs(t), Now: clk.now, Host: "h",
+		UnitBus: []dbus.Addr{}, Statfs: collecttest.Statfs(t), Now: clk.now, Host: "h",
 		Log: slog.New(slog.NewTextHandler(&log, nil)),
 	})
 	t.Cleanup(func() { c.Close() })

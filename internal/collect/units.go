@@ -2,20 +2,28 @@ package collect
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 )
 
-// UnitsTimeout bounds one systemctl call.
+// UnitsTimeout bounds the listing of failed units in one sample: the D-Bus
+// call, or the systemctl run when D-Bus cannot be used.
 const UnitsTimeout = 2 * time.Second
+
+// busRetry is how long to wait before dialling the service manager again
+// after no socket answered; systemctl lists the units meanwhile.
+const busRetry = 30 * time.Second
 
 // Unit scopes for Config.Units.
 const (
@@ -24,8 +32,9 @@ const (
 	UnitsNone   = "none"
 )
 
-// unitSource lists failed units with systemctl. When systemd is not the
-// service manager it warns once and stops asking.
+// unitSource lists failed units: over a kept D-Bus connection to the
+// service manager when one of its sockets answers, else with systemctl.
+// When systemd is not the service manager it warns once and stops asking.
 type unitSource struct {
 	scope    string
 	argv     []string
@@ -36,10 +45,18 @@ type unitSource struct {
 	checked  bool
 	units    record.Units
 	out      bytes.Buffer
+
+	bus      []dbus.Addr // tried in order before systemctl
+	conn     *dbus.Conn
+	busErr   error     // why no socket answered at the last dial
+	nextDial time.Time // when to dial again after busErr
+	via      string    // how the last list was read, to log changes
+	now      func() time.Time
 }
 
 func newUnitSource(cfg Config, w *warner) *unitSource {
-	u := &unitSource{scope: cfg.Units, argv: cfg.Systemctl, booted: cfg.Booted, timeout: UnitsTimeout, warn: w}
+	u := &unitSource{scope: cfg.Units, argv: cfg.Systemctl, booted: cfg.Booted, timeout: UnitsTimeout, warn: w,
+		bus: cfg.UnitBus, now: time.Now}
 	if u.scope == "" || u.scope == UnitsNone {
 		u.disabled = true
 	}
@@ -49,7 +66,29 @@ func newUnitSource(cfg Config, w *warner) *unitSource {
 	if u.booted == nil {
 		u.booted = systemdBooted
 	}
+	if u.bus == nil {
+		u.bus = managerSockets(u.scope)
+	}
 	return u
+}
+
+// managerSockets are the D-Bus sockets of the scope's service manager.
+func managerSockets(scope string) []dbus.Addr {
+	switch scope {
+	case UnitsSystem:
+		return dbus.SystemManager(os.Geteuid())
+	case UnitsUser:
+		return dbus.UserManager(os.Getenv("XDG_RUNTIME_DIR"), os.Geteuid())
+	}
+	return nil
+}
+
+// close closes the D-Bus connection, if any.
+func (u *unitSource) close() {
+	if u.conn != nil {
+		u.conn.Close()
+		u.conn = nil
+	}
 }
 
 // systemdBooted is sd_booted(3): systemd is PID 1 when /run/systemd/system
@@ -90,6 +129,107 @@ func (u *unitSource) failed(ctx context.Context) *record.Units {
 }
 
 func (u *unitSource) list(ctx context.Context) ([]record.Unit, error) {
+	units, err := u.listBus(ctx)
+	if err == nil {
+		u.using("D-Bus "+u.conn.Addr().String(), nil)
+		return units, nil
+	}
+	if len(u.bus) > 0 {
+		u.using("systemctl", err)
+	}
+	return u.listSystemctl(ctx)
+}
+
+// using logs which way failed units are read when it changes.
+func (u *unitSource) using(via string, why error) {
+	if via == u.via {
+		return
+	}
+	u.via = via
+	if why != nil {
+		u.warn.log.Info("failed units: D-Bus unavailable, running systemctl each sample", "part", "units", "err", why)
+		return
+	}
+	u.warn.log.Info("failed units: asking the service manager", "part", "units", "via", via)
+}
+
+// listBus lists failed units over the kept connection, dialling (again)
+// when there is none or it broke; after no socket answered it waits
+// busRetry before dialling again.
+func (u *unitSource) listBus(ctx context.Context) ([]record.Unit, error) {
+	if len(u.bus) == 0 {
+		return nil, errors.New("no D-Bus socket to try")
+	}
+	var errs []error
+	if u.conn != nil {
+		units, err := u.conn.ListUnitsFiltered(ctx, "failed")
+		if err == nil {
+			return fromBus(units), nil
+		}
+		u.close() // the manager may have restarted: dial again at once
+		errs = append(errs, err)
+	} else if u.now().Before(u.nextDial) {
+		return nil, u.busErr
+	}
+	for _, a := range u.bus {
+		c, err := dbus.Dial(ctx, a)
+		if err == nil {
+			var units []dbus.Unit
+			if units, err = c.ListUnitsFiltered(ctx, "failed"); err == nil {
+				u.conn, u.busErr = c, nil
+				return fromBus(units), nil
+			}
+			c.Close()
+		}
+		errs = append(errs, err)
+	}
+	u.busErr = errors.Join(errs...)
+	u.nextDial = u.now().Add(busRetry)
+	return nil, u.busErr
+}
+
+// fromBus turns the manager's list into what `systemctl list-units
+// --failed --output=json` prints: units that follow another (devices known
+// under several names) left out, sorted by type suffix, then name,
+// ignoring ASCII case (systemctl's unit_info_compare).
+func fromBus(units []dbus.Unit) []record.Unit {
+	slices.SortStableFunc(units, func(a, b dbus.Unit) int {
+		sa, sb := strings.LastIndexByte(a.Name, '.'), strings.LastIndexByte(b.Name, '.')
+		if sa >= 0 && sb >= 0 {
+			if c := caseCompare(a.Name[sa:], b.Name[sb:]); c != 0 {
+				return c
+			}
+		}
+		return caseCompare(a.Name, b.Name)
+	})
+	out := make([]record.Unit, 0, len(units))
+	for _, x := range units {
+		if x.Following != "" {
+			continue
+		}
+		out = append(out, record.Unit{Unit: x.Name, Load: x.LoadState, Active: x.ActiveState,
+			Sub: x.SubState, Description: x.Description})
+	}
+	return out
+}
+
+// caseCompare is strcasecmp(3) in the C locale.
+func caseCompare(a, b string) int {
+	lower := func(c byte) byte {
+		if 'A' <= c && c <= 'Z' {
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if c := cmp.Compare(lower(a[i]), lower(b[i])); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func (u *unitSource) listSystemctl(ctx context.Context) ([]record.Unit, error) {
 	args := append([]string(nil), u.argv[1:]...)
 	if u.scope == UnitsUser {
 		args = append(args, "--user")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/collect/collecttest"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 )
 
 func TestParseUnits(t *testing.T) {
@@ -56,7 +57,8 @@ func FuzzParseUnits(f *testing.F) {
 func newUnits(t *testing.T, scope string, booted bool) (*unitSource, *bytes.Buffer) {
 	var log bytes.Buffer
 	w := &warner{log: slog.New(slog.NewTextHandler(&log, nil)), active: map[string]bool{}}
-	u := newUnitSource(Config{Units: scope, Systemctl: collecttest.Systemctl(t), Booted: func() bool { return booted }}, w)
+	u := newUnitSource(Config{Units: scope, Systemctl: collecttest.Systemctl(t), Booted: func() bool { return booted },
+		UnitBus: []dbus.Addr{}}, w)
 	return u, &log
 }
 

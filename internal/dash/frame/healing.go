@@ -36,7 +36,9 @@ func (r *renderer) issues(width int) panel {
 	}
 	if len(p.lines) == 0 {
 		text := "no firing issues"
-		if !m.IssueSeen {
+		// lmn-detect writes issue records only when something fires; its
+		// start record says it is in the pipe.
+		if _, detect := m.Sources["lmn-detect"]; !m.IssueSeen && !detect {
 			text = "no issue records yet (is lmn-detect in the pipe?)"
 		}
 		p.lines = []line{{{s: r.g.mark[0] + " " + text, st: good}}}
