@@ -234,6 +234,13 @@ func (e *Engine) vars(is record.Issue) map[string]string {
 	for k, val := range is.Subject {
 		v[k] = val
 	}
+	if u, ok := is.Subject["unit"]; ok && u != "" {
+		// The commands a person runs for this unit, in its scope.
+		v["systemctl"], v["journalctl"] = "systemctl", "journalctl"
+		if is.Subject["scope"] == "user" {
+			v["systemctl"], v["journalctl"] = "systemctl --user", "journalctl --user"
+		}
+	}
 	if m, ok := is.Subject["mount"]; ok {
 		e.sampleFacts()
 		for k, val := range e.facts[m] {
