@@ -25,6 +25,9 @@ echo "# lmn-detect benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(u
 # (a) In-process: detect vs bare decode vs pass-through, and the two
 # interleaved block by block (the ratio to read on a busy machine).
 go test -run '^$' -bench 'Detect|DecodeFloor|PassThrough' -benchtime "$BENCHTIME" ./cmd/lmn-detect | grep '^Benchmark'
+# The sample decoder alone: for the default rules' fields, in full, and
+# json.Unmarshal, over the same real-looking lines.
+go test -run '^$' -bench 'SampleDecoder' -benchtime 100x ./internal/detect | grep '^Benchmark'
 
 # (b) A day at 1 s through the whole binary.
 go build -o "$tmp/lmn-detect" ./cmd/lmn-detect

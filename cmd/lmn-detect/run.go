@@ -37,7 +37,7 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		}
 		return 0
 	}
-	d := &detector{cfg: cfg, log: log, rules: rules, engine: detect.NewEngine(rules)}
+	d := &detector{cfg: cfg, log: log, rules: rules, dec: rules.Decoder(), engine: detect.NewEngine(rules)}
 	d.loadState()
 	w := record.NewWriter(stdout)
 	d.w = w
@@ -99,6 +99,7 @@ type detector struct {
 	cfg    config
 	log    *slog.Logger
 	rules  *detect.Rules
+	dec    *detect.SampleDecoder
 	engine *detect.Engine
 	w      *record.Writer
 	watch  *watchdog
@@ -114,7 +115,7 @@ func (d *detector) handle(l record.Line) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := detect.DecodeSample(l.Body(), &d.sample); err != nil {
+	if err := d.dec.Decode(l.Body(), &d.sample); err != nil {
 		d.log.Warn("skipping sample that does not decode", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
 		return nil
 	}

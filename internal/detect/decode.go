@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -17,8 +19,40 @@ import (
 // an escaped string, a key in another case or a syntax error, falls back
 // to json.Unmarshal, which also gives the error.
 func DecodeSample(b []byte, s *record.Sample) error {
+	return decodeSample(b, s, &allFields, nil, nil)
+}
+
+// A SampleDecoder decodes sample lines for one rule set: only the fields
+// its rules read are parsed into the sample, the others are checked (so a
+// line decodes without error exactly when json.Unmarshal takes it) and
+// left zero. It keeps the strings it has seen, so the names repeated in
+// every sample are not allocated again. It is not safe for concurrent use.
+type SampleDecoder struct {
+	want  fieldSet
+	strs  map[string]string
+	arena arena
+}
+
+// maxInterned bounds the strings a SampleDecoder keeps.
+const maxInterned = 4096
+
+// Decoder returns a SampleDecoder for the fields these rules read.
+func (r *Rules) Decoder() *SampleDecoder {
+	return &SampleDecoder{want: r.fields, strs: map[string]string{}}
+}
+
+// Decode decodes one sample line into s (which it zeroes first): the
+// fields the rules read are as json.Unmarshal gives them, the others zero
+// (but a group or list present in the line is there, maybe empty), and
+// the error is non-nil exactly when json.Unmarshal fails. The groups and
+// lists of s are the decoder's, reused by the next Decode: keep none.
+func (sd *SampleDecoder) Decode(b []byte, s *record.Sample) error {
+	return decodeSample(b, s, &sd.want, sd.strs, &sd.arena)
+}
+
+func decodeSample(b []byte, s *record.Sample, want *fieldSet, strs map[string]string, a *arena) error {
 	*s = record.Sample{}
-	d := sampleDecoder{b: b}
+	d := sampleDecoder{b: b, want: want, strs: strs, a: a}
 	if d.sample(s) == nil && d.end() {
 		return nil
 	}
@@ -30,8 +64,11 @@ func DecodeSample(b []byte, s *record.Sample) error {
 var errSlow = errors.New("not on the fast path")
 
 type sampleDecoder struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	want *fieldSet
+	strs map[string]string // interned strings, or nil
+	a    *arena            // storage to reuse, or nil
 }
 
 func (d *sampleDecoder) ws() {
@@ -52,6 +89,9 @@ func (d *sampleDecoder) end() bool {
 
 // peek returns the next non-space byte, or 0 at the end.
 func (d *sampleDecoder) peek() byte {
+	if d.i < len(d.b) && d.b[d.i] > ' ' {
+		return d.b[d.i] // the usual case: no space between tokens
+	}
 	d.ws()
 	if d.i < len(d.b) {
 		return d.b[d.i]
@@ -141,6 +181,36 @@ func (d *sampleDecoder) array(elem func() error) error {
 	}
 }
 
+// plain marks the bytes a string on the fast path holds as they are:
+// printable ASCII but the quote and the backslash.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainRun returns the index of the first byte from j on that is not
+// plain (len(b) if none), looking at eight bytes at a time.
+func plainRun(b []byte, j int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for j+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[j:])
+		q, bs := w^(ones*'"'), w^(ones*'\\')
+		// A high bit in any term marks a byte below 0x20, a quote, a
+		// backslash or a byte beyond ASCII. Borrows only carry upwards,
+		// from a marked byte, so the lowest mark is the first such byte.
+		if m := ((w - ones*0x20) | (q - ones) | (bs - ones) | w) & highs; m != 0 {
+			return j + bits.TrailingZeros64(m)/8
+		}
+		j += 8
+	}
+	for j < len(b) && plain[b[j]] {
+		j++
+	}
+	return j
+}
+
 // str reads a string without escapes or control characters and with valid
 // UTF-8, and returns its bytes.
 func (d *sampleDecoder) str() ([]byte, error) {
@@ -148,21 +218,28 @@ func (d *sampleDecoder) str() ([]byte, error) {
 		return nil, errSlow
 	}
 	start := d.i + 1
-	ascii := true
-	for j := start; j < len(d.b); j++ {
+	j := plainRun(d.b, start)
+	if j < len(d.b) && d.b[j] == '"' {
+		d.i = j + 1
+		return d.b[start:j], nil
+	}
+	return d.strRest(start, j)
+}
+
+// strRest finishes a string that holds a byte beyond ASCII at j.
+func (d *sampleDecoder) strRest(start, j int) ([]byte, error) {
+	for ; j < len(d.b); j++ {
 		c := d.b[j]
 		switch {
 		case c == '"':
 			d.i = j + 1
 			s := d.b[start:j]
-			if !ascii && !utf8.Valid(s) {
+			if !utf8.Valid(s) {
 				return nil, errSlow
 			}
 			return s, nil
 		case c == '\\' || c < 0x20:
 			return nil, errSlow
-		case c >= 0x80:
-			ascii = false
 		}
 	}
 	return nil, errSlow
@@ -173,13 +250,34 @@ func (d *sampleDecoder) string(v *string) error {
 		return nil
 	}
 	s, err := d.str()
-	*v = string(s)
-	return err
+	if err != nil {
+		return err
+	}
+	*v = d.intern(s)
+	return nil
+}
+
+// intern returns b as a string, allocated once for the strings a sample
+// repeats (host, names) while the decoder keeps fewer than maxInterned.
+func (d *sampleDecoder) intern(b []byte) string {
+	if d.strs == nil {
+		return string(b)
+	}
+	if s, ok := d.strs[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.strs) < maxInterned {
+		d.strs[s] = s
+	}
+	return s
 }
 
 // number returns the next number literal, checked against JSON's grammar.
 func (d *sampleDecoder) number() ([]byte, error) {
-	d.ws()
+	if d.i < len(d.b) && d.b[d.i] <= ' ' {
+		d.ws()
+	}
 	j := d.i
 	if j < len(d.b) && d.b[j] == '-' {
 		j++
@@ -333,22 +431,30 @@ func (d *sampleDecoder) value(depth int) error {
 }
 
 // decodeGroup decodes an object into *p, allocating it when needed (as
-// json.Unmarshal does, a second occurrence merges into the first).
-func decodeGroup[T any](d *sampleDecoder, p **T, fields func(*T, []byte) error) error {
+// json.Unmarshal does, a second occurrence merges into the first): in spare
+// when there is one, else anew.
+func decodeGroup[T any](d *sampleDecoder, p **T, spare *T, fields func(*T, []byte) error) error {
 	if d.null() {
 		*p = nil
 		return nil
 	}
 	if *p == nil {
-		*p = new(T)
+		if spare == nil {
+			spare = new(T)
+		} else {
+			var zero T
+			*spare = zero
+		}
+		*p = spare
 	}
 	v := *p
 	return d.object(func(k []byte) error { return fields(v, k) })
 }
 
-// decodeList decodes an array of objects into *p; a repeated list takes the
-// slow path.
-func decodeList[T any](d *sampleDecoder, p *[]T, fields func(*T, []byte) error) error {
+// decodeList decodes an array of objects into *p, in spare's backing
+// store when there is one (keeping it, grown, for the next sample); a
+// repeated list takes the slow path.
+func decodeList[T any](d *sampleDecoder, p *[]T, spare *[]T, fields func(*T, []byte) error) error {
 	if d.null() {
 		*p = nil
 		return nil
@@ -356,17 +462,22 @@ func decodeList[T any](d *sampleDecoder, p *[]T, fields func(*T, []byte) error) 
 	if *p != nil {
 		return errSlow
 	}
-	*p = []T{}
-	return d.array(func() error {
-		var e T
-		if d.null() {
-			*p = append(*p, e)
-			return nil
+	list := []T{}
+	if spare != nil {
+		if *spare == nil {
+			*spare = make([]T, 0, 8)
 		}
-		if err := d.object(func(k []byte) error { return fields(&e, k) }); err != nil {
-			return err
-		}
-		*p = append(*p, e)
-		return nil
+		list = (*spare)[:0]
+	}
+	err := d.array(func() error {
+		var zero T
+		list = append(list, zero)
+		e := &list[len(list)-1]
+		return d.object(func(k []byte) error { return fields(e, k) })
 	})
+	*p = list
+	if spare != nil {
+		*spare = list
+	}
+	return err
 }

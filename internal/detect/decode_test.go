@@ -49,7 +49,7 @@ func TestDecodeSampleMatchesJSON(t *testing.T) {
 		}
 		// The fast path itself must take these lines, or the decoder
 		// is only json.Unmarshal with extra steps.
-		d := sampleDecoder{b: l}
+		d := sampleDecoder{b: l, want: &allFields}
 		if err := d.sample(&got); err != nil || !d.end() {
 			t.Fatalf("line %d left the fast path at byte %d: %v\n%s", i, d.i, err, l)
 		}
@@ -66,6 +66,8 @@ func TestDecodeSampleEdges(t *testing.T) {
 		`{"kind":"sample","host":"caf\u00e9","src":"naïve"}`,
 		`{"disks":{"mounts":[{"mount":"/"},null,{"mount":"/home","read_only":true}],"mounts":[{"mount":"/x"}]}}`,
 		`{"temps":{"sensors":[{"sensor":"a","high_celsius":null,"crit_celsius":105.5}]}}`,
+		`{"mem":{"available_ratio":0.5,"top_units":[{"unit":"a.service","scope":"system","memory_bytes":123},null,{"unit":"b"}]}}`,
+		`{"mem":{"top_units":[{"memory_bytes":-1}]}}`, `{"mem":{"top_units":[],"top_units":[{"unit":"x"}]}}`,
 		`{"seq":-1}`, `{"seq":1.5}`, `{"v":1e2}`, `{"interval_seconds":1e400}`, `{"interval_seconds":01}`,
 		`{"interval_seconds":-0}`, `{"interval_seconds":.5}`, `{"interval_seconds":"5"}`,
 		`{"net":{"default_route":1}}`, `{"units":{"scope":"user","failed":[]}}`,

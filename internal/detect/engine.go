@@ -68,6 +68,8 @@ type subject struct {
 	Clear     float64  `json:"clear"`
 	ETA       *float64 `json:"eta_seconds,omitempty"`
 	Points    []point  `json:"points,omitempty"`
+
+	sums fitSums // the trend fit's sums over Points but the last (not saved)
 }
 
 // ID returns the stable fingerprint of a rule and a subject: the first 16
@@ -154,6 +156,9 @@ func (e *Engine) gone(i int, s *record.Sample, forget time.Duration) {
 		return
 	}
 	ts := s.TS.Time
+	if allSeen(e.states[i], ts) {
+		return // the usual case: every subject was in this sample
+	}
 	for _, name := range sortedKeys(e.states[i]) {
 		st := e.states[i][name]
 		if st.Seen.Equal(ts) {
@@ -164,10 +169,20 @@ func (e *Engine) gone(i int, s *record.Sample, forget time.Duration) {
 			e.observe(i, st, ts)
 		}
 		if ts.Sub(st.Seen.Time) > forget {
-			st.Points = nil
+			st.Points, st.sums = nil, fitSums{}
 		}
 		e.tidy(i, st, ts)
 	}
+}
+
+// allSeen reports whether every subject was seen at ts.
+func allSeen(m map[string]*subject, ts time.Time) bool {
+	for _, st := range m {
+		if !st.Seen.Equal(ts) {
+			return false
+		}
+	}
+	return true
 }
 
 // advance moves the condition of st on: past says whether the value is

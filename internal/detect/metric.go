@@ -15,6 +15,7 @@ import (
 type metric struct {
 	path   string
 	unit   string   // how values are written in summaries: see formatValue
+	field  field    // the sample field the accessor reads
 	list   *listDef // nil for a machine-wide (scalar) metric
 	scalar func(*record.Sample) (float64, bool)
 	elem   func(*record.Sample, int) (float64, bool)
@@ -23,10 +24,11 @@ type metric struct {
 // listDef is a list of subjects in a sample: each element is one subject,
 // named by key ("mount", "interface", ...).
 type listDef struct {
-	path string
-	key  string
-	n    func(*record.Sample) int
-	name func(*record.Sample, int) string
+	path      string
+	key       string
+	nameField field // the field naming each element
+	n         func(*record.Sample) int
+	name      func(*record.Sample, int) string
 }
 
 // value returns the metric for element i (ignored for scalars).
@@ -57,9 +59,9 @@ func elemOf[E any](items func(*record.Sample) []E, f func(*E) (float64, bool)) f
 	}
 }
 
-func listOf[E any](path, key string, items func(*record.Sample) []E, name func(*E) string) *listDef {
+func listOf[E any](path, key, nameKey string, items func(*record.Sample) []E, name func(*E) string) *listDef {
 	return &listDef{
-		path: path, key: key,
+		path: path, key: key, nameField: mustField(path + "." + nameKey),
 		n: func(s *record.Sample) int { return len(items(s)) },
 		name: func(s *record.Sample, i int) string {
 			return name(&items(s)[i])
@@ -102,11 +104,19 @@ func sensors(s *record.Sample) []record.Sensor {
 	return s.Temps.Sensors
 }
 
+func topUnits(s *record.Sample) []record.UnitMemory {
+	if s.Mem == nil {
+		return nil
+	}
+	return s.Mem.TopUnits
+}
+
 var (
-	mountList     = listOf("disks.mounts[]", "mount", mounts, func(m *record.Mount) string { return m.Mount })
-	deviceList    = listOf("disks.devices[]", "device", devices, func(d *record.BlockDevice) string { return d.Device })
-	interfaceList = listOf("net.interfaces[]", "interface", interfaces, func(n *record.Interface) string { return n.Name })
-	sensorList    = listOf("temps.sensors[]", "sensor", sensors, func(t *record.Sensor) string { return t.Sensor })
+	topUnitList   = listOf("mem.top_units[]", "unit", "unit", topUnits, func(u *record.UnitMemory) string { return u.Unit })
+	mountList     = listOf("disks.mounts[]", "mount", "mount", mounts, func(m *record.Mount) string { return m.Mount })
+	deviceList    = listOf("disks.devices[]", "device", "device", devices, func(d *record.BlockDevice) string { return d.Device })
+	interfaceList = listOf("net.interfaces[]", "interface", "name", interfaces, func(n *record.Interface) string { return n.Name })
+	sensorList    = listOf("temps.sensors[]", "sensor", "sensor", sensors, func(t *record.Sensor) string { return t.Sensor })
 )
 
 // metrics maps every addressable path to its accessor.
@@ -115,7 +125,7 @@ var metrics = buildMetrics()
 func buildMetrics() map[string]*metric {
 	m := map[string]*metric{}
 	scalar := func(path string, f func(*record.Sample) (float64, bool)) {
-		m[path] = &metric{path: path, unit: unitOf(path), scalar: f}
+		m[path] = &metric{path: path, unit: unitOf(path), field: mustField(path), scalar: f}
 	}
 	scalar("interval_seconds", func(s *record.Sample) (float64, bool) { return s.IntervalSeconds, true })
 	cpu := func(s *record.Sample) *record.CPU { return s.CPU }
@@ -206,7 +216,7 @@ func addPSI(scalar func(string, func(*record.Sample) (float64, bool))) {
 func addLists(m map[string]*metric) {
 	add := func(l *listDef, field string, f func(*record.Sample, int) (float64, bool)) {
 		path := l.path + "." + field
-		m[path] = &metric{path: path, unit: unitOf(path), list: l, elem: f}
+		m[path] = &metric{path: path, unit: unitOf(path), field: mustField(path), list: l, elem: f}
 	}
 	mt := func(f func(*record.Mount) float64) func(*record.Sample, int) (float64, bool) {
 		return elemOf(mounts, func(e *record.Mount) (float64, bool) { return f(e), true })
@@ -240,6 +250,7 @@ func addLists(m map[string]*metric) {
 	add(interfaceList, "tx_errors_per_s", nf(func(e *record.Interface) float64 { return e.TxErrorsPerS }))
 	add(interfaceList, "rx_drops_per_s", nf(func(e *record.Interface) float64 { return e.RxDropsPerS }))
 	add(interfaceList, "tx_drops_per_s", nf(func(e *record.Interface) float64 { return e.TxDropsPerS }))
+	add(topUnitList, "memory_bytes", elemOf(topUnits, func(e *record.UnitMemory) (float64, bool) { return float64(e.MemoryBytes), true }))
 	add(sensorList, "celsius", elemOf(sensors, func(e *record.Sensor) (float64, bool) { return e.Celsius, true }))
 	add(sensorList, "high_celsius", elemOf(sensors, func(e *record.Sensor) (float64, bool) { return optional(e.HighCelsius) }))
 	add(sensorList, "crit_celsius", elemOf(sensors, func(e *record.Sensor) (float64, bool) { return optional(e.CritCelsius) }))

@@ -131,6 +131,7 @@ const DefaultsName = "built-in defaults"
 type Rules struct {
 	file     File
 	compiled []*rule
+	fields   fieldSet // what the compiled rules read of a sample
 	json     []byte
 	digest   string
 }
@@ -199,6 +200,7 @@ func build(name string, f File, raws []rawRule) (*Rules, error) {
 			return nil, wrapRuleErr(name, fmt.Sprintf("rules[%d]", raws[i].index), err)
 		}
 		r.compiled = append(r.compiled, c)
+		c.needs(&r.fields)
 	}
 	compact, err := json.Marshal(f)
 	if err != nil {

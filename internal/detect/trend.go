@@ -36,6 +36,7 @@ func (st *subject) addPoint(ts time.Time, v float64, window time.Duration) {
 	}
 	if k > 0 {
 		st.Points = append(st.Points[:0], st.Points[k:]...)
+		st.sums = fitSums{}
 	}
 }
 
@@ -46,23 +47,61 @@ func fit(points []point, ts time.Time) (at, slope float64, ok bool) {
 	if len(points) < 2 {
 		return 0, 0, false
 	}
-	t0 := points[0].T.Time
-	var sx, sy, sxx, sxy float64
+	var s fitSums
 	for _, p := range points {
-		x := p.T.Sub(t0).Seconds()
-		sx += x
-		sy += p.V
-		sxx += x * x
-		sxy += x * p.V
+		s.add(p, points[0].T.Time)
 	}
-	n := float64(len(points))
-	den := n*sxx - sx*sx
+	return s.line(len(points), points[0].T.Time, ts)
+}
+
+// fitSums are the least-squares sums over points, with x in seconds since
+// t0 (the window's first point).
+type fitSums struct {
+	n                int // how many points of the window they cover
+	t0               time.Time
+	sx, sy, sxx, sxy float64
+}
+
+func (s *fitSums) add(p point, t0 time.Time) {
+	x := p.T.Sub(t0).Seconds()
+	s.sx += x
+	s.sy += p.V
+	s.sxx += x * x
+	s.sxy += x * p.V
+}
+
+func (s *fitSums) line(n int, t0, ts time.Time) (at, slope float64, ok bool) {
+	fn := float64(n)
+	den := fn*s.sxx - s.sx*s.sx
 	if den <= 0 || math.IsNaN(den) {
 		return 0, 0, false
 	}
-	slope = (n*sxy - sx*sy) / den
-	icept := (sy - slope*sx) / n
+	slope = (fn*s.sxy - s.sx*s.sy) / den
+	icept := (s.sy - slope*s.sx) / fn
 	return icept + slope*ts.Sub(t0).Seconds(), slope, true
+}
+
+// fitWindow is fit(st.Points, ts) without going over the whole window each
+// sample: all points but the last change only when the window moves on
+// (addPoint then resets st.sums), so their sums are kept and extended in
+// the same order fit adds them, which gives bit-identical results.
+func (st *subject) fitWindow(ts time.Time) (at, slope float64, ok bool) {
+	pts := st.Points
+	if len(pts) < 2 {
+		return 0, 0, false
+	}
+	c := &st.sums
+	t0 := pts[0].T.Time
+	if c.n > len(pts)-1 || !c.t0.Equal(t0) {
+		*c = fitSums{t0: t0}
+	}
+	for _, p := range pts[c.n : len(pts)-1] {
+		c.add(p, t0)
+	}
+	c.n = len(pts) - 1
+	s := *c
+	s.add(pts[len(pts)-1], t0)
+	return s.line(len(pts), t0, ts)
 }
 
 // eta returns the seconds until the fitted line reaches limit, 0 when it
@@ -127,7 +166,7 @@ func (e *Engine) estimate(r *rule, st *subject, ts time.Time) (float64, bool) {
 	if len(st.Points) < 2 || ts.Sub(st.Points[0].T.Time) < r.MinHistory.D() {
 		return 0, false
 	}
-	at, slope, ok := fit(st.Points, ts)
+	at, slope, ok := st.fitWindow(ts)
 	if !ok {
 		return 0, false
 	}

@@ -125,3 +125,24 @@ func ptrVal(p *float64) any {
 	}
 	return *p
 }
+
+// TestFitWindowMatchesFit checks the kept sums against a fit over the whole
+// window, bit for bit, as the window fills, slides and is emptied.
+func TestFitWindowMatchesFit(t *testing.T) {
+	var st subject
+	window := 10 * time.Minute
+	ts := t0
+	for i := range 3 * 3600 {
+		ts = ts.Add(time.Second + time.Duration(i%7)*time.Millisecond)
+		st.addPoint(ts, 0.3+0.1*math.Sin(float64(i)/50)+1e-4*float64(i%13), window)
+		if i == 5000 {
+			st.Points, st.sums = nil, fitSums{} // as Engine.gone forgets a window
+		}
+		at, slope, ok := st.fitWindow(ts)
+		wat, wslope, wok := fit(st.Points, ts)
+		if at != wat || slope != wslope || ok != wok {
+			t.Fatalf("sample %d (%d points): fitWindow = %v, %v, %v; fit = %v, %v, %v",
+				i, len(st.Points), at, slope, ok, wat, wslope, wok)
+		}
+	}
+}
