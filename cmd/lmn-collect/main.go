@@ -1,7 +1,8 @@
 // Command lmn-collect samples the machine and writes one sample record per
 // tick to stdout as newline-delimited JSON (see docs/stream.md).
 //
-// It reads /proc (or --proc-root), /sys (or --sys-root), the NixOS system
+// It reads /proc (or --proc-root), /sys (or --sys-root; the services'
+// memory from its cgroup tree, fs/cgroup), the NixOS system
 // profile under /nix (or --nix-root) and, unless --units none, the failed
 // units of the system or user service manager, which it asks over a kept
 // D-Bus connection (the manager's private socket, else the system or session

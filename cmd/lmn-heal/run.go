@@ -34,11 +34,15 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command})
+	ladder := newLadder(cfg)
+	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
+		// {{top_memory_unit}} is the largest unit the catalogue would
+		// let restart_unit touch.
+		AllowUnit: func(unit string) bool { return ladder.Env.Units.Check(unit) == nil }})
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
-	h := &healer{cfg: cfg, eng: eng, log: log, ladder: newLadder(cfg), lastSave: cfg.now()}
+	h := &healer{cfg: cfg, eng: eng, log: log, ladder: ladder, lastSave: cfg.now()}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
 	h.out = record.NewWriter(stdout)

@@ -71,6 +71,8 @@ type Collector struct {
 	// swap counters in vmstat stay zero and are not read (it is one of the
 	// costliest files).
 	haveSwap bool
+	// lastCgroupScan is when the services' cgroups were last listed.
+	lastCgroupScan time.Time
 
 	// The sample and its groups are reused between calls.
 	s record.Sample
@@ -90,6 +92,9 @@ type groups struct {
 	temps record.Temps
 	nix   record.Nix
 	temp  []sysfs.Temp
+	// unitMem is every service's reading, top the largest of them.
+	unitMem []sysfs.UnitMem
+	top     []record.UnitMemory
 }
 
 // New returns a Collector reading the roots in cfg.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -81,8 +82,10 @@ func TestRates(t *testing.T) {
 		t.Errorf("swap = %+v, want %+v", *s.Swap, wantSwap)
 	}
 	wantMem := record.Mem{TotalBytes: 1000 << 10, AvailableBytes: 250 << 10, FreeBytes: 100 << 10, CachedBytes: 50 << 10, AvailableRatio: 0.25}
-	if *s.Mem != wantMem {
-		t.Errorf("mem = %+v, want %+v", *s.Mem, wantMem)
+	gotMem := *s.Mem
+	gotMem.TopUnits = nil // the fixture's services: TestTopUnitsFixture
+	if !reflect.DeepEqual(gotMem, wantMem) {
+		t.Errorf("mem = %+v, want %+v", gotMem, wantMem)
 	}
 	wantDev := []record.BlockDevice{
 		{Device: "sda", ReadBytesPerS: 4000 * 512 / 2, WriteBytesPerS: 400 * 512 / 2, ReadsPerS: 100, WritesPerS: 10, BusyRatio: 0.75},
@@ -139,6 +142,7 @@ func TestMissingSourcesDropGroups(t *testing.T) {
 		{[]string{"nix"}, func(s *record.Sample) bool { return s.Nix == nil }, func(s *record.Sample) bool { return s.Temps != nil }},
 		{[]string{"proc/self/mountinfo", "proc/diskstats"}, func(s *record.Sample) bool { return s.Disks == nil }, func(s *record.Sample) bool { return s.Net != nil }},
 		{[]string{"proc/net"}, func(s *record.Sample) bool { return s.Net == nil }, func(s *record.Sample) bool { return s.Disks != nil }},
+		{[]string{"sys/fs/cgroup"}, func(s *record.Sample) bool { return s.Mem.TopUnits == nil }, func(s *record.Sample) bool { return s.Mem != nil }},
 		{[]string{"sys/class/net"}, func(s *record.Sample) bool { return s.Net.Interfaces[0].OperState == "unknown" }, func(s *record.Sample) bool { return s.Net != nil }},
 	} {
 		t.Run(strings.Join(tc.remove, "+"), func(t *testing.T) {
@@ -167,10 +171,10 @@ func TestMissingSourcesDropGroups(t *testing.T) {
 				}
 				seen[part] = true
 			}
-			// A machine without sensors or /nix lacks them: no warning.
-			// Otherwise the removed source and /run/user/1000, which has
-			// no statfs figures in the fixture.
-			if quiet := tc.remove[0] == "nix" || tc.remove[0] == "sys/class/thermal"; !quiet && len(seen) < 2 {
+			// A machine without sensors, /nix or a cgroup tree lacks
+			// them: no warning. Otherwise the removed source and
+			// /run/user/1000, which has no statfs figures in the fixture.
+			if quiet := tc.remove[0] == "nix" || tc.remove[0] == "sys/class/thermal" || tc.remove[0] == "sys/fs/cgroup"; !quiet && len(seen) < 2 {
 				t.Errorf("want a warning about the removed source:\n%s", log)
 			}
 		})
@@ -258,6 +262,7 @@ func TestRealMachine(t *testing.T) {
 			t.Errorf("ratio %d = %v, outside 0..1", i, r)
 		}
 	}
+	checkRealTopUnits(t, s.Mem)
 	for _, i := range s.Net.Interfaces {
 		if i.Name == "lo" || i.OperState == "" || i.RxBytesPerS < 0 {
 			t.Errorf("interface %+v", i)

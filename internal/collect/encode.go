@@ -72,6 +72,9 @@ func (e *encoder) basics(s *record.Sample) {
 		e.uint(`,"free_bytes":`, g.FreeBytes)
 		e.uint(`,"cached_bytes":`, g.CachedBytes)
 		e.num(`,"available_ratio":`, g.AvailableRatio)
+		if len(g.TopUnits) > 0 {
+			e.topUnits(g.TopUnits)
+		}
 		e.b = append(e.b, '}')
 	}
 	if g := s.Swap; g != nil {

@@ -2,6 +2,23 @@ package collect
 
 import "github.com/lmn-heal/lmn/internal/record"
 
+func (e *encoder) topUnits(us []record.UnitMemory) {
+	e.b = append(e.b, `,"top_units":[`...)
+	for i := range us {
+		u := &us[i]
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.b = append(e.b, `{"unit":`...)
+		e.str(u.Unit)
+		e.b = append(e.b, `,"scope":`...)
+		e.str(u.Scope)
+		e.uint(`,"memory_bytes":`, u.MemoryBytes)
+		e.b = append(e.b, '}')
+	}
+	e.b = append(e.b, ']')
+}
+
 func (e *encoder) disks(g *record.Disks) {
 	e.b = append(e.b, `,"disks":{`...)
 	if len(g.Mounts) > 0 {

@@ -45,6 +45,7 @@ func (c *Collector) mem(dt float64) (*record.Mem, *record.Swap) {
 		FreeBytes:      m.MemFree,
 		CachedBytes:    m.Cached,
 		AvailableRatio: ratio(float64(avail), float64(m.MemTotal)),
+		TopUnits:       c.topUnits(),
 	}
 	c.haveSwap = m.SwapTotal > 0
 	sw := &c.g.swap

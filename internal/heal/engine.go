@@ -61,6 +61,11 @@ type Config struct {
 	// action on a subject of scope ("user" for a user unit), used in
 	// advice; nil leaves it out.
 	Command func(action string, params map[string]string, scope string) string
+	// AllowUnit reports whether the action catalogue's unit policy lets
+	// restart_unit touch unit; {{top_memory_unit}} is the largest unit it
+	// allows. nil allows every unit. It only picks the unit: the catalogue
+	// still checks the action when it runs.
+	AllowUnit func(unit string) bool
 }
 
 // Src is the src of every record the engine writes.
@@ -73,6 +78,7 @@ type Engine struct {
 	now         time.Time
 	st          state
 	facts       map[string]map[string]string // mount → facts from the samples
+	topUnits    []record.UnitMemory          // mem.top_units of the latest sample
 	sample      []byte                       // the latest sample, not yet decoded
 	sampleFresh bool
 	running     int
@@ -129,7 +135,18 @@ func (e *Engine) Dirty() bool {
 	return d
 }
 
-// mountsView is the part of a sample the engine reads: facts about mounts.
+// factsView is the part of a sample the engine reads: facts about mounts
+// and the units using the most memory. Each group is decoded on its own,
+// so a malformed one does not hide the other.
+type factsView struct {
+	Mem   json.RawMessage `json:"mem"`
+	Disks json.RawMessage `json:"disks"`
+}
+
+type memView struct {
+	TopUnits []record.UnitMemory `json:"top_units"`
+}
+
 type mountsView struct {
 	Disks *struct {
 		Mounts []struct {
@@ -215,11 +232,20 @@ func (e *Engine) sampleFacts() {
 		return
 	}
 	e.sampleFresh = false
-	var v mountsView
-	if json.Unmarshal(e.sample, &v) != nil || v.Disks == nil {
+	e.topUnits = nil
+	var v factsView
+	if json.Unmarshal(e.sample, &v) != nil {
 		return
 	}
-	for _, m := range v.Disks.Mounts {
+	var mem memView
+	if v.Mem != nil && json.Unmarshal(v.Mem, &mem) == nil {
+		e.topUnits = mem.TopUnits
+	}
+	var d mountsView
+	if v.Disks == nil || json.Unmarshal(v.Disks, &d.Disks) != nil || d.Disks == nil {
+		return
+	}
+	for _, m := range d.Disks.Mounts {
 		e.facts[m.Mount] = map[string]string{
 			"holds_nix_store": fmt.Sprint(m.HoldsNixStore),
 			"holds_var_log":   fmt.Sprint(m.HoldsVarLog),
@@ -247,7 +273,44 @@ func (e *Engine) vars(is record.Issue) map[string]string {
 			v[k] = val
 		}
 	}
+	if slices.Contains(memoryRules, is.Rule) {
+		e.sampleFacts()
+		if u, ok := e.topMemoryUnit(); ok {
+			v["top_memory_unit"], v["top_memory_scope"] = u.Unit, u.Scope
+		}
+	}
 	return v
+}
+
+// memoryRules are the issues whose ladders may act on the unit using the
+// most memory ({{top_memory_unit}}, {{top_memory_scope}}).
+var memoryRules = []string{"mem_pressure", "swap_exhaustion"}
+
+// topMemoryUnit is the largest unit of the latest sample's mem.top_units
+// that AllowUnit allows; ok is false when there is none.
+func (e *Engine) topMemoryUnit() (record.UnitMemory, bool) {
+	for _, u := range e.topUnits {
+		if u.Unit == "" || u.Scope != "system" && u.Scope != "user" {
+			continue
+		}
+		if e.cfg.AllowUnit == nil || e.cfg.AllowUnit(u.Unit) {
+			return u, true
+		}
+	}
+	return record.UnitMemory{}, false
+}
+
+// actScope is the scope an action of t's ladder runs in: the subject's
+// ("user" for a user unit), or, for an action on the top memory unit,
+// that unit's, so a user service is restarted with systemctl --user.
+func actScope(t *tracked, params map[string]string) string {
+	if s := t.Subject["scope"]; s != "" {
+		return s
+	}
+	if u := t.Vars["top_memory_unit"]; u != "" && params["unit"] == u {
+		return t.Vars["top_memory_scope"]
+	}
+	return ""
 }
 
 // tick advances every ladder, starts restores and forgets healthy

@@ -73,6 +73,7 @@ func FuzzObserve(f *testing.F) {
 	f.Add([]byte(`{"kind":"issue","ts":"2026-11-26T18:00:00Z","id":"a","rule":"disk_usage","subject":{"mount":"/"},"state":"resolved"}`))
 	f.Add([]byte(`{"kind":"sample","ts":"2026-11-26T18:00:00Z","disks":{"mounts":[{"mount":"/","holds_nix_store":true}]}}`))
 	f.Add([]byte(`{"kind":"issue","ts":"0001-01-01T00:00:00Z","id":"","rule":"mem_pressure","subject":null}`))
+	f.Add([]byte(`{"kind":"sample","ts":"2026-11-26T18:00:00Z","mem":{"top_units":[{"unit":"a.service","scope":"user","memory_bytes":9}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := New(Config{Policy: DefaultPolicy(), Host: "h", Target: testTarget})
 		kind := ""

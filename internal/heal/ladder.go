@@ -158,7 +158,7 @@ func (e *Engine) tryStart(t *tracked, l *Ladder) {
 	if !ok {
 		return
 	}
-	scope := t.Subject["scope"]
+	scope := actScope(t, params)
 	target := e.target(a.Action, params, scope)
 	subject := subjectKey(t.Subject)
 	if e.busy[subject] > 0 || e.busy[target] > 0 || e.running >= e.cfg.Policy.Concurrency {
@@ -377,7 +377,7 @@ func (e *Engine) gaveUp(t *tracked, l *Ladder, action string, params map[string]
 	cfg := e.cfg.Policy.Breaker
 	h.Error = fmt.Sprintf("circuit breaker open: %s tried %d times within %s; one retry at %s",
 		action, n, cfg.Window.D(), retry.UTC().Format(time.RFC3339))
-	h.Advice = e.adviceText(t, l, e.command(action, params, t.Subject["scope"]))
+	h.Advice = e.adviceText(t, l, e.command(action, params, actScope(t, params)))
 	rt := record.Time{Time: retry}
 	h.RetryAt = &rt
 	e.emit(h)

@@ -41,6 +41,17 @@ type Mem struct {
 	FreeBytes      uint64  `json:"free_bytes"`
 	CachedBytes    uint64  `json:"cached_bytes"`
 	AvailableRatio float64 `json:"available_ratio"`
+	// TopUnits are the services using the most memory, largest first, from
+	// their cgroups; absent where the cgroup tree cannot be read.
+	TopUnits []UnitMemory `json:"top_units,omitempty"`
+}
+
+// UnitMemory is one unit's memory use as its cgroup counts it (anonymous
+// memory and page cache charged to it).
+type UnitMemory struct {
+	Unit        string `json:"unit"`
+	Scope       string `json:"scope"` // "system" or "user"
+	MemoryBytes uint64 `json:"memory_bytes"`
 }
 
 // Swap is from /proc/meminfo. UsedRatio is 0 when there is no swap.

@@ -1,6 +1,7 @@
 // Package sysfs reads the kernel's device tree (/sys) under a root directory
 // passed in, so fixture trees can stand in for the real /sys: network link
-// state, which block devices are whole disks, and temperature sensors.
+// state, which block devices are whole disks, temperature sensors, and the
+// memory of services from their cgroups.
 //
 // Attribute files are kept open and re-read with pread(2) (see proc.File);
 // directories are listed only when Scan is called, not every tick.
@@ -22,6 +23,8 @@ type FS struct {
 	links map[string]*linkFiles
 	block map[string]bool
 	temps []tempFiles
+	// cgroups are the services' memory counters (ScanUnitCgroups).
+	cgroups []cgroupFile
 }
 
 // NewFS returns an FS rooted at root ("/sys" on a live system).
@@ -43,6 +46,7 @@ func (fs *FS) Close() error {
 		errs = append(errs, t.input.Close())
 	}
 	fs.temps = nil
+	errs = append(errs, fs.closeCgroups())
 	return errors.Join(errs...)
 }
 
@@ -54,6 +58,9 @@ func (fs *FS) Files() []*proc.File {
 	}
 	for _, t := range fs.temps {
 		out = append(out, t.input)
+	}
+	for _, c := range fs.cgroups {
+		out = append(out, c.file)
 	}
 	return out
 }
