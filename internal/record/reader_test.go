@@ -286,3 +286,49 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// TestFilterFlushesWhenCaughtUp: on a live pipe every record is written on
+// at once, while the input stays open and quiet.
+func TestFilterFlushesWhenCaughtUp(t *testing.T) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inW.Close()
+	w := NewWriter(outW)
+	f := Filter{In: NewReader(inR, nil), Out: w, Handle: func(l Line) error {
+		return w.Emit(map[string]string{"kind": "issue", "after": l.Kind})
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go f.Run(ctx)
+	got := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 4096)
+		var acc []byte
+		for bytes.Count(acc, []byte("\n")) < 2 {
+			n, err := outR.Read(buf)
+			if err != nil {
+				return
+			}
+			acc = append(acc, buf[:n]...)
+		}
+		got <- string(acc)
+	}()
+	if _, err := inW.WriteString("{\"kind\":\"sample\"}\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		want := "{\"kind\":\"sample\"}\n{\"after\":\"sample\",\"kind\":\"issue\"}\n"
+		if s != want {
+			t.Errorf("got %q, want %q", s, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a record on a quiet live pipe was not written on")
+	}
+}
