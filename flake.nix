@@ -1,0 +1,97 @@
+{
+  description = "lmn (luminous): a self-healing toolkit for Linux, NixOS first";
+
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+
+      systems = [
+        "x86_64-linux"
+        "aarch64-linux"
+      ];
+      forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+
+      # main.version of every binary: the release plus the commit it was built from.
+      version = "0.1.0-${self.shortRev or self.dirtyShortRev or "dirty"}";
+
+      binaries = [
+        "lmn-collect"
+        "lmn-detect"
+        "lmn-heal"
+        "lmn-privd"
+        "lmn-dash"
+      ];
+    in
+    {
+      packages = forAllSystems (pkgs: {
+        default = pkgs.callPackage ./nix/package.nix { inherit version; };
+      });
+
+      # `nix run .#lmn-dash` (and each binary); `nix run` alone opens the dashboard.
+      apps = forAllSystems (
+        pkgs:
+        let
+          pkg = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+          app = name: {
+            type = "app";
+            program = "${pkg}/bin/${name}";
+            meta.description = "${name} from lmn";
+          };
+        in
+        lib.genAttrs binaries app // { default = app "lmn-dash"; }
+      );
+
+      overlays.default = final: _prev: {
+        lmn = final.callPackage ./nix/package.nix { inherit version; };
+      };
+
+      # The module alone takes services.luminous-healing.package from pkgs.lmn;
+      # through the flake it defaults to this flake's build, no overlay needed.
+      nixosModules.default =
+        { pkgs, lib, ... }:
+        {
+          imports = [ ./nixos-module.nix ];
+          services.luminous-healing.package =
+            lib.mkDefault
+              self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+
+      devShells = forAllSystems (pkgs: {
+        default = pkgs.mkShell {
+          packages = [
+            pkgs.go_1_26
+            pkgs.gopls
+            pkgs.jq
+            pkgs.tmux
+          ];
+        };
+      });
+
+      # nixfmt is the RFC 166 style formatter (the package once named nixfmt-rfc-style).
+      formatter = forAllSystems (pkgs: pkgs.nixfmt);
+
+      checks = forAllSystems (
+        pkgs:
+        let
+          lmn = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+          vmTest =
+            file:
+            pkgs.testers.runNixOSTest {
+              imports = [ file ];
+              defaults = {
+                imports = [ self.nixosModules.default ];
+              };
+            };
+        in
+        {
+          package = lmn;
+          vm-restart-unit = vmTest ./nix/tests/restart-unit.nix;
+          vm-polkit-restart = vmTest ./nix/tests/polkit-restart.nix;
+          vm-disk-fill = vmTest ./nix/tests/disk-fill.nix;
+        }
+      );
+    };
+}

@@ -1,0 +1,199 @@
+# Evaluate nixos-module.nix without nixpkgs: nixpkgs' `lib` alone, plus
+# stand-ins for the NixOS options the module sets and the few packages it
+# names. Used by nix/check-eval.sh; the stand-ins declare only what the
+# module uses, typed as NixOS types them, so an option the module misspells
+# or a value of the wrong type fails here as it would on NixOS.
+#
+#   import nix/eval-module.nix { lib = import <nixpkgs.lib>/lib; modules = [ { … } ]; }
+#
+# returns the evaluated `config`.
+{
+  lib,
+  modules ? [ ],
+}:
+
+let
+  inherit (lib) mkOption types;
+
+  # A package: what types.package accepts, with no build behind it.
+  fakePackage = name: {
+    type = "derivation";
+    inherit name;
+    outPath = "/nix/store/00000000000000000000000000000000-${name}";
+  };
+
+  # pkgs.formats.json's value type (nixpkgs pkgs/pkgs-lib/formats.nix).
+  jsonValue =
+    types.nullOr (
+      types.oneOf [
+        types.bool
+        types.int
+        types.float
+        types.str
+        types.path
+        (types.attrsOf jsonValue)
+        (types.listOf jsonValue)
+      ]
+    )
+    // {
+      description = "JSON value";
+    };
+
+  pkgs = {
+    lmn = fakePackage "lmn-eval";
+    coreutils = fakePackage "coreutils";
+    getent = fakePackage "getent";
+    jq = fakePackage "jq";
+    # generate writes the file (to the store given to nix-instantiate) so
+    # checks can read back what the module rendered.
+    formats.json =
+      { }:
+      {
+        type = jsonValue;
+        generate = name: value: builtins.toFile name (builtins.toJSON value);
+      };
+  };
+
+  # NixOS's unitOption: scalars or lists of them.
+  unitOption = types.oneOf [
+    types.bool
+    types.int
+    types.str
+    (types.listOf (
+      types.oneOf [
+        types.int
+        types.str
+      ]
+    ))
+  ];
+  unitSection = mkOption {
+    type = types.attrsOf unitOption;
+    default = { };
+  };
+  strList = mkOption {
+    type = types.listOf types.str;
+    default = [ ];
+  };
+  commonUnitOptions = {
+    description = mkOption {
+      type = types.str;
+      default = "";
+    };
+    documentation = strList;
+    wants = strList;
+    requires = strList;
+    after = strList;
+    before = strList;
+    wantedBy = strList;
+    unitConfig = unitSection;
+  };
+
+  standIns = {
+    options = {
+      systemd.package = mkOption {
+        type = types.package;
+        default = fakePackage "systemd";
+      };
+      nix.package = mkOption {
+        type = types.package;
+        default = fakePackage "nix";
+      };
+      systemd.services = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = commonUnitOptions // {
+              path = mkOption {
+                type = types.listOf types.package;
+                default = [ ];
+              };
+              environment = mkOption {
+                type = types.attrsOf types.str;
+                default = { };
+              };
+              script = mkOption {
+                type = types.lines;
+                default = "";
+              };
+              preStart = mkOption {
+                type = types.lines;
+                default = "";
+              };
+              serviceConfig = unitSection;
+            };
+          }
+        );
+      };
+      systemd.sockets = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = commonUnitOptions // {
+              socketConfig = unitSection;
+            };
+          }
+        );
+      };
+      systemd.timers = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = commonUnitOptions // {
+              timerConfig = unitSection;
+            };
+          }
+        );
+      };
+      users.users = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options = {
+              isSystemUser = mkOption {
+                type = types.bool;
+                default = false;
+              };
+              group = mkOption { type = types.str; };
+              description = mkOption {
+                type = types.str;
+                default = "";
+              };
+            };
+          }
+        );
+      };
+      users.groups = mkOption {
+        default = { };
+        type = types.attrsOf (types.submodule { });
+      };
+      environment.systemPackages = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+      };
+      security.polkit.enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      security.polkit.extraConfig = mkOption {
+        type = types.lines;
+        default = "";
+      };
+      services.logrotate.settings = mkOption {
+        type = types.attrsOf (types.attrsOf types.anything);
+        default = { };
+      };
+      meta = mkOption {
+        type = types.attrsOf types.anything;
+        default = { };
+      };
+    };
+    config._module.args.pkgs = pkgs;
+  };
+in
+(lib.evalModules {
+  modules = [
+    standIns
+    ../nixos-module.nix
+  ]
+  ++ modules;
+}).config
