@@ -62,7 +62,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	}
 	r := record.NewReader(stdin, func() { w.Flush() })
 	r.OnReject = func(err error) { log.Warn("rejected input line", "err", err) }
-	f := record.Filter{In: r, Out: w, Handle: d.handle}
+	// A replayed file is read ahead on a second core; a live pipe is read
+	// line by line, so waiting for input means lmn-detect is idle.
+	f := record.Filter{In: r, Out: w, Handle: d.handle, ReadAhead: !cfg.live}
 	if cfg.onlyIssues {
 		f.Pass = func(l record.Line) bool { return l.Kind == record.KindIssue }
 	}

@@ -53,7 +53,8 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	}
 	in := record.NewReader(stdin, func() { h.out.Flush() })
 	in.OnReject = func(err error) { log.Warn("rejected line", "err", err) }
-	f := record.Filter{In: in, Out: h.out, Handle: h.handle}
+	// A replayed file is read ahead on a second core.
+	f := record.Filter{In: in, Out: h.out, Handle: h.handle, ReadAhead: cfg.inline}
 	err = f.Run(ctx)
 	h.wait()
 	return h.finish(err)

@@ -9,14 +9,16 @@ import (
 // Filter is the loop of a binary in the middle of the pipe: it passes every
 // record on unchanged, in order, and lets Handle write the binary's own
 // records after the record that caused them.
-//
-// Reading and validating lines runs on a goroutine of its own, a batch of
-// lines ahead of Handle, so a replayed file keeps both cores busy. Output
-// is flushed whenever Handle has caught up and is about to wait for input,
-// so a live pipe still sees each record at once.
 type Filter struct {
 	In  *Reader
 	Out *Writer
+	// ReadAhead reads and validates lines on a goroutine of its own, a few
+	// batches ahead of Handle, so a replayed file keeps both cores busy.
+	// Output is then flushed whenever Handle has caught up and is about to
+	// wait. Without it, Handle sees each line as soon as it is read and the
+	// reader's own hook flushes: what a live pipe wants, where "waiting for
+	// input" must mean the whole binary is idle.
+	ReadAhead bool
 	// Pass reports whether a line is written on; nil passes every line.
 	Pass func(Line) bool
 	// Handle is called after the line is passed on.
@@ -52,6 +54,9 @@ func (f *Filter) Run(ctx context.Context) error {
 }
 
 func (f *Filter) run(ctx context.Context) error {
+	if !f.ReadAhead {
+		return f.runInline(ctx)
+	}
 	full := make(chan *batch, batchesAhead)
 	free := make(chan *batch, batchesAhead+1)
 	for range batchesAhead + 1 {
@@ -85,6 +90,24 @@ func (f *Filter) run(ctx context.Context) error {
 			return b.err
 		}
 		free <- b
+	}
+}
+
+func (f *Filter) runInline(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		line, err := f.In.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := f.handle([]Line{line}); err != nil {
+			return err
+		}
 	}
 }
 

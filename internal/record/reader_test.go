@@ -129,35 +129,41 @@ func TestReaderTooLong(t *testing.T) {
 // TestFilterPassesThroughByteForByte: accepted records come out exactly as
 // they went in, in order, with the filter's own records after their cause.
 func TestFilterPassesThroughByteForByte(t *testing.T) {
-	for name, src := range chunkings(mixed) {
-		t.Run(name, func(t *testing.T) {
-			out := &bytes.Buffer{}
-			w := NewWriter(out)
-			f := Filter{In: NewReader(src(), func() { w.Flush() }), Out: w,
-				Handle: func(l Line) error {
-					if l.Kind == KindIssue {
-						return w.Emit(map[string]any{"kind": "heal", "issue": "a"})
-					}
-					return nil
-				}}
-			if err := f.Run(context.Background()); err != nil {
-				t.Fatal(err)
+	for _, ahead := range []bool{false, true} {
+		for name, src := range chunkings(mixed) {
+			t.Run(fmt.Sprintf("%s ahead=%v", name, ahead), func(t *testing.T) {
+				testPassThrough(t, src, ahead)
+			})
+		}
+	}
+}
+
+func testPassThrough(t *testing.T, src func() io.Reader, ahead bool) {
+	out := &bytes.Buffer{}
+	w := NewWriter(out)
+	f := Filter{In: NewReader(src(), func() { w.Flush() }), Out: w, ReadAhead: ahead,
+		Handle: func(l Line) error {
+			if l.Kind == KindIssue {
+				return w.Emit(map[string]any{"kind": "heal", "issue": "a"})
 			}
-			in, _ := io.ReadAll(src())
-			var want []byte
-			for i, line := range bytes.SplitAfter(in, []byte("\n")) {
-				if _, ok := wantAccepted[i+1]; ok {
-					want = append(want, line...)
-				}
-				if i+1 == 7 {
-					want = append(want, "{\"issue\":\"a\",\"kind\":\"heal\"}\n"...)
-				}
-			}
-			want = append(want, '\n') // the last line had no terminator
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("got\n%q\nwant\n%q", out.Bytes(), want)
-			}
-		})
+			return nil
+		}}
+	if err := f.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := io.ReadAll(src())
+	var want []byte
+	for i, line := range bytes.SplitAfter(in, []byte("\n")) {
+		if _, ok := wantAccepted[i+1]; ok {
+			want = append(want, line...)
+		}
+		if i+1 == 7 {
+			want = append(want, "{\"issue\":\"a\",\"kind\":\"heal\"}\n"...)
+		}
+	}
+	want = append(want, '\n') // the last line had no terminator
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("got\n%q\nwant\n%q", out.Bytes(), want)
 	}
 }
 
@@ -212,9 +218,11 @@ func (epipeWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
 func TestFilterEndsQuietlyOnBrokenPipe(t *testing.T) {
 	in := strings.Repeat("{\"kind\":\"sample\"}\n", 100000)
 	w := NewWriter(epipeWriter{})
-	f := Filter{In: NewReader(strings.NewReader(in), func() { w.Flush() }), Out: w}
-	if err := f.Run(context.Background()); err != nil {
-		t.Fatalf("Run = %v, want nil on EPIPE", err)
+	for _, ahead := range []bool{false, true} {
+		f := Filter{In: NewReader(strings.NewReader(in), func() { w.Flush() }), Out: w, ReadAhead: ahead}
+		if err := f.Run(context.Background()); err != nil {
+			t.Fatalf("ReadAhead %v: Run = %v, want nil on EPIPE", ahead, err)
+		}
 	}
 }
 
@@ -287,8 +295,8 @@ func FuzzReader(f *testing.F) {
 	})
 }
 
-// TestFilterFlushesWhenCaughtUp: on a live pipe every record is written on
-// at once, while the input stays open and quiet.
+// TestFilterFlushesWhenCaughtUp: reading ahead, every record is still
+// written on at once while the input stays open and quiet.
 func TestFilterFlushesWhenCaughtUp(t *testing.T) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -300,7 +308,7 @@ func TestFilterFlushesWhenCaughtUp(t *testing.T) {
 	}
 	defer inW.Close()
 	w := NewWriter(outW)
-	f := Filter{In: NewReader(inR, nil), Out: w, Handle: func(l Line) error {
+	f := Filter{In: NewReader(inR, nil), Out: w, ReadAhead: true, Handle: func(l Line) error {
 		return w.Emit(map[string]string{"kind": "issue", "after": l.Kind})
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
