@@ -58,14 +58,12 @@ buildGo126Module {
   # buildGoModule's own checkPhase tests only subPackages; lmn's tests live
   # mostly under internal/, so run the whole hermetic suite. Tests that need
   # root or a service manager skip themselves in the sandbox (no root, no
-  # systemd, no /sys, no network but loopback). Without -trimpath: it is
-  # there to keep the Go toolchain out of the binaries' closure, but it would
-  # turn the source paths tests find their testdata by (runtime.Caller) into
-  # import paths, and test binaries are not installed.
+  # systemd, no /sys, no network but loopback). Tests find their testdata
+  # from their working directory, so buildGoModule's -trimpath stays.
   doCheck = true;
   checkPhase = ''
     runHook preCheck
-    GOFLAGS="''${GOFLAGS//-trimpath/}" go test -count=1 ./...
+    go test -count=1 ./...
     runHook postCheck
   '';
 

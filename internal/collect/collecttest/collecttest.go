@@ -10,21 +10,30 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// Dir is internal/collect/testdata, found from this file's location so
-// tests in any package can use it.
+// Dir is internal/collect/testdata, found from the module root above the
+// test's working directory (its package directory), so tests in any
+// package can use it, also when built with -trimpath.
 func Dir(t testing.TB) string {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("collecttest: cannot locate the fixture directory")
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("collecttest: %v", err)
 	}
-	return filepath.Join(filepath.Dir(file), "..", "testdata")
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "internal", "collect", "testdata")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("collecttest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
 }
 
 // Root is the fixture machine's root: proc, sys and nix below it.
