@@ -175,8 +175,37 @@ func TestRestartUnitArgv(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(log)
-	if string(got) != "restart\n--\nweb@a\\x20b.service\n" || res.Output != "called" {
+	// First the unit's names (checked for denied aliases), then the restart.
+	if string(got) != "show\n--property=Names\n--value\n--\nweb@a\\x20b.service\nrestart\n--\nweb@a\\x20b.service\n" || res.Output != "called" {
 		t.Errorf("argv %q output %q", got, res.Output)
+	}
+}
+
+// An alias of a denied unit is refused before anything restarts: the
+// manager says messagebus.service is also dbus.service.
+func TestRestartRefusesAliasOfDeniedUnit(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "argv")
+	script := filepath.Join(dir, "systemctl")
+	body := "#!/bin/sh\necho \"$@\" >> " + shellQuote(log) + "\n" +
+		"[ \"$1\" = show ] && echo 'dbus.service messagebus.service'\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Systemctl: []string{script}, Units: DefaultUnitPolicy()}
+	_, err := Run(context.Background(), env, unit("messagebus.service"))
+	if !errors.Is(err, ErrDenied) {
+		t.Fatalf("restart of an alias of dbus: %v, want ErrDenied", err)
+	}
+	got, _ := os.ReadFile(log)
+	if strings.Contains(string(got), "restart") {
+		t.Errorf("systemctl ran %q after the alias was refused", got)
+	}
+	// Allowed literally, the requested name carries its aliases past the
+	// deny list (not past the protected units).
+	env.Units.Allow = append(env.Units.Allow, "messagebus.service")
+	if _, err := Run(context.Background(), env, unit("messagebus.service")); err != nil {
+		t.Errorf("literally allowed: %v", err)
 	}
 }
 

@@ -75,6 +75,10 @@ func (p UnitPolicy) Check(name string) error {
 	if literal {
 		return nil
 	}
+	return p.denyList(name)
+}
+
+func (p UnitPolicy) denyList(name string) error {
 	for _, pat := range p.Deny {
 		ok, err := path.Match(pat, name)
 		if err != nil {
@@ -85,6 +89,23 @@ func (p UnitPolicy) Check(name string) error {
 		}
 	}
 	return nil
+}
+
+// CheckAlias checks another name (an alias, or the id behind an alias) of
+// a unit already allowed as requested: it must not be protected, nor on
+// the deny list unless the requested name is allowed literally.
+func (p UnitPolicy) CheckAlias(requested, alias string) error {
+	for _, pat := range protectedUnits {
+		if ok, _ := path.Match(pat, alias); ok {
+			return fmt.Errorf("unit %q: %w: protected (matches %q)", alias, ErrDenied, pat)
+		}
+	}
+	for _, pat := range p.Allow {
+		if pat == requested {
+			return nil
+		}
+	}
+	return p.denyList(alias)
 }
 
 // Validate checks every pattern for glob syntax.
@@ -162,6 +183,9 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 		},
 		validate: validateUnit,
 		run: func(ctx context.Context, env Env, p map[string]string) (Result, error) {
+			if err := checkAliases(ctx, env, p["unit"]); err != nil {
+				return Result{}, err
+			}
 			out, err := runCommand(ctx, env, with(env.Systemctl, verb, "--", p["unit"]))
 			return Result{Output: out}, err
 		},
@@ -170,6 +194,25 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 			return shellJoin(with(env.Systemctl, verb, "--", p["unit"])...)
 		},
 	}
+}
+
+// checkAliases asks the service manager for every name of unit (its id
+// and aliases) and checks each against the unit policy, so an alias such
+// as messagebus.service cannot reach a denied dbus.service.
+func checkAliases(ctx context.Context, env Env, unit string) error {
+	out, err := runCommand(ctx, env, with(env.Systemctl, "show", "--property=Names", "--value", "--", unit))
+	if err != nil {
+		return fmt.Errorf("%w: cannot list the names of %s: %w", ErrFailed, unit, err)
+	}
+	for _, name := range strings.Fields(out) {
+		if name == unit {
+			continue
+		}
+		if err := env.Units.CheckAlias(unit, name); err != nil {
+			return fmt.Errorf("%s is another name of %s: %w", unit, name, err)
+		}
+	}
+	return nil
 }
 
 func init() {
