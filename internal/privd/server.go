@@ -7,12 +7,15 @@ package privd
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +53,7 @@ type Server struct {
 	refused  atomic.Int64
 
 	mu    sync.Mutex
-	busy  map[string]bool // targets with an action running
+	busy  map[string]*os.File // targets with an action running, and their lock files
 	wg    sync.WaitGroup
 	ctx   context.Context // actions run under it; cancelled after shutdown grace
 	abort context.CancelFunc
@@ -65,7 +68,7 @@ func New(cfg Config, key []byte, log *slog.Logger) (*Server, error) {
 		sem:    make(chan struct{}, cfg.MaxConnections),
 		now:    time.Now,
 		run:    action.Run,
-		busy:   map[string]bool{},
+		busy:   map[string]*os.File{},
 	}
 	s.ctx, s.abort = context.WithCancel(context.Background())
 	a, err := openAudit(cfg.AuditLog, s.absorb, func(line int64, err error) {
@@ -350,15 +353,46 @@ func (s *Server) admit(peer *Peer, req action.Request, target, id string) (privp
 func (s *Server) claim(target string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.busy[target] {
+	if _, ok := s.busy[target]; ok {
 		return false
 	}
-	s.busy[target] = true
+	lock, err := s.lockTarget(target)
+	if err != nil {
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			s.log.Warn("target lock", "target", target, "err", err)
+		}
+		return false
+	}
+	s.busy[target] = lock
 	return true
+}
+
+// lockTarget takes an exclusive flock on the target's lock file beside
+// the audit log, so the daemon and a concurrent `lmn-privd exec` under
+// sudo never act on one target at once.
+func (s *Server) lockTarget(target string) (*os.File, error) {
+	dir := s.cfg.AuditLog + ".locks"
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("target locks: %w", err)
+	}
+	sum := sha256.Sum256([]byte(target))
+	name := filepath.Join(dir, hex.EncodeToString(sum[:8]))
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("target lock %s: %w", name, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 func (s *Server) release(target string) {
 	s.mu.Lock()
+	if f := s.busy[target]; f != nil {
+		f.Close() // drops the flock
+	}
 	delete(s.busy, target)
 	s.mu.Unlock()
 }

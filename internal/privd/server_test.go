@@ -307,6 +307,44 @@ func TestOneActionPerTarget(t *testing.T) {
 	}
 }
 
+// A second server over the same audit log stands in for `lmn-privd exec`
+// under sudo, a process of its own: while the daemon acts on a target, the
+// other refuses it as busy, and the flock is gone once the action ends.
+func TestOneActionPerTargetAcrossProcesses(t *testing.T) {
+	h := newHarness(t, nil)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h.srv.run = func(ctx context.Context, env action.Env, req action.Request) (action.Result, error) {
+		close(started)
+		<-release
+		return action.Result{}, nil
+	}
+	other, err := New(h.srv.cfg, nil, h.srv.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ran := 0
+	other.run = func(context.Context, action.Env, action.Request) (action.Result, error) {
+		ran++
+		return action.Result{}, nil
+	}
+	errc := make(chan error, 1)
+	go func() { _, err := h.client().Do(context.Background(), dropReq); errc <- err }()
+	<-started
+	resp := other.Execute(nil, dropReq)
+	close(release)
+	if resp.OK || resp.Code != privproto.CodeRateLimited || ran != 0 {
+		t.Errorf("exec on a target the daemon holds: %+v, ran %d; want busy, not run", resp, ran)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("daemon's action: %v", err)
+	}
+	if resp := other.Execute(nil, dropReq); !resp.OK || ran != 1 {
+		t.Errorf("exec after the daemon's action ended: %+v, ran %d", resp, ran)
+	}
+}
+
 func TestAuditFailureRefuses(t *testing.T) {
 	h := newHarness(t, nil)
 	h.srv.audit.f.Close() // every audit write now fails
