@@ -51,6 +51,8 @@ func setSize(t *testing.T, master *os.File, w, h int) {
 type screen struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
+	// lflag is the terminal's local mode before lmn-dash started.
+	lflag uint32
 }
 
 func (s *screen) String() string {
@@ -89,11 +91,12 @@ func dashInPTY(t *testing.T, env []string, args ...string) (*exec.Cmd, *os.File,
 	}
 	cmd.Stdout, cmd.Stderr = slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 1}
+	// Read before the start: lmn-dash may switch to cbreak at once.
+	scr := &screen{lflag: lflag(t, slave)}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	scr := &screen{}
 	go func() {
 		b := make([]byte, 32<<10)
 		for {
@@ -144,7 +147,7 @@ func TestTerminalRestored(t *testing.T) {
 	for _, how := range []string{"q", "SIGTERM", "SIGINT"} {
 		t.Run(how, func(t *testing.T) {
 			cmd, master, slave, scr := dashInPTY(t, nil)
-			before := lflag(t, slave)
+			before := scr.lflag
 			at := scr.waitFor(t, 0, term.Enter)
 			scr.waitFor(t, at, "disk_fill_trend")
 			if l := lflag(t, slave); l&(unix.ICANON|unix.ECHO) != 0 {
@@ -262,7 +265,7 @@ func procState(t *testing.T, pid int) byte {
 // own mode while stopped; SIGCONT takes it again and redraws.
 func TestTerminalSuspend(t *testing.T) {
 	cmd, master, slave, scr := dashInPTY(t, nil)
-	before := lflag(t, slave)
+	before := scr.lflag
 	at := scr.waitFor(t, 0, "disk_fill_trend")
 	cmd.Process.Signal(syscall.SIGTSTP)
 	at = scr.waitFor(t, at, term.Exit)
