@@ -93,3 +93,25 @@ func TestExpand(t *testing.T) {
 		}
 	}
 }
+
+// The README promises that nothing destructive runs without a policy that
+// asks for it: no default ladder kills a process or drops caches.
+func TestDefaultPolicyIsNotDestructive(t *testing.T) {
+	destructive := map[string]bool{"kill_process": true, "drop_caches": true}
+	p := DefaultPolicy()
+	if len(p.Ladders) == 0 {
+		t.Fatal("the default policy has no ladders")
+	}
+	for _, l := range p.Ladders {
+		if l.Advice == "" {
+			t.Errorf("ladder %s does not end in advice", l.Name)
+		}
+		for i, s := range l.Steps {
+			for _, a := range s.Actions {
+				if destructive[a.Action] {
+					t.Errorf("ladder %s step %d runs %s by default", l.Name, i+1, a.Action)
+				}
+			}
+		}
+	}
+}
