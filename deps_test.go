@@ -65,12 +65,13 @@ var (
 	// mayImport lists, for each internal package, the internal packages it
 	// may import; data flows one way.
 	mayImport = map[string][]string{
-		"internal/record":  {},
-		"internal/detect":  {"internal/record"},
-		"internal/heal":    {"internal/record", "internal/action"},
-		"internal/dash":    {"internal/record"},
-		"internal/systemd": {}, // its D-Bus client (internal/systemd/dbus) included
-		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
+		"internal/record":    {},
+		"internal/detect":    {"internal/record"},
+		"internal/heal":      {"internal/record", "internal/action"},
+		"internal/dash":      {"internal/record"},
+		"internal/systemd":   {},
+		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
+		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}

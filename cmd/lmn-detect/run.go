@@ -12,6 +12,7 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/statefile"
 )
 
 // settings are the effective settings written in the start record.
@@ -182,5 +183,5 @@ func (d *detector) saveStateLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(d.cfg.stateFile, b)
+	return statefile.Write(d.cfg.stateFile, b)
 }

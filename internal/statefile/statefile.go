@@ -1,4 +1,7 @@
-package main
+// Package statefile writes the files lmn-detect and lmn-heal keep their
+// memory in across runs (--state), so that a crash at any moment leaves
+// the old file or the new one, never a torn one.
+package statefile
 
 import (
 	"fmt"
@@ -6,10 +9,9 @@ import (
 	"path/filepath"
 )
 
-// writeAtomic replaces path with data: a temporary file in the same
-// directory, fsynced, renamed over path, and the directory fsynced, so a
-// crash leaves the old file or the new one, never a torn one.
-func writeAtomic(path string, data []byte) error {
+// Write replaces path with data: a temporary file in the same directory,
+// fsynced, renamed over path, and the directory fsynced.
+func Write(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {

@@ -1,0 +1,39 @@
+package statefile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Write replaces the file whole and leaves no temporary file behind.
+func TestWriteReplacesWhole(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	for _, content := range []string{`{"v":1,"note":"the first, longer state"}`, `{"v":2}`} {
+		if err := Write(path, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != content {
+			t.Fatalf("read back %q, %v; want %q", got, err, content)
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("directory holds %d entries, want only the state file", len(entries))
+	}
+}
+
+// A directory that cannot be written to gives an error naming the file.
+func TestWriteIntoMissingDirectoryFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing-dir", "state.json")
+	err := Write(path, []byte("{}"))
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Fatalf("Write into a missing directory: %v, want an error naming %s", err, path)
+	}
+}
