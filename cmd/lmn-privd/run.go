@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -267,33 +266,12 @@ func verifyAudit(path string, stdout io.Writer, log *slog.Logger) int {
 func callerChain(procRoot string, pid int) []int {
 	var chain []int
 	for range 8 {
-		comm, parent, ok := statParent(procRoot, pid)
-		if !ok || comm != "sudo" || parent <= 1 {
+		comm, parent, err := action.ProcessParent(procRoot, pid)
+		if err != nil || comm != "sudo" || parent <= 1 {
 			return chain
 		}
 		chain = append(chain, parent)
 		pid = parent
 	}
 	return chain
-}
-
-// statParent reads the command name and parent of pid under procRoot.
-func statParent(procRoot string, pid int) (string, int, bool) {
-	b, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return "", 0, false
-	}
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return "", 0, false
-	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 2 {
-		return "", 0, false
-	}
-	pp, err := strconv.Atoi(f[1])
-	if err != nil {
-		return "", 0, false
-	}
-	return string(b[open+1 : end]), pp, true
 }

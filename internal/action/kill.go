@@ -107,6 +107,17 @@ func parseStat(s string) (procStat, error) {
 	return st, nil
 }
 
+// ProcessParent reads the command name and parent pid of pid from
+// /proc/PID/stat under procRoot.
+func ProcessParent(procRoot string, pid int) (comm string, ppid int, err error) {
+	raw, err := readSmall(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return "", 0, err
+	}
+	st, err := parseStat(raw)
+	return st.comm, st.ppid, err
+}
+
 // readProc reads the stat and cmdline of pid under env.ProcRoot.
 func readProc(env Env, pid int) (procStat, string, error) {
 	dir := filepath.Join(env.ProcRoot, strconv.Itoa(pid))
