@@ -26,24 +26,7 @@
       };
     };
 
-  testScript = ''
-    import json
-
-    RECORDS = "/var/log/luminous-healing/records.ndjson"
-
-
-    def records(kind):
-        """lmn's records of one kind from the record log (samples are skipped)."""
-        out = machine.succeed(f"grep -h '\"kind\":\"{kind}\"' {RECORDS} || true")
-        found = []
-        for line in out.splitlines():
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                pass  # the last line may still be being written
-        return found
-
-
+  testScript = builtins.readFile ./records.py + ''
     def heals(unit):
         return [h for h in records("heal") if (h.get("subject") or {}).get("unit") == unit]
 

@@ -22,24 +22,9 @@
       environment.systemPackages = [ pkgs.curl ];
     };
 
-  testScript = ''
-    import json
-
-    RECORDS = "/var/log/luminous-healing/records.ndjson"
+  testScript = builtins.readFile ./records.py + ''
     AUDIT = "/var/log/luminous-privd/audit.log"
     UNIT = "flaky.service"
-
-
-    def records(kind):
-        """lmn's records of one kind from the record log (samples are skipped)."""
-        out = machine.succeed(f"grep -h '\"kind\":\"{kind}\"' {RECORDS} || true")
-        found = []
-        for line in out.splitlines():
-            try:
-                found.append(json.loads(line))
-            except ValueError:
-                pass  # the last line may still be being written
-        return found
 
 
     def flaky_heals():
