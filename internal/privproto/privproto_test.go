@@ -3,6 +3,7 @@ package privproto
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -201,5 +202,37 @@ func FuzzReadFrame(f *testing.F) {
 		key := bytes.Repeat([]byte{3}, KeyLen)
 		VerifyRequest(key, make([]byte, ChallengeLen), p) // must not panic
 		ParseChallenge(p)
+	})
+}
+
+// FuzzDecodeResponse: whatever a server sends, the client's decoder never
+// panics, errors wrap ErrDecode, and what it accepts says ok or names an
+// error code and survives a round trip.
+func FuzzDecodeResponse(f *testing.F) {
+	for _, s := range []string{
+		`{"ok":true,"result":{"output":"ok"},"id":"a1"}`,
+		`{"ok":false,"code":"rate_limited","error":"slow down","retry_after_ms":4000}`,
+		`{"ok":false}`, `{"ok":true,"extra":1}`, `{"ok":true}{}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeResponse(b)
+		if err != nil {
+			if !errors.Is(err, ErrDecode) {
+				t.Fatalf("error %v does not wrap ErrDecode", err)
+			}
+			return
+		}
+		if !r.OK && r.Code == "" {
+			t.Fatalf("accepted %q: neither ok nor a code", b)
+		}
+		again, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeResponse(again); err != nil {
+			t.Fatalf("re-encoded %s does not decode: %v", again, err)
+		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,30 @@ func safeEnv(sys string) action.Env {
 	no := []string{"false"}
 	return action.Env{SysRoot: sys, ProcRoot: sys, Systemctl: no, Journalctl: no, NixGC: no, Resolvectl: no, Nscd: no,
 		Units: action.DefaultUnitPolicy()}
+}
+
+// FuzzParseTiers: --tiers never panics; what it accepts is a non-empty
+// list of known tiers, each once.
+func FuzzParseTiers(f *testing.F) {
+	for _, s := range []string{"unprivileged,privd,sudo,fallback,advise", "advise", " privd , ,privd", "", "root", ","} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tiers, err := ParseTiers(s)
+		if err != nil {
+			return
+		}
+		if len(tiers) == 0 {
+			t.Fatalf("ParseTiers(%q) accepted no tier", s)
+		}
+		seen := map[string]bool{}
+		for _, tr := range tiers {
+			if seen[tr] || !slices.Contains(Order, tr) {
+				t.Fatalf("ParseTiers(%q) = %v: unknown or repeated %q", s, tiers, tr)
+			}
+			seen[tr] = true
+		}
+	})
 }
 
 func TestParseTiers(t *testing.T) {
