@@ -71,6 +71,7 @@ var (
 		"internal/dash":      {"internal/record"},
 		"internal/systemd":   {},
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
+		"internal/config":    {}, // JSON configuration files: strict decoding, field paths, Duration
 		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
 	}
 	// testOnly packages start real service managers; only tests use them.
