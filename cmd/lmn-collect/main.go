@@ -7,12 +7,15 @@
 // units of the system or user service manager, which it asks over a kept
 // D-Bus connection (the manager's private socket, else the system or session
 // bus), running `systemctl [--user] list-units --failed` only when no socket
-// answers. It reads no input; its stdout is the head of the pipe
+// answers. With --probes FILE it also checks services (TCP, HTTP, DNS,
+// commands; docs/probes.md), each on its own interval beside the samples,
+// and reads the cgroups of the units they name. It reads no input; its
+// stdout is the head of the pipe
 // `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
 //
 // Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
 // the current sample) or when the downstream closes the pipe; 1 on a write
-// failure; 2 on a bad flag.
+// failure; 2 on a bad flag or probes file.
 package main
 
 import (
@@ -27,7 +30,9 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/collect"
+	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/sysfs"
 	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 	"golang.org/x/sys/unix"
 )
@@ -44,6 +49,8 @@ type config struct {
 	nixRoot  string
 	units    string
 	version  bool
+	// probes are the checks of --probes, validated.
+	probes []probe.Probe
 
 	// Seams for tests; zero means the real thing.
 	host      string
@@ -74,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
+	probesFile := fs.String("probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -95,6 +103,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return bad("--units %q: want system, user or none", cfg.units)
 	case cfg.procRoot == "" || cfg.sysRoot == "":
 		return bad("--proc-root and --sys-root must not be empty")
+	}
+	if *probesFile != "" {
+		var err error
+		if cfg.probes, err = probe.Load(*probesFile, cfg.interval); err != nil {
+			fmt.Fprintf(stderr, "lmn-collect: --probes %v\n", err)
+			return cfg, err
+		}
 	}
 	return cfg, nil
 }
@@ -133,9 +148,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	c := collect.New(collect.Config{
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
 		Systemctl: cfg.systemctl, UnitBus: cfg.unitBus, Booted: cfg.booted, Statfs: cfg.statfs,
-		Host: cfg.host, Log: log,
+		Host: cfg.host, Log: log, WatchUnits: probeUnits(cfg.probes),
 	})
 	defer c.Close()
+	if len(cfg.probes) > 0 {
+		stop := startProbes(ctx, cfg.probes)
+		defer stop()
+	}
 	w := record.NewWriter(stdout)
 	start := record.NewStart(collect.Src, version, time.Now(), settings{
 		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
@@ -169,4 +188,28 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		log.Error("write samples", "err", err)
 		return 1
 	}
+}
+
+// startProbes runs the probes beside the samples until stop is called,
+// which waits for the checks running then to end.
+func startProbes(ctx context.Context, probes []probe.Probe) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		probe.NewScheduler(probes, 0).Run(ctx)
+		close(done)
+	}()
+	return func() { cancel(); <-done }
+}
+
+// probeUnits are the units the probes speak for, whose cgroups the
+// collector reads as closely as the largest services'.
+func probeUnits(probes []probe.Probe) []sysfs.UnitID {
+	var ids []sysfs.UnitID
+	for _, p := range probes {
+		if p.Unit != "" {
+			ids = append(ids, sysfs.UnitID{Unit: p.Unit, Scope: p.Scope})
+		}
+	}
+	return ids
 }
