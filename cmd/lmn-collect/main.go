@@ -30,9 +30,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/collect"
-	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/record"
-	"github.com/lmn-heal/lmn/internal/sysfs"
 	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 	"golang.org/x/sys/unix"
 )
@@ -49,8 +47,10 @@ type config struct {
 	nixRoot  string
 	units    string
 	version  bool
-	// probes are the checks of --probes, validated.
-	probes []probe.Probe
+
+	// --probes and --print-probes
+	probesFile  string
+	printProbes bool
 
 	// Seams for tests; zero means the real thing.
 	host      string
@@ -81,7 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
-	probesFile := fs.String("probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
+	fs.StringVar(&cfg.probesFile, "probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
+	fs.BoolVar(&cfg.printProbes, "print-probes", false, "print the effective probes (defaults filled in) as JSON and exit")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -103,13 +104,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return bad("--units %q: want system, user or none", cfg.units)
 	case cfg.procRoot == "" || cfg.sysRoot == "":
 		return bad("--proc-root and --sys-root must not be empty")
-	}
-	if *probesFile != "" {
-		var err error
-		if cfg.probes, err = probe.Load(*probesFile, cfg.interval); err != nil {
-			fmt.Fprintf(stderr, "lmn-collect: --probes %v\n", err)
-			return cfg, err
-		}
 	}
 	return cfg, nil
 }
@@ -141,6 +135,14 @@ func main() {
 // run writes the start record, then samples until cfg.count is reached or
 // ctx is done.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	probes, err := loadProbes(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "lmn-collect: --probes %v\n", err)
+		return 2
+	}
+	if cfg.printProbes {
+		return printProbes(probes, stdout, stderr)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", collect.Src)
 	if cfg.host == "" {
 		cfg.host = record.Hostname()
@@ -148,11 +150,11 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	c := collect.New(collect.Config{
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
 		Systemctl: cfg.systemctl, UnitBus: cfg.unitBus, Booted: cfg.booted, Statfs: cfg.statfs,
-		Host: cfg.host, Log: log, WatchUnits: probeUnits(cfg.probes),
+		Host: cfg.host, Log: log, WatchUnits: probeUnits(probes),
 	})
 	defer c.Close()
-	if len(cfg.probes) > 0 {
-		stop := startProbes(ctx, cfg.probes)
+	if len(probes) > 0 {
+		stop := startProbes(ctx, probes)
 		defer stop()
 	}
 	w := record.NewWriter(stdout)
@@ -162,7 +164,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
 	})
 	start.Host = cfg.host
-	err := w.Emit(start)
+	err = w.Emit(start)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -188,28 +190,4 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		log.Error("write samples", "err", err)
 		return 1
 	}
-}
-
-// startProbes runs the probes beside the samples until stop is called,
-// which waits for the checks running then to end.
-func startProbes(ctx context.Context, probes []probe.Probe) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		probe.NewScheduler(probes, 0).Run(ctx)
-		close(done)
-	}()
-	return func() { cancel(); <-done }
-}
-
-// probeUnits are the units the probes speak for, whose cgroups the
-// collector reads as closely as the largest services'.
-func probeUnits(probes []probe.Probe) []sysfs.UnitID {
-	var ids []sysfs.UnitID
-	for _, p := range probes {
-		if p.Unit != "" {
-			ids = append(ids, sysfs.UnitID{Unit: p.Unit, Scope: p.Scope})
-		}
-	}
-	return ids
 }

@@ -289,11 +289,31 @@ func TestProbesFile(t *testing.T) {
 	if err := os.WriteFile(good, []byte(`{"probes":[{"name":"self","exec":{"argv":["/bin/true"]}}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := fixtureConfig(t, "--count", "2", "--interval", "200ms", "--probes", good)
-	if len(cfg.probes) != 1 || cfg.probes[0].Interval.D() != 200*time.Millisecond {
-		t.Fatalf("probes %+v, want one with the collection interval", cfg.probes)
-	}
 	var stdout bytes.Buffer
+	if code := run(t.Context(), fixtureConfig(t, "--interval", "200ms", "--probes", good, "--print-probes"), &stdout, &stderr); code != 0 {
+		t.Fatalf("--print-probes = %d: %s", code, stderr.String())
+	}
+	want := `{
+  "probes": [
+    {
+      "name": "self",
+      "scope": "system",
+      "interval": "200ms",
+      "timeout": "200ms",
+      "exec": {
+        "argv": [
+          "/bin/true"
+        ]
+      }
+    }
+  ]
+}
+`
+	if stdout.String() != want {
+		t.Errorf("--print-probes printed\n%s\nwant\n%s", stdout.String(), want)
+	}
+	cfg := fixtureConfig(t, "--count", "2", "--interval", "200ms", "--probes", good)
+	stdout.Reset()
 	stderr.Reset()
 	if code := run(t.Context(), cfg, &stdout, &stderr); code != 0 {
 		t.Errorf("run = %d: %s", code, stderr.String())
