@@ -56,12 +56,17 @@ let
 
   rulesFile = json.generate "luminous-rules.json" cfg.settings.rules;
   policyFile = json.generate "luminous-policy.json" cfg.settings.policy;
+  probesFile = json.generate "luminous-probes.json" cfg.probesSettings;
 
   collectArgs = [
     "--units"
     "system"
   ]
-  ++ (if cfg.mode == "timer" then [ "--count" "1" ] else [ "--interval" cfg.interval ]);
+  ++ (if cfg.mode == "timer" then [ "--count" "1" ] else [ "--interval" cfg.interval ])
+  ++ optionals (cfg.probes != { }) [
+    "--probes"
+    "${probesFile}"
+  ];
   detectArgs = [
     "--state"
     "${stateDir}/detect.state"
@@ -110,7 +115,10 @@ let
 
 in
 {
-  imports = [ ./nix/module/privd.nix ];
+  imports = [
+    ./nix/module/privd.nix
+    ./nix/module/probes.nix
+  ];
 
   options.services.luminous-healing = {
     enable = mkEnableOption "lmn, the self-healing pipeline (collect, detect, heal, dash) and its privileged broker";
