@@ -36,6 +36,7 @@ let
   stateDir = "/var/lib/luminous-healing";
   logsDir = "/var/log/luminous-healing";
   inherit (import ./nix/module/units.nix)
+    goDurationPattern
     socketPath
     defaultDeniedUnits
     protectedUnits
@@ -44,8 +45,7 @@ let
   recordLogPath = "${logsDir}/records.ndjson";
   bin = name: "${cfg.package}/bin/${name}";
 
-  # A Go duration (5s, 1m30s); systemd reads these the same way.
-  goDuration = types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+";
+  goDuration = types.strMatching goDurationPattern;
 
   # Tiers lmn-heal climbs, in ladder order. sudo is left out: the unit has
   # NoNewPrivileges=, so sudo could never work there (and must not prompt).

@@ -16,8 +16,7 @@ let
 
   cfg = config.services.luminous-healing;
 
-  # A Go duration, as nixos-module.nix types them.
-  goDuration = types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+";
+  goDuration = types.strMatching (import ./units.nix).goDurationPattern;
   optionalStr =
     description:
     mkOption {
