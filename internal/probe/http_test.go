@@ -77,14 +77,24 @@ func TestHTTPRefused(t *testing.T) {
 	wantResult(t, checkProbe(t, httpProbe("http://"+closedPort(t, "tcp")+"/", nil, "")), false, "connection refused")
 }
 
-// A server that is not HTTP at all.
+// A server that is not HTTP at all, answering the request, or speaking
+// first (as ssh does; Go's transport then fails in one of several ways,
+// all of them failures).
 func TestHTTPGarbage(t *testing.T) {
 	addr := tcpServer(t, func(c net.Conn) {
+		readLine(c)
 		io.WriteString(c, "SSH-2.0-OpenSSH_9.2\r\n")
 		c.Close()
 	})
 	r := checkProbe(t, httpProbe("http://"+addr+"/", nil, ""))
 	if r.OK || !strings.Contains(r.Error, "malformed HTTP") {
 		t.Errorf("result %+v, want a malformed HTTP response", r)
+	}
+	first := tcpServer(t, func(c net.Conn) {
+		io.WriteString(c, "SSH-2.0-OpenSSH_9.2\r\n")
+		c.Close()
+	})
+	if r := checkProbe(t, httpProbe("http://"+first+"/", nil, "")); r.OK || r.Error == "" {
+		t.Errorf("server speaking first: %+v, want a failure", r)
 	}
 }
