@@ -69,6 +69,16 @@ func (fs *FS) ScanUnitCgroups() int {
 			break
 		}
 	}
+	if fs.layout.memory == "" {
+		// No services yet: where would the memory controller be?
+		v2 := filepath.Join(fs.root, "fs/cgroup")
+		if b, _ := readSmall(filepath.Join(v2, "cgroup.controllers")); bytes.Contains(b, []byte("memory")) {
+			fs.layout.memory = v2
+		} else {
+			_, err := os.Stat(filepath.Join(v2, "memory/memory.usage_in_bytes"))
+			fs.layout.v1 = err == nil
+		}
+	}
 	fs.unifiedUnits = nil
 	for i := range fs.cgroups {
 		c := &fs.cgroups[i]

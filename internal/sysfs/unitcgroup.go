@@ -110,9 +110,9 @@ func (fs *FS) unifiedRoot() string {
 func (fs *FS) CgroupCaveat() string {
 	l := fs.layout
 	switch {
-	case l.memory == "" && l.unified == "":
+	case !l.v1 && l.memory == "" && l.unified == "":
 		return "no cgroup tree with services: no per-unit memory, limits, OOM kills or pressure"
-	case l.memory == "":
+	case !l.v1 && l.memory == "":
 		return "no memory controller in the cgroup tree: per-unit memory.pressure only, no memory use, limits or OOM kills"
 	case l.v1 && l.unified == "":
 		return "cgroup v1 (legacy) memory controller: per-unit memory is memory.usage_in_bytes (kernel memory only with kmem accounting), " +

@@ -115,6 +115,25 @@ func TestUnitResourcesLegacy(t *testing.T) {
 	if c := empty.CgroupCaveat(); !strings.HasPrefix(c, "no cgroup tree with services") {
 		t.Errorf("caveat without cgroups %q", c)
 	}
+	// A hybrid host without services yet (this machine: PID 1 is not
+	// systemd) is still a hybrid host, not one without a memory controller.
+	bare, _ := cgroupTree(t, map[string]string{
+		"fs/cgroup/memory/memory.usage_in_bytes": "1\n", "fs/cgroup/unified/cgroup.controllers": "\n",
+	})
+	bare.ScanUnitCgroups()
+	if c := bare.CgroupCaveat(); !strings.HasPrefix(c, "hybrid cgroup layout: ") {
+		t.Errorf("caveat of a hybrid host without services %q", c)
+	}
+	v2bare, _ := cgroupTree(t, map[string]string{"fs/cgroup/cgroup.controllers": "cpu io\n"})
+	v2bare.ScanUnitCgroups()
+	if c := v2bare.CgroupCaveat(); !strings.HasPrefix(c, "no memory controller in the cgroup tree") {
+		t.Errorf("caveat of a v2 host without memory %q", c)
+	}
+	v2mem, _ := cgroupTree(t, map[string]string{"fs/cgroup/cgroup.controllers": "cpu io memory pids\n"})
+	v2mem.ScanUnitCgroups()
+	if c := v2mem.CgroupCaveat(); c != "" {
+		t.Errorf("caveat of a v2 host with memory and no services yet %q", c)
+	}
 }
 
 // Watch keeps the files of units still watched open, closes those of
