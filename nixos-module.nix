@@ -36,6 +36,7 @@ let
   stateDir = "/var/lib/luminous-healing";
   logsDir = "/var/log/luminous-healing";
   inherit (import ./nix/module/units.nix)
+    goDurationPattern
     socketPath
     defaultDeniedUnits
     protectedUnits
@@ -44,8 +45,7 @@ let
   recordLogPath = "${logsDir}/records.ndjson";
   bin = name: "${cfg.package}/bin/${name}";
 
-  # A Go duration (5s, 1m30s); systemd reads these the same way.
-  goDuration = types.strMatching "([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+";
+  goDuration = types.strMatching goDurationPattern;
 
   # Tiers lmn-heal climbs, in ladder order. sudo is left out: the unit has
   # NoNewPrivileges=, so sudo could never work there (and must not prompt).
@@ -56,12 +56,17 @@ let
 
   rulesFile = json.generate "luminous-rules.json" cfg.settings.rules;
   policyFile = json.generate "luminous-policy.json" cfg.settings.policy;
+  probesFile = json.generate "luminous-probes.json" cfg.probesSettings;
 
   collectArgs = [
     "--units"
     "system"
   ]
-  ++ (if cfg.mode == "timer" then [ "--count" "1" ] else [ "--interval" cfg.interval ]);
+  ++ (if cfg.mode == "timer" then [ "--count" "1" ] else [ "--interval" cfg.interval ])
+  ++ optionals (cfg.probes != { }) [
+    "--probes"
+    "${probesFile}"
+  ];
   detectArgs = [
     "--state"
     "${stateDir}/detect.state"
@@ -110,7 +115,10 @@ let
 
 in
 {
-  imports = [ ./nix/module/privd.nix ];
+  imports = [
+    ./nix/module/privd.nix
+    ./nix/module/probes.nix
+  ];
 
   options.services.luminous-healing = {
     enable = mkEnableOption "lmn, the self-healing pipeline (collect, detect, heal, dash) and its privileged broker";

@@ -76,6 +76,7 @@ expect '.services["luminous-keygen"] | .unitConfig.ConditionPathExists == "!/var
 expect '.services["luminous-keygen"].before | index("luminous-privd.service") and index("luminous-healing.service")' "keygen before both services"
 expect '.users.luminous.isSystemUser and .users.luminous.group == "luminous" and (.groups | has("luminous"))' "user and group created"
 expect '.polkit == "" and (.polkitEnabled | not) and .logrotate == {}' "no polkit rule, no logrotate by default"
+expect '.failedAssertions == [] and (.services["luminous-healing"].script | test("--probes") | not)' "no probes by default"
 
 # --- timer mode --------------------------------------------------------------
 evaluate timer '{ services.luminous-healing = { enable = true; mode = "timer"; interval = "1m"; }; }'
@@ -136,6 +137,40 @@ expect '.polkitEnabled' "polkit enabled for the rule"
 expect '.polkit | test("org.freedesktop.systemd1.manage-units") and test("subject.user != \"lmn\"") and test("verb != \"restart\" && verb != \"reset-failed\"") and test("action.lookup\\(\"unit\"\\)")' "polkit rule for the user, restart and reset-failed"
 expect '.polkit | test("var literal = \\[\"nginx.service\",\"luminous-privd.service\"\\];") and test("/\\^app-\\[\\^/\\]\\*\\\\.service\\$/") and test("/\\^sshd\\[\\^/\\]\\*\\$/")' "polkit rule carries the allow and deny globs as regexps"
 
+# --- probes -------------------------------------------------------------------
+# The issue's example file, written as options.
+evaluate probes '{
+	services.luminous-healing = {
+		enable = true;
+		probes = {
+			redis = { unit = "redis.service"; interval = "5s"; timeout = "2s";
+				tcp = { address = "127.0.0.1:6379"; send = "PING\r\n"; expect = "+PONG"; }; };
+			web = { unit = "nginx.service"; http = { url = "http://127.0.0.1:8080/health"; status = [ 200 ]; contains = "ok"; }; };
+			resolver.dns = { name = "example.org"; server = "127.0.0.53:53"; };
+			queue = { unit = "worker.service"; scope = "user"; exec.argv = [ "/usr/local/bin/check-queue" "--quick" ]; };
+		};
+	};
+}'
+expect '.failedAssertions == []' "no assertion fails"
+expect '.services["luminous-healing"].script | test("lmn-collect --units system --interval 5s --probes /nix/store/\\S+-luminous-probes.json \\\\")' "--probes passed to lmn-collect"
+expect '.files.probes.probes | map(.name) == ["queue", "redis", "resolver", "web"]' "every probe rendered, named by its attribute"
+expect '.files.probes.probes[1] == {"name": "redis", "unit": "redis.service", "scope": "system", "interval": "5s", "timeout": "2s", "tcp": {"address": "127.0.0.1:6379", "send": "PING\r\n", "expect": "+PONG"}}' "a tcp probe as docs/probes.md writes it"
+expect '.files.probes.probes[3].http == {"url": "http://127.0.0.1:8080/health", "status": [200], "contains": "ok"} and .files.probes.probes[2] == {"name": "resolver", "scope": "system", "dns": {"name": "example.org", "server": "127.0.0.53:53"}}' "http and dns probes, nulls left out"
+expect '.files.probes.probes[0] | .scope == "user" and .exec.argv == ["/usr/local/bin/check-queue", "--quick"] and (has("_module") | not)' "an exec probe of a user unit"
+
+# A probe must have exactly one kind and a name lmn-collect accepts.
+evaluate bad-probes '{
+	services.luminous-healing = {
+		enable = true;
+		probes.both = { tcp.address = "127.0.0.1:1"; dns.name = "example.org"; };
+		probes.none = { unit = "x.service"; };
+		probes."a b".tcp.address = "127.0.0.1:1";
+	};
+}'
+expect '.failedAssertions | length == 3' "three probes refused"
+expect '.failedAssertions | index("services.luminous-healing.probes.both: set exactly one of tcp, http, dns or exec (set: dns, tcp)") and index("services.luminous-healing.probes.none: set exactly one of tcp, http, dns or exec (set: none)")' "the assertions name the probe and the kinds"
+expect '.failedAssertions | map(select(test("probes.\"a b\": a probe.s name has letters"))) | length == 1' "a bad name is refused"
+
 # --- flake.nix outputs, over a stand-in package set --------------------------
 scenario=flake
 nix-instantiate --eval --strict --json --read-write-mode --store "$tmp/store" \
@@ -173,7 +208,7 @@ else
 	done
 	# Every stage of the pipe, with its flags as generated and --version
 	# added: an unknown flag or a bad value of a known one exits 2.
-	for s in defaults timer noprivd settings; do
+	for s in defaults timer noprivd settings probes; do
 		scenario=$s
 		jq -r '.services["luminous-healing"].script' "$tmp/$s.json" | sed 1d | tr -d '\\' | tr '|' '\n' >"$tmp/$s.stages"
 		while read -r stage; do
@@ -205,6 +240,14 @@ else
 		fail "lmn-detect refuses the rendered rules: $(cat "$tmp/rules.err")"
 	"$tmp/bin/lmn-heal" --print-policy --policy "$tmp/store$(jq -r .paths.policy "$tmp/settings.json")" >"$tmp/policy.out" 2>"$tmp/policy.err" ||
 		fail "lmn-heal refuses the rendered policy: $(cat "$tmp/policy.err")"
+	scenario=probes
+	if [ -x "$tmp/bin/lmn-collect" ]; then
+		if ! "$tmp/bin/lmn-collect" --print-probes --probes "$tmp/store$(jq -r .paths.probes "$tmp/probes.json")" >"$tmp/probes.out" 2>"$tmp/probes.err"; then
+			fail "lmn-collect refuses the rendered probes: $(cat "$tmp/probes.err")"
+		elif ! jq -e '.probes | length == 4 and (map(.timeout) | all(. == "2s")) and .[2].interval == "5s"' "$tmp/probes.out" >/dev/null; then
+			fail "lmn-collect's effective probes: $(cat "$tmp/probes.out")"
+		fi
+	fi
 fi
 
 # --- systemd parses the generated units -------------------------------------
@@ -321,4 +364,4 @@ if [ "$failures" -gt 0 ]; then
 	echo "check-eval: $failures failed" >&2
 	exit 1
 fi
-echo "check-eval: ok (defaults, timer, noprivd, settings, flake, binaries, systemd verify, VM scripts, bad-interval, polkit-js)" >&2
+echo "check-eval: ok (defaults, timer, noprivd, settings, probes, bad-probes, flake, binaries, systemd verify, VM scripts, bad-interval, polkit-js)" >&2

@@ -182,6 +182,12 @@ let
         type = types.attrsOf (types.attrsOf types.anything);
         default = { };
       };
+      # NixOS refuses to build a system whose assertions fail;
+      # eval-summary.nix reports them.
+      assertions = mkOption {
+        type = types.listOf types.unspecified;
+        default = [ ];
+      };
       meta = mkOption {
         type = types.attrsOf types.anything;
         default = { };

@@ -28,6 +28,7 @@ let
   paths = {
     rules = pathAfter "--rules" script;
     policy = pathAfter "--policy" script;
+    probes = pathAfter "--probes" script;
     privd = pathAfter "" (services.luminous-privd.preStart or "");
   };
 in
@@ -40,5 +41,6 @@ in
   polkitEnabled = config.security.polkit.enable;
   logrotate = config.services.logrotate.settings;
   inherit paths;
+  failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
   files = builtins.mapAttrs (_: read) paths;
 }

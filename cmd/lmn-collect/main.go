@@ -7,12 +7,15 @@
 // units of the system or user service manager, which it asks over a kept
 // D-Bus connection (the manager's private socket, else the system or session
 // bus), running `systemctl [--user] list-units --failed` only when no socket
-// answers. It reads no input; its stdout is the head of the pipe
+// answers. With --probes FILE it also checks services (TCP, HTTP, DNS,
+// commands; docs/probes.md), each on its own interval beside the samples,
+// and reads the cgroups of the units they name. It reads no input; its
+// stdout is the head of the pipe
 // `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
 //
 // Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
 // the current sample) or when the downstream closes the pipe; 1 on a write
-// failure; 2 on a bad flag.
+// failure; 2 on a bad flag or probes file.
 package main
 
 import (
@@ -45,6 +48,10 @@ type config struct {
 	units    string
 	version  bool
 
+	// --probes and --print-probes
+	probesFile  string
+	printProbes bool
+
 	// Seams for tests; zero means the real thing.
 	host      string
 	systemctl []string
@@ -74,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
+	fs.StringVar(&cfg.probesFile, "probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
+	fs.BoolVar(&cfg.printProbes, "print-probes", false, "print the effective probes (defaults filled in) as JSON and exit")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -126,6 +135,14 @@ func main() {
 // run writes the start record, then samples until cfg.count is reached or
 // ctx is done.
 func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
+	probes, err := loadProbes(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "lmn-collect: --probes %v\n", err)
+		return 2
+	}
+	if cfg.printProbes {
+		return printProbes(probes, stdout, stderr)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", collect.Src)
 	if cfg.host == "" {
 		cfg.host = record.Hostname()
@@ -133,9 +150,13 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	c := collect.New(collect.Config{
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
 		Systemctl: cfg.systemctl, UnitBus: cfg.unitBus, Booted: cfg.booted, Statfs: cfg.statfs,
-		Host: cfg.host, Log: log,
+		Host: cfg.host, Log: log, WatchUnits: probeUnits(probes),
 	})
 	defer c.Close()
+	if len(probes) > 0 {
+		stop := startProbes(ctx, probes)
+		defer stop()
+	}
 	w := record.NewWriter(stdout)
 	start := record.NewStart(collect.Src, version, time.Now(), settings{
 		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
@@ -143,7 +164,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
 	})
 	start.Host = cfg.host
-	err := w.Emit(start)
+	err = w.Emit(start)
 	if err == nil {
 		err = w.Flush()
 	}

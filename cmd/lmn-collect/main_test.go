@@ -261,3 +261,64 @@ func TestSignalDuringFirstDelta(t *testing.T) {
 		}
 	})
 }
+
+// A bad --probes file exits 2 naming the file and the field; a good one
+// is checked beside the samples.
+func TestProbesFile(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"probes":[{"name":"redis","tcp":{"address":"127.0.0.1:6379","expct":"+PONG"}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := command(t, "--units", "none", "--count", "1", "--probes", bad)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || len(out) != 0 {
+		t.Errorf("bad probes file: err = %v, stdout %q; want exit status 2 and nothing written", err, out)
+	}
+	if want := "lmn-collect: --probes " + bad + `: probes[0].tcp.expct: unknown field (did you mean "expect"?)`; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	if err := command(t, "--probes", filepath.Join(dir, "missing.json")).Run(); !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("missing probes file: %v, want exit status 2", err)
+	}
+
+	good := filepath.Join(dir, "good.json")
+	if err := os.WriteFile(good, []byte(`{"probes":[{"name":"self","exec":{"argv":["/bin/true"]}}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	if code := run(t.Context(), fixtureConfig(t, "--interval", "200ms", "--probes", good, "--print-probes"), &stdout, &stderr); code != 0 {
+		t.Fatalf("--print-probes = %d: %s", code, stderr.String())
+	}
+	want := `{
+  "probes": [
+    {
+      "name": "self",
+      "scope": "system",
+      "interval": "200ms",
+      "timeout": "200ms",
+      "exec": {
+        "argv": [
+          "/bin/true"
+        ]
+      }
+    }
+  ]
+}
+`
+	if stdout.String() != want {
+		t.Errorf("--print-probes printed\n%s\nwant\n%s", stdout.String(), want)
+	}
+	cfg := fixtureConfig(t, "--count", "2", "--interval", "200ms", "--probes", good)
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(t.Context(), cfg, &stdout, &stderr); code != 0 {
+		t.Errorf("run = %d: %s", code, stderr.String())
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 3 {
+		t.Errorf("%d lines, want the start record and two samples", n)
+	}
+}

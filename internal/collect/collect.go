@@ -44,6 +44,9 @@ type Config struct {
 	// Statfs stats a mount point; nil means statfs(2). Tests over fixture
 	// trees, whose mount points do not exist here, set it.
 	Statfs func(path string, st *unix.Statfs_t) error
+	// WatchUnits are units whose own cgroup is read every sample besides
+	// the largest (mem.top_units): the units probes speak for.
+	WatchUnits []sysfs.UnitID
 	// Now is the clock; nil means time.Now.
 	Now  func() time.Time
 	Host string
@@ -73,6 +76,8 @@ type Collector struct {
 	haveSwap bool
 	// lastCgroupScan is when the services' cgroups were last listed.
 	lastCgroupScan time.Time
+	// caveatSaid is whether the cgroup layout's limits were logged.
+	caveatSaid bool
 
 	// The sample and its groups are reused between calls.
 	s record.Sample
@@ -95,6 +100,9 @@ type groups struct {
 	// unitMem is every service's reading, top the largest of them.
 	unitMem []sysfs.UnitMem
 	top     []record.UnitMemory
+	// watchIDs are the units read closely, unitRes their readings.
+	watchIDs []sysfs.UnitID
+	unitRes  []sysfs.UnitResources
 }
 
 // New returns a Collector reading the roots in cfg.

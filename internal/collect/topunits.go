@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"slices"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/record"
@@ -29,6 +30,7 @@ func (c *Collector) topUnits() []record.UnitMemory {
 		c.g.unitMem, err = c.sys.UnitMemory(c.g.unitMem[:0])
 		c.warn.check("mem.top_units", err)
 		c.g.top = largest(c.g.top[:0], c.g.unitMem, topUnitCount)
+		c.watchUnits()
 	}
 	if len(c.g.top) == 0 {
 		return nil
@@ -66,4 +68,44 @@ func before(u sysfs.UnitMem, r record.UnitMemory) bool {
 		return u.Unit < r.Unit
 	}
 	return u.Scope < r.Scope
+}
+
+// watchUnits tells the sysfs reader which units' own cgroups to read
+// closely (use, limit, OOM kills, pressure): the ranked ones and every unit
+// a probe speaks for. It runs at each rescan, so a unit started since is
+// found within cgroupRescan. What the host's cgroup layout cannot give is
+// said once.
+func (c *Collector) watchUnits() {
+	ids := c.g.watchIDs[:0]
+	for _, u := range c.g.top {
+		ids = append(ids, sysfs.UnitID{Unit: u.Unit, Scope: u.Scope})
+	}
+	for _, id := range c.cfg.WatchUnits {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	c.g.watchIDs = ids
+	c.sys.Watch(ids)
+	if !c.caveatSaid {
+		c.caveatSaid = true
+		if msg := c.sys.CgroupCaveat(); msg != "" {
+			c.cfg.Log.Info("per-unit cgroup figures are limited on this host", "detail", msg)
+		}
+	}
+}
+
+// unitResources reads the watched units' own cgroups, every sample.
+func (c *Collector) unitResources() []sysfs.UnitResources {
+	var err error
+	c.g.unitRes, err = c.sys.UnitResources(c.g.unitRes[:0])
+	c.warn.check("unit cgroups", err)
+	return c.g.unitRes
+}
+
+// UnitCgroups appends where the watched units' cgroups are (as of the
+// last rescan) to dst, for readers of the same files: PSI triggers on
+// their memory.pressure, inotify on their memory.events.
+func (c *Collector) UnitCgroups(dst []sysfs.UnitCgroup) []sysfs.UnitCgroup {
+	return c.sys.WatchedCgroups(dst)
 }

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -174,4 +175,56 @@ func BenchmarkTopUnits100(b *testing.B) {
 		c.cur.at = c.cur.at.Add(cgroupRescan)
 		c.topUnits()
 	})
+}
+
+// The units read closely are the ranked ones and the probes' units, each
+// once; those without a cgroup are left out until a rescan finds them.
+func TestWatchedUnits(t *testing.T) {
+	root := collecttestRoot(t)
+	var log strings.Builder
+	c := New(Config{ProcRoot: filepath.Join(root, "proc"), SysRoot: filepath.Join(root, "sys"), Units: UnitsNone,
+		Log: slog.New(slog.NewTextHandler(&log, nil)),
+		WatchUnits: []sysfs.UnitID{{Unit: "cron.service", Scope: "system"}, {Unit: "nginx.service", Scope: "system"},
+			{Unit: "absent.service", Scope: "user"}}})
+	t.Cleanup(func() { c.Close() })
+	c.Prime()
+	c.Sample(t.Context())
+	var names []string
+	for _, cg := range c.UnitCgroups(nil) {
+		names = append(names, cg.Scope+"/"+cg.Unit)
+	}
+	want := []string{"user/syncthing.service", "system/postgresql.service", "system/nginx.service", "user/pipewire.service",
+		"system/sshd.service", "system/cron.service"}
+	if !slices.Equal(names, want) {
+		t.Errorf("watched %v, want %v", names, want)
+	}
+	res := c.unitResources()
+	if len(res) != 6 || res[2].Unit != "nginx.service" || res[2].MaxBytes != 400<<20 || !res[2].HasPressure ||
+		res[1].OOMKills != 2 || res[5].CurrentBytes != 4<<20 {
+		t.Errorf("resources %+v", res)
+	}
+	if strings.Contains(log.String(), "per-unit cgroup") {
+		t.Errorf("a v2 host with memory logged a caveat: %s", log.String())
+	}
+}
+
+// A hybrid host says once what it cannot report.
+func TestWatchedUnitsHybridCaveat(t *testing.T) {
+	var log strings.Builder
+	clk := &clock{t: time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)}
+	c := New(Config{ProcRoot: filepath.Join(collecttestRoot(t), "proc"), SysRoot: "../sysfs/testdata/hybrid", Units: UnitsNone,
+		Log: slog.New(slog.NewTextHandler(&log, nil)), Now: clk.now,
+		WatchUnits: []sysfs.UnitID{{Unit: "worker.service", Scope: "user"}}})
+	t.Cleanup(func() { c.Close() })
+	c.Prime()
+	for range 3 {
+		clk.t = clk.t.Add(cgroupRescan)
+		c.Sample(t.Context())
+	}
+	if n := strings.Count(log.String(), "hybrid cgroup layout"); n != 1 {
+		t.Errorf("caveat said %d times, want once:\n%s", n, log.String())
+	}
+	if res := c.unitResources(); len(res) != 4 || res[3].Unit != "worker.service" || !res[3].HasPressure || res[3].HasCurrent {
+		t.Errorf("resources %+v", res)
+	}
 }

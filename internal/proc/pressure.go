@@ -22,6 +22,10 @@ type Pressure struct {
 // ErrNoPressureLines means a pressure file had neither a some nor a full line.
 var ErrNoPressureLines = errors.New("no some/full lines")
 
+// ParsePressure parses a pressure file's content: /proc/pressure/* and a
+// cgroup's memory.pressure, cpu.pressure and io.pressure alike.
+func ParsePressure(b []byte) (Pressure, error) { return parsePressure(b) }
+
 func parsePressure(b []byte) (Pressure, error) {
 	var p Pressure
 	for i := 0; i < len(b); {

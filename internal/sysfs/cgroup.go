@@ -19,7 +19,10 @@ type UnitMem struct {
 
 type cgroupFile struct {
 	unit, scope string
-	file        *proc.File
+	// rel is the unit's cgroup below the layout's root
+	// ("system.slice/nginx.service").
+	rel  string
+	file *proc.File
 }
 
 // cgroupMaxDepth bounds how deep slices are walked below system.slice or a
@@ -29,9 +32,12 @@ const cgroupMaxDepth = 4
 // Cgroup layouts: the unified (v2) tree counts memory.current; on a legacy
 // or hybrid host the memory controller's v1 tree counts
 // memory.usage_in_bytes.
-var cgroupLayouts = []struct{ dir, file string }{
-	{"fs/cgroup", "memory.current"},
-	{"fs/cgroup/memory", "memory.usage_in_bytes"},
+var cgroupLayouts = []struct {
+	dir, file string
+	v1        bool
+}{
+	{"fs/cgroup", "memory.current", false},
+	{"fs/cgroup/memory", "memory.usage_in_bytes", true},
 }
 
 // ScanUnitCgroups (re)lists the services' cgroups and reports how many it
@@ -54,17 +60,26 @@ func (fs *FS) ScanUnitCgroups() int {
 		old[c.file.Path()] = c.file
 	}
 	fs.cgroups = fs.cgroups[:0]
+	fs.layout = cgroupLayout{unified: fs.unifiedRoot()}
 	for _, l := range cgroupLayouts {
 		root := filepath.Join(fs.root, l.dir)
-		fs.walkServices(filepath.Join(root, "system.slice"), "system", l.file, 0)
-		managers, _ := filepath.Glob(filepath.Join(root, "user.slice", "user-*.slice", "user@*.service"))
-		for _, m := range managers {
-			fs.walkServices(m, "user", l.file, 0)
-		}
+		fs.cgroups = appendServices(fs.cgroups, root, l.file)
 		if len(fs.cgroups) > 0 {
+			fs.layout.memory, fs.layout.v1 = root, l.v1
 			break
 		}
 	}
+	if fs.layout.memory == "" {
+		// No services yet: where would the memory controller be?
+		v2 := filepath.Join(fs.root, "fs/cgroup")
+		if b, _ := readSmall(filepath.Join(v2, "cgroup.controllers")); bytes.Contains(b, []byte("memory")) {
+			fs.layout.memory = v2
+		} else {
+			_, err := os.Stat(filepath.Join(v2, "memory/memory.usage_in_bytes"))
+			fs.layout.v1 = err == nil
+		}
+	}
+	fs.unifiedUnits = nil
 	for i := range fs.cgroups {
 		c := &fs.cgroups[i]
 		if f, ok := old[c.file.Path()]; ok {
@@ -78,29 +93,48 @@ func (fs *FS) ScanUnitCgroups() int {
 	return len(fs.cgroups)
 }
 
-// walkServices adds the *.service directories under dir, descending into
-// *.slice directories only.
-func (fs *FS) walkServices(dir, scope, file string, depth int) {
-	ents, err := os.ReadDir(dir)
+// appendServices appends the services of the cgroup tree at root that
+// have file (memory.current, or "" for any): those under system.slice, and
+// those of each user manager with scope "user".
+func appendServices(dst []cgroupFile, root, file string) []cgroupFile {
+	dst = walkServices(dst, root, "system.slice", "system", file, 0)
+	managers, _ := filepath.Glob(filepath.Join(root, "user.slice", "user-*.slice", "user@*.service"))
+	for _, m := range managers {
+		rel, _ := filepath.Rel(root, m)
+		dst = walkServices(dst, root, rel, "user", file, 0)
+	}
+	return dst
+}
+
+// walkServices appends the *.service directories under root/rel,
+// descending into *.slice directories only.
+func walkServices(dst []cgroupFile, root, rel, scope, file string, depth int) []cgroupFile {
+	ents, err := os.ReadDir(filepath.Join(root, rel))
 	if err != nil {
-		return
+		return dst
 	}
 	for _, e := range ents {
 		name := e.Name()
 		if !e.IsDir() {
 			continue
 		}
+		sub := filepath.Join(rel, name)
 		switch {
 		case strings.HasSuffix(name, ".service"):
-			p := filepath.Join(dir, name, file)
-			if _, err := os.Stat(p); err != nil {
-				continue // not the memory controller's, or gone
+			c := cgroupFile{unit: name, scope: scope, rel: sub}
+			if file != "" {
+				p := filepath.Join(root, sub, file)
+				if _, err := os.Stat(p); err != nil {
+					continue // not the memory controller's, or gone
+				}
+				c.file = proc.NewAttr(p)
 			}
-			fs.cgroups = append(fs.cgroups, cgroupFile{unit: name, scope: scope, file: proc.NewAttr(p)})
+			dst = append(dst, c)
 		case strings.HasSuffix(name, ".slice") && depth < cgroupMaxDepth:
-			fs.walkServices(filepath.Join(dir, name), scope, file, depth+1)
+			dst = walkServices(dst, root, sub, scope, file, depth+1)
 		}
 	}
+	return dst
 }
 
 func (fs *FS) closeCgroups() error {

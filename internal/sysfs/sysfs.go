@@ -1,7 +1,8 @@
 // Package sysfs reads the kernel's device tree (/sys) under a root directory
 // passed in, so fixture trees can stand in for the real /sys: network link
 // state, which block devices are whole disks, temperature sensors, and the
-// memory of services from their cgroups.
+// memory of services from their cgroups (each service's use, and the use,
+// limit, OOM kills and memory pressure of the units watched closely).
 //
 // Attribute files are kept open and re-read with pread(2) (see proc.File);
 // directories are listed only when Scan is called, not every tick.
@@ -23,8 +24,14 @@ type FS struct {
 	links map[string]*linkFiles
 	block map[string]bool
 	temps []tempFiles
-	// cgroups are the services' memory counters (ScanUnitCgroups).
-	cgroups []cgroupFile
+	// cgroups are the services' memory counters (ScanUnitCgroups), found
+	// in layout; unifiedUnits are the services of a hybrid host's unified
+	// tree, listed when a watched unit is not among cgroups.
+	cgroups      []cgroupFile
+	layout       cgroupLayout
+	unifiedUnits []cgroupFile
+	// watched are the units whose own cgroup files are read (Watch).
+	watched []watchedUnit
 }
 
 // NewFS returns an FS rooted at root ("/sys" on a live system).
@@ -47,6 +54,10 @@ func (fs *FS) Close() error {
 	}
 	fs.temps = nil
 	errs = append(errs, fs.closeCgroups())
+	for _, w := range fs.watched {
+		errs = append(errs, w.close())
+	}
+	fs.watched = nil
 	return errors.Join(errs...)
 }
 
@@ -61,6 +72,9 @@ func (fs *FS) Files() []*proc.File {
 	}
 	for _, c := range fs.cgroups {
 		out = append(out, c.file)
+	}
+	for _, w := range fs.watched {
+		out = append(out, w.files()...)
 	}
 	return out
 }

@@ -4,6 +4,10 @@
 {
   socketPath = "/run/luminous/privd.sock";
 
+  # A Go duration (5s, 1m30s), as every lmn configuration file writes it;
+  # systemd reads these the same way.
+  goDurationPattern = "([0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h))+";
+
   # lmn-privd's built-in deny list (internal/action DefaultUnitPolicy), the
   # default of privd.deniedUnits so the polkit rule refuses the same units.
   defaultDeniedUnits = [
