@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,19 +28,19 @@ type journaldChannel struct {
 
 func (c *journaldChannel) name() string { return "journald" }
 
-func (c *journaldChannel) send(ctx context.Context, m *Message) error {
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: c.socket, Net: "unixgram"})
+func (c *journaldChannel) send(_ context.Context, m *Message) error {
+	// A socket of its own for each entry, unconnected and non-blocking:
+	// a journald too busy to take it is an error to retry, never a wait.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
-		return fmt.Errorf("journald: %w", err)
+		return fmt.Errorf("journald: socket: %w", err)
 	}
-	defer conn.Close()
-	if d, ok := ctx.Deadline(); ok {
-		conn.SetWriteDeadline(d)
-	}
+	defer unix.Close(fd)
+	to := &unix.SockaddrUnix{Name: c.socket}
 	entry := journalEntry(m)
-	_, err = conn.Write(entry)
-	if errors.Is(err, syscall.EMSGSIZE) || errors.Is(err, syscall.ENOBUFS) {
-		err = sendMemfd(conn, entry)
+	err = unix.Sendmsg(fd, entry, nil, to, 0)
+	if errors.Is(err, unix.EMSGSIZE) || errors.Is(err, unix.ENOBUFS) {
+		err = sendMemfd(fd, to, entry)
 	}
 	if err != nil {
 		return fmt.Errorf("journald %s: %w", c.socket, err)
@@ -52,7 +50,7 @@ func (c *journaldChannel) send(ctx context.Context, m *Message) error {
 
 // sendMemfd passes entry in a sealed memfd, as journald asks of entries
 // larger than a datagram.
-func sendMemfd(conn *net.UnixConn, entry []byte) error {
+func sendMemfd(sock int, to *unix.SockaddrUnix, entry []byte) error {
 	fd, err := unix.MemfdCreate("lmn-notify-journal", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return fmt.Errorf("memfd_create: %w", err)
@@ -69,8 +67,7 @@ func sendMemfd(conn *net.UnixConn, entry []byte) error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		return fmt.Errorf("seal memfd: %w", err)
 	}
-	_, _, err = conn.WriteMsgUnix(nil, unix.UnixRights(fd), nil)
-	return err
+	return unix.Sendmsg(sock, nil, unix.UnixRights(fd), to, 0)
 }
 
 // journalEntry is m as native protocol fields: MESSAGE, MESSAGE_ID,
