@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -105,13 +106,24 @@ func DefaultConfig() Config {
 // DefaultSocket is journald's native socket.
 const DefaultSocket = "/run/systemd/journal/socket"
 
-// Load reads path over the defaults and checks the result.
+// Load reads path over the defaults and checks the result; errors name
+// path and the field.
 func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return DefaultConfig(), &config.Error{File: path, Err: err}
+	}
+	c, err := Parse(data)
+	return c, config.In(path, err)
+}
+
+// Parse decodes a configuration over the defaults and checks it.
+func Parse(data []byte) (Config, error) {
 	c := DefaultConfig()
-	if err := config.Load(path, &c); err != nil {
+	if err := config.Decode(data, &c); err != nil {
 		return c, err
 	}
-	return c, config.In(path, c.Check())
+	return c, c.Check()
 }
 
 // Check reports the first mistake of c, naming its field.

@@ -246,3 +246,39 @@ func TestEveryEventHasACatalogEntry(t *testing.T) {
 		}
 	}
 }
+
+// FuzzObserve feeds the decider any line: it uses it or reports it, never
+// panics, and every message it makes renders.
+func FuzzObserve(f *testing.F) {
+	for _, r := range []any{
+		issueRec("a", "unit_failed", record.StateFiring, "a failed"), healRec("a", record.PhaseAdvised, ""),
+		healRec("a", record.PhaseVerified, record.OutcomeWorse), issueRec("a", "collector_absent", record.StateFiring, ""),
+		issueRec("a", "unit_failed", record.StateResolved, "ok"),
+	} {
+		b, _ := json.Marshal(r)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"kind":"heal","issue":"","phase":"advised"}`))
+	f.Add([]byte(`{"kind":"issue","id":"x","state":"resolved","subject":null}`))
+	f.Add([]byte(`{"kind":"heal","issue":"x","phase":"verified","outcome":"rolled_back","subject":{"unit\n":"a"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var k struct {
+			Kind string `json:"kind"`
+		}
+		if json.Unmarshal(data, &k) != nil {
+			return
+		}
+		d := newDecider(testConfig(), time.Now)
+		for range 2 { // twice: the second sees the state the first left
+			msgs, err := d.observe(record.Line{N: 1, Raw: data, Kind: k.Kind})
+			if err != nil {
+				return
+			}
+			for _, m := range msgs {
+				if strings.ContainsAny(m.Title(), "\r\n") || m.Text() == "" || len(journalEntry(m)) == 0 {
+					t.Fatalf("message %+v renders badly", m)
+				}
+			}
+		}
+	})
+}

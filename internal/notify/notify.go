@@ -214,8 +214,8 @@ func secretURL(u, file string) (string, error) {
 	if err != nil {
 		return "", config.Field("url_file", err)
 	}
-	if err := parseHTTP(s); err != nil {
-		return "", config.Errorf("url_file", "%s: %v", file, err)
+	if parseHTTP(s) != nil { // its message would show part of the secret
+		return "", config.Errorf("url_file", "%s: want an http:// or https:// URL with a host", file)
 	}
 	return s, nil
 }
