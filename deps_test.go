@@ -73,6 +73,8 @@ var (
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
 		"internal/config":    {}, // JSON configuration files: strict decoding, field paths, Duration
 		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
+		// What a person is told, and its channels.
+		"internal/notify": {"internal/record", "internal/config"},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}
