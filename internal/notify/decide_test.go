@@ -131,7 +131,7 @@ func TestMessageSaysWhatWhatWasDoneWhatToDoAndHowToPause(t *testing.T) {
 	}
 	text := m.Text()
 	for _, want := range []string{
-		"a.service (system) has failed", "Host: web1", "Issue a (rule unit_failed, warning)",
+		"Host: web1", "Issue a (rule unit_failed, warning)",
 		"step 1 restart_unit via unprivileged: failed (exit status 1)", "no tier could act, advised (privd=no socket sudo=not allowed by --tiers)",
 		"What to do: run as root: systemctl restart -- a.service",
 		"luminous-pause (or create /run/luminous/pause)", "held back for 15m",

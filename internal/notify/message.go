@@ -99,14 +99,15 @@ func (m *Message) Text() string {
 		m.issueText(&b)
 	}
 	fmt.Fprintf(&b, "\nPause all healing: luminous-pause (or create %s); remove it to resume.", m.Pause)
-	if m.Event != EventDigest && m.PerIssue > 0 {
+	if m.Event != EventDigest && m.Event != EventRecovered && m.PerIssue > 0 {
 		fmt.Fprintf(&b, " Repeats about this issue are held back for %s.", config.Duration(m.PerIssue))
 	}
 	return b.String()
 }
 
+// issueText says it all but the summary, which every channel shows in
+// its title.
 func (m *Message) issueText(b *strings.Builder) {
-	fmt.Fprintf(b, "%s\n", m.what())
 	fmt.Fprintf(b, "Host: %s. Issue %s", m.Host, m.Issue)
 	if m.Rule != "" {
 		fmt.Fprintf(b, " (rule %s", m.Rule)
