@@ -22,6 +22,7 @@
         "lmn-detect"
         "lmn-heal"
         "lmn-privd"
+        "lmn-notify"
         "lmn-dash"
       ];
     in

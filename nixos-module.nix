@@ -87,6 +87,16 @@ let
   ++ optionals (cfg.settings.policy != { }) [
     "--policy"
     "${policyFile}"
+  ]
+  # lmn-heal's own default is the module's.
+  ++ optionals (cfg.pauseFile != "/run/luminous/pause") [
+    "--pause-file"
+    cfg.pauseFile
+  ];
+  # nix/module/notify.nix: on when a channel is configured.
+  notifyArgs = [
+    "--config"
+    cfg.notify.configFile
   ];
   dashArgs = [
     "--headless"
@@ -105,12 +115,16 @@ let
       (command "lmn-heal" healArgs)
     ]
     ++ optional cfg.recordLog "${pkgs.coreutils}/bin/tee -a ${recordLogPath}"
+    ++ optional cfg.notify.active (command "lmn-notify" notifyArgs)
     ++ optional (cfg.mode == "service") (command "lmn-dash" dashArgs)
   );
 
 in
 {
-  imports = [ ./nix/module/privd.nix ];
+  imports = [
+    ./nix/module/privd.nix
+    ./nix/module/notify.nix
+  ];
 
   options.services.luminous-healing = {
     enable = mkEnableOption "lmn, the self-healing pipeline (collect, detect, heal, dash) and its privileged broker";

@@ -29,7 +29,9 @@ let
     rules = pathAfter "--rules" script;
     policy = pathAfter "--policy" script;
     privd = pathAfter "" (services.luminous-privd.preStart or "");
+    notify = pathAfter "--config" script;
   };
+  packages = config.environment.systemPackages;
 in
 {
   inherit services;
@@ -39,6 +41,9 @@ in
   polkit = config.security.polkit.extraConfig;
   polkitEnabled = config.security.polkit.enable;
   logrotate = config.services.logrotate.settings;
+  packages = map (p: p.name) packages;
+  pauseScript = lib.concatMapStrings (p: p.text or "") packages;
+  etc = builtins.mapAttrs (_: e: e.source) config.environment.etc;
   inherit paths;
   files = builtins.mapAttrs (_: read) paths;
 }
