@@ -269,14 +269,14 @@ def service: unit + [(.serviceConfig
 if ! command -v systemd-analyze >/dev/null; then
 	echo "check-eval: units not verified: no systemd-analyze" >&2
 else
-	for s in defaults timer settings; do
+	for s in defaults timer settings notify; do
 		scenario=systemd-$s
 		dir=$tmp/units-$s
 		mkdir -p "$dir"
 		jq -r "$render_units" "$tmp/$s.json" | while IFS=$'\t' read -r name text; do
 			printf '%s\n' "$text" | base64 -d | sed 's|/nix/store/[^ ]*/bin/[^ ]*|/bin/true|g' >"$dir/$name"
 		done
-		(cd "$dir" && systemd-analyze verify --man=no ./*.service ./*.socket $(ls ./*.timer 2>/dev/null)) >"$dir/verify.out" 2>&1 || true
+		(cd "$dir" && systemd-analyze verify --man=no ./*.service $(ls ./*.socket ./*.timer 2>/dev/null)) >"$dir/verify.out" 2>&1 || true
 		if grep -E "Unknown (key|section)|Failed to parse|[Ii]nvalid|not executable|bad-setting" "$dir/verify.out" >"$dir/bad"; then
 			fail "systemd-analyze verify: $(cat "$dir/bad")"
 		elif [ "${CHECK_EVAL_SHOW_UNITS:-}" = "$s" ]; then
