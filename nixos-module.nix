@@ -3,7 +3,8 @@
 # Two halves with different privileges:
 # - luminous-healing.service (or .timer) runs the pipe
 #   lmn-collect | lmn-detect | lmn-heal | lmn-dash as an unprivileged user,
-#   hardened like nixpkgs' prometheus exporters;
+#   hardened like nixpkgs' prometheus exporters, with lmn-notify before
+#   lmn-dash when a channel is configured (nix/module/notify.nix);
 # - luminous-privd.socket + luminous-privd.service, the root broker that
 #   performs the few privileged actions lmn-heal asks for, authenticated by
 #   the socket's group and an HMAC key, with almost every privilege removed.
