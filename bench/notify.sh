@@ -6,8 +6,10 @@
 # lmn-dash --headless --listen the same stream, one record a second (the
 # recorded samples, issues and heal steps of internal/dash/testdata/stream.ndjson,
 # over and over), side by side for DURATION seconds (default 60) after a 5 s
-# warm-up. For each it reports CPU (utime+stime over the window, as a share
-# of one core) and resident memory; then the ratio lmn-notify / lmn-dash.
+# warm-up. For each it reports CPU over the window as a share of one core,
+# from utime+stime (10 ms ticks) and from the nanosecond run times of every
+# thread in /proc/PID/task/*/schedstat, and resident memory; then the ratio
+# lmn-notify / lmn-dash.
 # Then it runs the Go benchmark of record → message delivered, the first
 # attempt of every message answered 500 (BenchmarkRecordToMessage).
 #
@@ -58,6 +60,7 @@ for _ in $(seq 50); do [[ -s $tmp/port ]] && break; sleep 0.1; done
 hz=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+runns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
 
 mkfifo "$tmp/a" "$tmp/b"
 "$tmp/feed.sh" "$tmp/records.ndjson" >"$tmp/a" &
@@ -73,14 +76,15 @@ pids+=($dpid)
 
 echo "lmn-notify and lmn-dash side by side at 1 record/s, ${DURATION}s window after ${WARMUP}s warm-up, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 sleep "$WARMUP"
-n0=$(ticks "$npid") d0=$(ticks "$dpid") s0=$(date +%s.%N)
+n0=$(ticks "$npid") d0=$(ticks "$dpid") nn0=$(runns "$npid") dn0=$(runns "$dpid") s0=$(date +%s.%N)
 sleep "$DURATION"
-n1=$(ticks "$npid") d1=$(ticks "$dpid") s1=$(date +%s.%N)
-awk -v n="$((n1 - n0))" -v d="$((d1 - d0))" -v s="$s0" -v e="$s1" -v hz="$hz" -v nr="$(rss "$npid")" -v dr="$(rss "$dpid")" 'BEGIN {
+n1=$(ticks "$npid") d1=$(ticks "$dpid") nn1=$(runns "$npid") dn1=$(runns "$dpid") s1=$(date +%s.%N)
+awk -v n="$((n1 - n0))" -v d="$((d1 - d0))" -v nn="$((nn1 - nn0))" -v dn="$((dn1 - dn0))" -v s="$s0" -v e="$s1" \
+	-v hz="$hz" -v nr="$(rss "$npid")" -v dr="$(rss "$dpid")" 'BEGIN {
 	w = e - s
-	printf "lmn-notify --webhook         cpu %.3f%% of one core (%d ticks in %.1f s)  VmRSS %s MiB\n", n/hz/w*100, n, w, nr
-	printf "lmn-dash --headless --listen cpu %.3f%% of one core (%d ticks in %.1f s)  VmRSS %s MiB\n", d/hz/w*100, d, w, dr
-	if (d > 0) printf "ratio lmn-notify / lmn-dash: %.2f\n", n/d; else print "ratio: lmn-dash used no tick"
+	printf "lmn-notify --webhook         cpu %.4f%% of one core (schedstat %.1f ms; %d ticks) in %.1f s  VmRSS %s MiB\n", nn/1e9/w*100, nn/1e6, n, w, nr
+	printf "lmn-dash --headless --listen cpu %.4f%% of one core (schedstat %.1f ms; %d ticks) in %.1f s  VmRSS %s MiB\n", dn/1e9/w*100, dn/1e6, d, w, dr
+	printf "ratio lmn-notify / lmn-dash (schedstat): %.2f\n", nn/dn
 }'
 echo "messages delivered in the window and warm-up: $(grep -c '"phase":"sent"' "$tmp/notify.out" || true)"
 

@@ -34,6 +34,8 @@ type Config struct {
 	Retry Retry `json:"retry"`
 	// PauseFile is named in every message as the way to pause healing.
 	PauseFile string `json:"pause_file"`
+	// Mute lists issue ids and rule names nobody is told of.
+	Mute []string `json:"mute,omitempty"`
 
 	Webhook  *Webhook  `json:"webhook,omitempty"`
 	Ntfy     *Ntfy     `json:"ntfy,omitempty"`
@@ -251,11 +253,19 @@ func (c *Config) Channels() []string {
 // wants reports whether event name is sent.
 func (c *Config) wants(name string) bool { return slices.Contains(c.Events, name) }
 
+// muted reports whether an issue, by its id or rule, is muted.
+func (c *Config) muted(id, rule string) bool {
+	return slices.Contains(c.Mute, id) || rule != "" && slices.Contains(c.Mute, rule)
+}
+
 // Settings is what the start record says of c: no secret, no URL path.
 func (c *Config) Settings() map[string]any {
 	s := map[string]any{
 		"events": c.Events, "per_issue": c.PerIssue, "burst": c.Burst, "digest_every": c.DigestEvery,
 		"queue": c.Queue, "retry": c.Retry, "pause_file": c.PauseFile, "channels": c.Channels(),
+	}
+	if len(c.Mute) > 0 {
+		s["mute"] = c.Mute
 	}
 	if c.Webhook != nil {
 		s["webhook"] = describeURL(c.Webhook.URL, c.Webhook.URLFile)

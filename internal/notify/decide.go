@@ -76,7 +76,7 @@ func (d *decider) issue(is *record.Issue) []*Message {
 	switch is.State {
 	case record.StateFiring:
 		st.summary = is.Summary
-		if is.Rule == EventCollectorAbsent && d.cfg.wants(EventCollectorAbsent) {
+		if is.Rule == EventCollectorAbsent && d.cfg.wants(EventCollectorAbsent) && !d.cfg.muted(is.ID, is.Rule) {
 			return d.problem(is.ID, st, EventCollectorAbsent, nil, is.TS.Time)
 		}
 	case record.StateResolved:
@@ -107,7 +107,7 @@ func (d *decider) heal(h *record.Heal) []*Message {
 	st.addStep(h)
 	ev := healEvent(h)
 	switch {
-	case !d.cfg.wants(ev):
+	case !d.cfg.wants(ev) || d.cfg.muted(h.Issue, st.rule):
 		return nil
 	case ev == EventRecovered:
 		if !st.notified {

@@ -282,3 +282,17 @@ func FuzzObserve(f *testing.F) {
 		}
 	})
 }
+
+func TestMutedIssuesAndRulesAreNotTold(t *testing.T) {
+	c := testConfig()
+	c.Mute = []string{"a", "collector_absent"}
+	d := newDecider(c, time.Now)
+	got := feed(t, d, healRec("a", record.PhaseAdvised, ""), healRec("b", record.PhaseGaveUp, ""),
+		issueRec("c", "collector_absent", record.StateFiring, "no sample"))
+	if told(got) != "gave_up:b" {
+		t.Errorf("told %q, want only gave_up:b", told(got))
+	}
+	if !strings.Contains(got[0].Text(), `Silence it: add "b" (or its rule) to mute`) {
+		t.Errorf("text does not say how to silence:\n%s", got[0].Text())
+	}
+}

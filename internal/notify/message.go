@@ -99,8 +99,11 @@ func (m *Message) Text() string {
 		m.issueText(&b)
 	}
 	fmt.Fprintf(&b, "\nPause all healing: luminous-pause (or create %s); remove it to resume.", m.Pause)
-	if m.Event != EventDigest && m.Event != EventRecovered && m.PerIssue > 0 {
-		fmt.Fprintf(&b, " Repeats about this issue are held back for %s.", config.Duration(m.PerIssue))
+	if m.Event != EventDigest && m.Event != EventRecovered {
+		if m.PerIssue > 0 {
+			fmt.Fprintf(&b, " Repeats about this issue are held back for %s.", config.Duration(m.PerIssue))
+		}
+		fmt.Fprintf(&b, " Silence it: add %q (or its rule) to mute in lmn-notify's configuration.", m.Issue)
 	}
 	return b.String()
 }
