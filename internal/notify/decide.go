@@ -162,6 +162,11 @@ func (d *decider) flush() *Message {
 	if d.digest == nil || d.now().Before(d.due) {
 		return nil
 	}
+	return d.takeDigest()
+}
+
+// takeDigest returns the pending digest, due or not, or nil.
+func (d *decider) takeDigest() *Message {
 	m := d.digest
 	d.digest = nil
 	return m

@@ -133,10 +133,7 @@ func (n *Notifier) Close(grace time.Duration) {
 		n.timer.Stop()
 		n.timer = nil
 	}
-	var m *Message
-	if _, ok := n.dec.dueAt(); ok {
-		m, n.dec.digest = n.dec.digest, nil
-	}
+	m := n.dec.takeDigest()
 	n.mu.Unlock()
 	if m != nil {
 		n.put(m)
