@@ -178,7 +178,8 @@ func TestJournaldDatagramAndMemfd(t *testing.T) {
 // startJournald runs the machine's systemd-journald in a mount namespace
 // of its own, where /run/systemd/journal, /run/log/journal and
 // /var/log/journal are directories of the test, so it touches nothing of
-// the host. It returns the socket path and the directory journalctl reads.
+// the host: it runs without systemd as PID 1 (this machine's PID 1 is
+// not systemd). It returns the socket path and the directory journalctl reads.
 func startJournald(t *testing.T) (socket, journal string) {
 	t.Helper()
 	const journald = "/lib/systemd/systemd-journald"
@@ -197,11 +198,15 @@ func startJournald(t *testing.T) (socket, journal string) {
 	for _, d := range []string{"sock", "run", "var"} {
 		os.Mkdir(filepath.Join(dir, d), 0o755)
 	}
+	// Fresh tmpfs over /run and /var/log (in the namespace only), so every
+	// directory made here is made in them, never on the host.
 	script := `set -e
-mount -t tmpfs tmpfs /run/systemd 2>/dev/null || { mkdir -p /run/systemd && mount -t tmpfs tmpfs /run/systemd; }
-mkdir -p /run/systemd/journal && mount --bind "$1/sock" /run/systemd/journal
-mkdir -p /run/log && mount -t tmpfs tmpfs /run/log && mkdir /run/log/journal && mount --bind "$1/run" /run/log/journal
-mkdir -p /var/log/journal && mount --bind "$1/var" /var/log/journal
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/log
+mkdir -p /run/systemd/journal /run/log/journal /var/log/journal
+mount --bind "$1/sock" /run/systemd/journal
+mount --bind "$1/run" /run/log/journal
+mount --bind "$1/var" /var/log/journal
 exec ` + journald
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir)
 	var out bytes.Buffer
