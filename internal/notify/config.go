@@ -105,6 +105,9 @@ func DefaultConfig() Config {
 	}
 }
 
+// DefaultSendmail is where the MTA's sendmail is, on PATH or not.
+const DefaultSendmail = "/usr/sbin/sendmail"
+
 // DefaultSocket is journald's native socket.
 const DefaultSocket = "/run/systemd/journal/socket"
 
@@ -185,7 +188,7 @@ func (c *Config) checkChannels() error {
 			}
 		}
 		if len(m.Sendmail) == 0 {
-			m.Sendmail = []string{"sendmail"}
+			m.Sendmail = []string{DefaultSendmail}
 		}
 	}
 	if j := c.Journald; j != nil && j.Socket == "" {

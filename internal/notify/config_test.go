@@ -48,7 +48,7 @@ func TestConfigDefaultsAndChannels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.PerIssue.D() != time.Hour || c.Burst != 5 || c.Mail.Sendmail[0] != "sendmail" || c.Journald.Socket != DefaultSocket {
+	if c.PerIssue.D() != time.Hour || c.Burst != 5 || c.Mail.Sendmail[0] != DefaultSendmail || c.Journald.Socket != DefaultSocket {
 		t.Errorf("config %+v", c)
 	}
 	if got := strings.Join(c.Channels(), ","); got != "webhook,mail,journald" {
