@@ -115,8 +115,8 @@ let
       (command "lmn-detect" detectArgs)
       (command "lmn-heal" healArgs)
     ]
-    ++ optional cfg.recordLog "${pkgs.coreutils}/bin/tee -a ${recordLogPath}"
     ++ optional cfg.notify.active (command "lmn-notify" notifyArgs)
+    ++ optional cfg.recordLog "${pkgs.coreutils}/bin/tee -a ${recordLogPath}"
     ++ optional (cfg.mode == "service") (command "lmn-dash" dashArgs)
   );
 
@@ -310,7 +310,8 @@ in
       type = types.bool;
       default = false;
       description = ''
-        Append every record leaving lmn-heal (samples, issues, heal steps) to
+        Append every record leaving lmn-heal (samples, issues, heal steps)
+        and lmn-notify (its notify records) to
         `${recordLogPath}`, rotated daily by logrotate. For replay
         (`lmn-detect < records.ndjson`) and tests. In timer mode without it,
         the records go to the journal.

@@ -177,7 +177,7 @@ expect '.package.ldflags == ["-s", "-w", "-X main.version=0.1.0-0123abc"]' "vers
 expect '.package.vendorHash | (. == null or test("^sha256-[A-Za-z0-9+/]{43}=$"))' "vendorHash pinned"
 expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-notify", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("/bin/lmn-dash"))' "nix run .#<binary>, default the dashboard"
 expect '.appTypes == ["app"] and .overlay == "lmn" and .nixosModule and .formatter == "nixfmt" and .devShell == ["go-1.26", "gopls", "jq", "tmux"]' "overlay, module, formatter, dev shell"
-expect '.checks == ["package", "vm-disk-fill", "vm-polkit-restart", "vm-restart-unit"] and (.checkImports | map(sub(".*/"; "")) | sort == ["disk-fill.nix", "polkit-restart.nix", "restart-unit.nix"])' "checks: the package and the VM tests"
+expect '.checks == ["package", "vm-disk-fill", "vm-notify", "vm-polkit-restart", "vm-restart-unit"] and (.checkImports | map(sub(".*/"; "")) | sort == ["disk-fill.nix", "notify.nix", "polkit-restart.nix", "restart-unit.nix"])' "checks: the package and the VM tests"
 if jq -e '.src == null' "$tmp/flake.json" >/dev/null; then
 	echo "check-eval: package source not checked: lib.fileset needs Nix >= 2.14" >&2
 else
