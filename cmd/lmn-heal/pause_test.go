@@ -169,3 +169,31 @@ func TestNoPauseFile(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWhilePaused: replaying a file (actions inline) with the pause
+// file present plans nothing: every ladder is held.
+func TestReplayWhilePaused(t *testing.T) {
+	dir := t.TempDir()
+	pause := filepath.Join(dir, "pause")
+	os.WriteFile(pause, []byte("replay\n"), 0o644)
+	cfg := testConfig(t, "--tiers", "unprivileged", "--sudo", "never", "--pause-file", pause)
+	cfg.systemctl = []string{"sh", "-c", "echo ran >>" + filepath.Join(dir, "actions"), "systemctl"}
+	out, _, code := runWith(t, cfg, stream(t,
+		"0s issue unit_failed unit=a.service firing", "0s issue unit_failed unit=b.service firing", "5m sample"))
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var phases []string
+	for _, l := range strings.Split(out, "\n") {
+		var h record.Heal
+		if json.Unmarshal([]byte(l), &h) == nil && h.Kind == record.KindHeal {
+			phases = append(phases, h.Issue+":"+h.Phase)
+		}
+	}
+	if got := strings.Join(phases, " "); got != "unit_failed-a.service:held unit_failed-b.service:held" {
+		t.Errorf("heal records %q, want both held once", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "actions")); err == nil {
+		t.Error("an action ran during a paused replay")
+	}
+}
