@@ -195,21 +195,44 @@ func TestNtfyPublishesAsNtfyDocumentsIt(t *testing.T) {
 	}
 }
 
+// bothHTTPChannels makes the webhook and the ntfy channel for a URL: the
+// failure tests hold for each.
+func bothHTTPChannels(t *testing.T, url string) map[string]channel {
+	t.Helper()
+	web, err := newHTTPChannel("webhook", url+secretPath, nil, buildWebhook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nt, err := newHTTPChannel("ntfy", url+"/s3cr3t_topic", secrets{"tk_s3cr3t"}, buildNtfy("tk_s3cr3t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]channel{"webhook": web, "ntfy": nt}
+}
+
 func TestRetryAfter500ThenDelivered(t *testing.T) {
 	var calls atomic.Int32
+	got := make(chan *http.Request, 10)
+	ntfy := ntfyServer(t, "tk_s3cr3t", got)
+	defer ntfy.Close()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 1 {
+		if calls.Add(1)%2 == 1 {
 			http.Error(w, "upstream hiccup", 500)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/s3cr3t_topic") {
+			ntfy.Config.Handler.ServeHTTP(w, r) // answered as ntfy would
 			return
 		}
 		io.WriteString(w, "ok")
 	}))
 	defer srv.Close()
-	ch, _ := newHTTPChannel("webhook", srv.URL+secretPath, nil, buildWebhook)
-	w, r := startWorker(t, ch, fastRetry())
-	w.put(advisedMessage(t))
-	if sent := r.wait(t, record.NotifySent); sent.Attempts != 2 {
-		t.Errorf("sent after %d attempts, want 2 (500, then 200)", sent.Attempts)
+	for kind, ch := range bothHTTPChannels(t, srv.URL) {
+		w, r := startWorker(t, ch, fastRetry())
+		w.put(advisedMessage(t))
+		if sent := r.wait(t, record.NotifySent); sent.Attempts != 2 {
+			t.Errorf("%s: sent after %d attempts, want 2 (500, then 200)", kind, sent.Attempts)
+		}
 	}
 }
 
@@ -218,7 +241,7 @@ func TestServerThatNeverAnswersIsGivenUpWithoutHoldingAnyone(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-stop }))
 	defer srv.Close()
 	defer close(stop)
-	ch, _ := newHTTPChannel("webhook", srv.URL+secretPath, nil, buildWebhook)
+	ch := bothHTTPChannels(t, srv.URL)["webhook"]
 	cfg := fastRetry()
 	cfg.Queue = 4
 	w, r := startWorker(t, ch, cfg)
@@ -253,14 +276,15 @@ func TestServerThatIsDownIsRetriedThenGivenUp(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	ch, _ := newHTTPChannel("webhook", "http://"+addr+secretPath, nil, buildWebhook)
-	w, r := startWorker(t, ch, fastRetry())
-	w.put(advisedMessage(t))
-	failed := r.wait(t, record.NotifyFailed)
-	if failed.Attempts < 3 || !strings.Contains(failed.Error, "connection refused") {
-		t.Errorf("failed record %+v, want several attempts refused", failed)
+	for kind, ch := range bothHTTPChannels(t, "http://"+addr) {
+		w, r := startWorker(t, ch, fastRetry())
+		w.put(advisedMessage(t))
+		failed := r.wait(t, record.NotifyFailed)
+		if failed.Attempts < 3 || !strings.Contains(failed.Error, "connection refused") {
+			t.Errorf("%s: failed record %+v, want several attempts refused", kind, failed)
+		}
+		checkNoSecret(t, failed)
 	}
-	checkNoSecret(t, failed)
 }
 
 func TestClientErrorIsNotRetried(t *testing.T) {
@@ -268,14 +292,15 @@ func TestClientErrorIsNotRetried(t *testing.T) {
 		http.Error(w, "no such hook "+r.URL.Path, 404)
 	}))
 	defer srv.Close()
-	ch, _ := newHTTPChannel("webhook", srv.URL+secretPath, nil, buildWebhook)
-	w, r := startWorker(t, ch, fastRetry())
-	w.put(advisedMessage(t))
-	failed := r.wait(t, record.NotifyFailed)
-	if failed.Attempts != 1 || !strings.Contains(failed.Error, "HTTP 404") {
-		t.Errorf("failed record %+v, want one attempt and the 404", failed)
+	for kind, ch := range bothHTTPChannels(t, srv.URL) {
+		w, r := startWorker(t, ch, fastRetry())
+		w.put(advisedMessage(t))
+		failed := r.wait(t, record.NotifyFailed)
+		if failed.Attempts != 1 || !strings.Contains(failed.Error, "HTTP 404") {
+			t.Errorf("%s: failed record %+v, want one attempt and the 404", kind, failed)
+		}
+		checkNoSecret(t, failed)
 	}
-	checkNoSecret(t, failed)
 }
 
 // checkNoSecret fails if a record carries the secret part of the URL.
