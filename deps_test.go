@@ -75,6 +75,8 @@ var (
 		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
 		// service probes and their scheduler
 		"internal/probe": {"internal/config"},
+		// What a person is told, and its channels.
+		"internal/notify": {"internal/record", "internal/config"},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}

@@ -22,6 +22,7 @@
         "lmn-detect"
         "lmn-heal"
         "lmn-privd"
+        "lmn-notify"
         "lmn-dash"
       ];
     in
@@ -91,6 +92,7 @@
           vm-restart-unit = vmTest ./nix/tests/restart-unit.nix;
           vm-polkit-restart = vmTest ./nix/tests/polkit-restart.nix;
           vm-disk-fill = vmTest ./nix/tests/disk-fill.nix;
+          vm-notify = vmTest ./nix/tests/notify.nix;
         }
       );
     };

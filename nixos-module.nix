@@ -3,7 +3,8 @@
 # Two halves with different privileges:
 # - luminous-healing.service (or .timer) runs the pipe
 #   lmn-collect | lmn-detect | lmn-heal | lmn-dash as an unprivileged user,
-#   hardened like nixpkgs' prometheus exporters;
+#   hardened like nixpkgs' prometheus exporters, with lmn-notify before
+#   lmn-dash when a channel is configured (nix/module/notify.nix);
 # - luminous-privd.socket + luminous-privd.service, the root broker that
 #   performs the few privileged actions lmn-heal asks for, authenticated by
 #   the socket's group and an HMAC key, with almost every privilege removed.
@@ -92,6 +93,16 @@ let
   ++ optionals (cfg.settings.policy != { }) [
     "--policy"
     "${policyFile}"
+  ]
+  # lmn-heal's own default is the module's.
+  ++ optionals (cfg.pauseFile != "/run/luminous/pause") [
+    "--pause-file"
+    cfg.pauseFile
+  ];
+  # nix/module/notify.nix: on when a channel is configured.
+  notifyArgs = [
+    "--config"
+    cfg.notify.configFile
   ];
   dashArgs = [
     "--headless"
@@ -109,6 +120,7 @@ let
       (command "lmn-detect" detectArgs)
       (command "lmn-heal" healArgs)
     ]
+    ++ optional cfg.notify.active (command "lmn-notify" notifyArgs)
     ++ optional cfg.recordLog "${pkgs.coreutils}/bin/tee -a ${recordLogPath}"
     ++ optional (cfg.mode == "service") (command "lmn-dash" dashArgs)
   );
@@ -118,6 +130,7 @@ in
   imports = [
     ./nix/module/privd.nix
     ./nix/module/probes.nix
+    ./nix/module/notify.nix
   ];
 
   options.services.luminous-healing = {
@@ -303,7 +316,8 @@ in
       type = types.bool;
       default = false;
       description = ''
-        Append every record leaving lmn-heal (samples, issues, heal steps) to
+        Append every record leaving lmn-heal (samples, issues, heal steps)
+        and lmn-notify (its notify records) to
         `${recordLogPath}`, rotated daily by logrotate. For replay
         (`lmn-detect < records.ndjson`) and tests. In timer mode without it,
         the records go to the journal.

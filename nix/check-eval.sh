@@ -77,6 +77,9 @@ expect '.services["luminous-keygen"].before | index("luminous-privd.service") an
 expect '.users.luminous.isSystemUser and .users.luminous.group == "luminous" and (.groups | has("luminous"))' "user and group created"
 expect '.polkit == "" and (.polkitEnabled | not) and .logrotate == {}' "no polkit rule, no logrotate by default"
 expect '.failedAssertions == [] and (.services["luminous-healing"].script | test("--probes") | not)' "no probes by default"
+expect '.services["luminous-healing"].script | test("lmn-notify|--pause-file") | not' "no lmn-notify without a channel; lmn-heal keeps its own pause file default"
+expect '(.services["luminous-healing"].serviceConfig | has("LoadCredential") | not) and .etc == {}' "no credentials, no catalog without notify"
+expect '(.packages | index("luminous-pause")) and (.pauseScript | test("file=/run/luminous/pause\n") and test("out=\\$\\(lmn-privd \"\\$@\" 2>&1\\)"))' "luminous-pause pauses lmn-heal and lmn-privd"
 
 # --- timer mode --------------------------------------------------------------
 evaluate timer '{ services.luminous-healing = { enable = true; mode = "timer"; interval = "1m"; }; }'
@@ -171,6 +174,28 @@ expect '.failedAssertions | length == 3' "three probes refused"
 expect '.failedAssertions | index("services.luminous-healing.probes.both: set exactly one of tcp, http, dns or exec (set: dns, tcp)") and index("services.luminous-healing.probes.none: set exactly one of tcp, http, dns or exec (set: none)")' "the assertions name the probe and the kinds"
 expect '.failedAssertions | map(select(test("probes.\"a b\": a probe.s name has letters"))) | length == 1' "a bad name is refused"
 
+# --- notify: channels, secrets through credentials, the pause file ----------
+evaluate notify '{
+	services.luminous-healing = {
+		enable = true;
+		privd.enable = false;
+		pauseFile = "/run/lmn/pause";
+		notify = {
+			webhook.urlFile = "/secrets/hook";
+			ntfy = { url = "https://ntfy.example.org/lmn"; tokenFile = "/secrets/ntfy"; };
+			mail = { to = [ "ops@example.org" ]; from = "lmn@example.org"; };
+			journald.enable = true;
+			settings.per_issue = "30m";
+		};
+	};
+}'
+expect '.services["luminous-healing"].script | test("\\| \\S+/bin/lmn-notify --config /nix/store/\\S+-luminous-notify.json \\\\\n  \\| \\S+/bin/lmn-dash ")' "lmn-notify between lmn-heal and lmn-dash"
+expect '.services["luminous-healing"].script | test("lmn-heal .* --pause-file /run/lmn/pause \\\\")' "lmn-heal gets the pause file"
+expect '.services["luminous-healing"].serviceConfig.LoadCredential == ["ntfy-token:/secrets/ntfy", "webhook-url:/secrets/hook"]' "secrets through LoadCredential"
+expect '.files.notify == {"pause_file": "/run/lmn/pause", "per_issue": "30m", "webhook": {"url_file": "/run/credentials/luminous-healing.service/webhook-url"}, "ntfy": {"url": "https://ntfy.example.org/lmn", "token_file": "/run/credentials/luminous-healing.service/ntfy-token"}, "mail": {"to": ["ops@example.org"], "from": "lmn@example.org", "sendmail": ["/run/wrappers/bin/sendmail"]}, "journald": {}}' "notify config rendered, no secret in it"
+expect '.etc["systemd/catalog/lmn.catalog"] | endswith("/lib/systemd/catalog/lmn.catalog")' "journal catalog installed"
+expect '.pauseScript | test("file=/run/lmn/pause\n") and (test("lmn-privd") | not)' "luminous-pause without a broker pauses lmn-heal only"
+
 # --- flake.nix outputs, over a stand-in package set --------------------------
 scenario=flake
 nix-instantiate --eval --strict --json --read-write-mode --store "$tmp/store" \
@@ -181,12 +206,13 @@ nix-instantiate --eval --strict --json --read-write-mode --store "$tmp/store" \
 	}' >"$tmp/flake.json"
 expect '.inputs.nixpkgs.url == "github:NixOS/nixpkgs/nixos-unstable" and .systems == ["aarch64-linux", "x86_64-linux"]' "nixpkgs input, two Linux systems"
 expect '.package | .pname == "lmn" and .version == "0.1.0-0123abc" and .goName == "go-1.26" and .env.CGO_ENABLED == 0 and .doCheck and (.checkPhase | test("\\bgo test -count=1 \\./\\.\\.\\.")) and (.checkPhase | test("trimpath") | not)' "buildGoModule with go 1.26, no cgo, the whole test suite, -trimpath kept"
-expect '.package.subPackages == ["cmd/lmn-collect", "cmd/lmn-detect", "cmd/lmn-heal", "cmd/lmn-privd", "cmd/lmn-dash"]' "all five binaries"
+expect '.package.subPackages == ["cmd/lmn-collect", "cmd/lmn-detect", "cmd/lmn-heal", "cmd/lmn-privd", "cmd/lmn-notify", "cmd/lmn-dash"]' "all six binaries"
+expect '.package.postInstall | test("install -Dm444 internal/notify/lmn.catalog \\$out/lib/systemd/catalog/lmn.catalog")' "the journal catalog installed"
 expect '.package.ldflags == ["-s", "-w", "-X main.version=0.1.0-0123abc"]' "version stamped into main.version"
 expect '.package.vendorHash | (. == null or test("^sha256-[A-Za-z0-9+/]{43}=$"))' "vendorHash pinned"
-expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("/bin/lmn-dash"))' "nix run .#<binary>, default the dashboard"
+expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-notify", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("/bin/lmn-dash"))' "nix run .#<binary>, default the dashboard"
 expect '.appTypes == ["app"] and .overlay == "lmn" and .nixosModule and .formatter == "nixfmt" and .devShell == ["go-1.26", "gopls", "jq", "tmux"]' "overlay, module, formatter, dev shell"
-expect '.checks == ["package", "vm-disk-fill", "vm-polkit-restart", "vm-restart-unit"] and (.checkImports | map(sub(".*/"; "")) | sort == ["disk-fill.nix", "polkit-restart.nix", "restart-unit.nix"])' "checks: the package and the VM tests"
+expect '.checks == ["package", "vm-disk-fill", "vm-notify", "vm-polkit-restart", "vm-restart-unit"] and (.checkImports | map(sub(".*/"; "")) | sort == ["disk-fill.nix", "notify.nix", "polkit-restart.nix", "restart-unit.nix"])' "checks: the package and the VM tests"
 if jq -e '.src == null' "$tmp/flake.json" >/dev/null; then
 	echo "check-eval: package source not checked: lib.fileset needs Nix >= 2.14" >&2
 else
@@ -202,13 +228,13 @@ if ! command -v go >/dev/null; then
 elif ! (cd "$root" && go build -o "$tmp/bin/" ./cmd/lmn-privd ./cmd/lmn-detect ./cmd/lmn-heal) 2>"$tmp/build.err"; then
 	echo "check-eval: rendered files not checked against the binaries: build failed: $(head -c 500 "$tmp/build.err")" >&2
 else
-	for b in lmn-collect lmn-dash; do
+	for b in lmn-collect lmn-dash lmn-notify; do
 		(cd "$root" && go build -o "$tmp/bin/" "./cmd/$b") 2>/dev/null ||
 			echo "check-eval: $b's flags not checked: it does not build yet" >&2
 	done
 	# Every stage of the pipe, with its flags as generated and --version
 	# added: an unknown flag or a bad value of a known one exits 2.
-	for s in defaults timer noprivd settings probes; do
+	for s in defaults timer noprivd settings probes notify; do
 		scenario=$s
 		jq -r '.services["luminous-healing"].script' "$tmp/$s.json" | sed 1d | tr -d '\\' | tr '|' '\n' >"$tmp/$s.stages"
 		while read -r stage; do
@@ -235,6 +261,16 @@ else
 				fail "lmn-privd's effective config lacks the group or lists: $(cat "$tmp/$s-effective.json")"
 		fi
 	done
+	# lmn-notify reads the rendered file, its credentials in place.
+	scenario=notify
+	if [ -x "$tmp/bin/lmn-notify" ]; then
+		printf 'https://chat.example.org/hooks/x\n' >"$tmp/hook"
+		printf 'tk_x\n' >"$tmp/token"
+		jq --arg h "$tmp/hook" --arg t "$tmp/token" '.webhook.url_file = $h | .ntfy.token_file = $t' \
+			"$tmp/store$(jq -r .paths.notify "$tmp/notify.json")" >"$tmp/notify-config.json"
+		"$tmp/bin/lmn-notify" --config "$tmp/notify-config.json" </dev/null >/dev/null 2>"$tmp/notify.err" ||
+			fail "lmn-notify refuses the rendered config: $(cat "$tmp/notify.err")"
+	fi
 	scenario=settings
 	"$tmp/bin/lmn-detect" --print-rules --rules "$tmp/store$(jq -r .paths.rules "$tmp/settings.json")" >"$tmp/rules.out" 2>"$tmp/rules.err" ||
 		fail "lmn-detect refuses the rendered rules: $(cat "$tmp/rules.err")"
@@ -276,14 +312,14 @@ def service: unit + [(.serviceConfig
 if ! command -v systemd-analyze >/dev/null; then
 	echo "check-eval: units not verified: no systemd-analyze" >&2
 else
-	for s in defaults timer settings; do
+	for s in defaults timer settings notify; do
 		scenario=systemd-$s
 		dir=$tmp/units-$s
 		mkdir -p "$dir"
 		jq -r "$render_units" "$tmp/$s.json" | while IFS=$'\t' read -r name text; do
 			printf '%s\n' "$text" | base64 -d | sed 's|/nix/store/[^ ]*/bin/[^ ]*|/bin/true|g' >"$dir/$name"
 		done
-		(cd "$dir" && systemd-analyze verify --man=no ./*.service ./*.socket $(ls ./*.timer 2>/dev/null)) >"$dir/verify.out" 2>&1 || true
+		(cd "$dir" && systemd-analyze verify --man=no ./*.service $(ls ./*.socket ./*.timer 2>/dev/null)) >"$dir/verify.out" 2>&1 || true
 		if grep -E "Unknown (key|section)|Failed to parse|[Ii]nvalid|not executable|bad-setting" "$dir/verify.out" >"$dir/bad"; then
 			fail "systemd-analyze verify: $(cat "$dir/bad")"
 		elif [ "${CHECK_EVAL_SHOW_UNITS:-}" = "$s" ]; then
@@ -364,4 +400,4 @@ if [ "$failures" -gt 0 ]; then
 	echo "check-eval: $failures failed" >&2
 	exit 1
 fi
-echo "check-eval: ok (defaults, timer, noprivd, settings, probes, bad-probes, flake, binaries, systemd verify, VM scripts, bad-interval, polkit-js)" >&2
+echo "check-eval: ok (defaults, timer, noprivd, settings, probes, bad-probes, notify, flake, binaries, systemd verify, VM scripts, bad-interval, polkit-js)" >&2

@@ -86,6 +86,7 @@ in
       env
       doCheck
       checkPhase
+      postInstall
       goName
       ;
     mainProgram = pkg.meta.mainProgram;

@@ -44,6 +44,13 @@ let
     coreutils = fakePackage "coreutils";
     getent = fakePackage "getent";
     jq = fakePackage "jq";
+    # The script is kept, so checks can read what luminous-pause does.
+    writeShellApplication =
+      { name, text, ... }:
+      fakePackage name
+      // {
+        inherit text;
+      };
     # generate writes the file (to the store given to nix-instantiate) so
     # checks can read back what the module rendered.
     formats.json =
@@ -169,6 +176,14 @@ let
       environment.systemPackages = mkOption {
         type = types.listOf types.package;
         default = [ ];
+      };
+      environment.etc = mkOption {
+        default = { };
+        type = types.attrsOf (
+          types.submodule {
+            options.source = mkOption { type = types.str; };
+          }
+        );
       };
       security.polkit.enable = mkOption {
         type = types.bool;

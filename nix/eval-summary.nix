@@ -30,7 +30,9 @@ let
     policy = pathAfter "--policy" script;
     probes = pathAfter "--probes" script;
     privd = pathAfter "" (services.luminous-privd.preStart or "");
+    notify = pathAfter "--config" script;
   };
+  packages = config.environment.systemPackages;
 in
 {
   inherit services;
@@ -40,6 +42,9 @@ in
   polkit = config.security.polkit.extraConfig;
   polkitEnabled = config.security.polkit.enable;
   logrotate = config.services.logrotate.settings;
+  packages = map (p: p.name) packages;
+  pauseScript = lib.concatMapStrings (p: p.text or "") packages;
+  etc = builtins.mapAttrs (_: e: e.source) config.environment.etc;
   inherit paths;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
   files = builtins.mapAttrs (_: read) paths;

@@ -1,4 +1,4 @@
-# The five lmn binaries, built from this repository.
+# The six lmn binaries, built from this repository.
 #
 # Called from flake.nix (and the overlay) with callPackage; `version` is set
 # there from the flake's revision. vendorHash is kept in step with go.mod by
@@ -44,8 +44,14 @@ buildGo126Module {
     "cmd/lmn-detect"
     "cmd/lmn-heal"
     "cmd/lmn-privd"
+    "cmd/lmn-notify"
     "cmd/lmn-dash"
   ];
+
+  # lmn-notify's journal message catalog, for journalctl -x.
+  postInstall = ''
+    install -Dm444 internal/notify/lmn.catalog $out/lib/systemd/catalog/lmn.catalog
+  '';
 
   env.CGO_ENABLED = 0;
 

@@ -43,6 +43,7 @@ type config struct {
 	systemctl   []string
 	userctl     []string
 	privdArgv   []string
+	pauseFile   string
 	version     bool
 
 	// inline runs actions in the reading goroutine (input is a file).
@@ -56,10 +57,14 @@ type config struct {
 	now       func() time.Time
 	saveEvery time.Duration
 	tty       string
+
+	// How often the pause file is looked at (pause.go).
+	pauseEvery, pauseRecheck time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty"}
+	cfg.pauseEvery, cfg.pauseRecheck = pauseEvery, pauseRecheck
 	fs := flag.NewFlagSet("lmn-heal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.policyFile, "policy", "", "policy `file` (JSON) replacing or, with \"extend\": true, extending the built-in policy")
@@ -73,6 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	systemctl := fs.String("systemctl", "systemctl", "argv `prefix` for system units, split on spaces")
 	userctl := fs.String("systemctl-user", "systemctl --user", "argv `prefix` for user units, split on spaces")
 	privd := fs.String("lmn-privd", "", "lmn-privd `binary` the sudo tier runs (default: next to lmn-heal, else on PATH)")
+	fs.StringVar(&cfg.pauseFile, "pause-file", "/run/luminous/pause", "hold every action while this `file` exists (\"\": no pause file)")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-heal [flags] < with-issues.ndjson > with-heals.ndjson\n")

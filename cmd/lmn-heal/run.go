@@ -51,6 +51,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	if err := h.out.Emit(start); err != nil {
 		return h.finish(err)
 	}
+	if cfg.pauseFile != "" {
+		h.checkPause() // before the first record: a pause holds from the start
+		go h.watchPause(h.ctx)
+	}
 	in := record.NewReader(stdin, func() { h.out.Flush() })
 	in.OnReject = func(err error) { log.Warn("rejected line", "err", err) }
 	// A replayed file is read ahead on a second core.
@@ -152,6 +156,8 @@ type healer struct {
 	mu       sync.Mutex // guards eng, lastSave
 	jobs     sync.WaitGroup
 	lastSave time.Time
+	// pauseChecked is when the pause file was last looked at (pause.go).
+	pauseChecked time.Time
 }
 
 func (h *healer) settings(p *heal.Policy) map[string]any {
@@ -167,6 +173,9 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	if h.cfg.stateFile != "" {
 		s["state"] = h.cfg.stateFile
 	}
+	if h.cfg.pauseFile != "" {
+		s["pause_file"] = h.cfg.pauseFile
+	}
 	if h.ladder.KeyErr != nil && !h.cfg.dryRun {
 		s["privd"] = h.ladder.KeyErr.Error()
 	}
@@ -177,6 +186,9 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 func (h *healer) handle(line record.Line) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.cfg.pauseFile != "" && time.Since(h.pauseChecked) >= h.cfg.pauseRecheck {
+		h.pauseLocked()
+	}
 	if err := h.eng.Observe(line); err != nil {
 		h.log.Warn("record not used", "line", line.N, "err", err)
 	}
@@ -208,6 +220,9 @@ func (h *healer) flushEngine(force bool) error {
 // records that follow it, the same way every run.
 func (h *healer) start(job heal.Job) {
 	if h.cfg.inline {
+		if h.heldBack(job) {
+			return
+		}
 		res := h.ladder.Run(h.ctx, job)
 		h.eng.Complete(job.ID, res)
 		if err := h.flushEngine(true); err != nil {
@@ -218,6 +233,13 @@ func (h *healer) start(job heal.Job) {
 	h.jobs.Add(1)
 	go func() {
 		defer h.jobs.Done()
+		h.mu.Lock()
+		held := h.heldBack(job)
+		h.mu.Unlock()
+		if held {
+			h.out.Flush()
+			return
+		}
 		res := h.ladder.Run(h.ctx, job)
 		h.mu.Lock()
 		defer h.mu.Unlock()

@@ -87,6 +87,7 @@ type Engine struct {
 	out         []record.Heal
 	jobs        []Job
 	dirty       bool
+	pause       pauseState // pause.go
 }
 
 // flight is an action handed out and not yet complete.

@@ -151,6 +151,9 @@ func (e *Engine) advance(t *tracked) {
 
 // tryStart starts the ladder's current action if every bound allows.
 func (e *Engine) tryStart(t *tracked, l *Ladder) {
+	if e.holds(t, l) {
+		return
+	}
 	if t.Step < len(l.Steps) && (e.running >= e.cfg.Policy.Concurrency || len(e.st.Budget) >= e.cfg.Policy.Budget.MaxActions) {
 		return // cheap test first: a storm waits here
 	}

@@ -85,6 +85,9 @@ func (e *Engine) ownerFiring(issue string, firing bool) {
 
 // restores starts the undo of every saved change that is due.
 func (e *Engine) restores() {
+	if e.pause.on != nil {
+		return // an undo is an action too: it waits for the resume
+	}
 	for _, target := range slices.Sorted(maps.Keys(e.st.Saved)) {
 		s := e.st.Saved[target]
 		if s.running || s.RestoreAt.IsZero() || e.now.Before(s.RestoreAt) {

@@ -10,6 +10,8 @@ const (
 	PhaseAdvised   = "advised"
 	PhaseGaveUp    = "gave_up"
 	PhaseRestored  = "restored"
+	// PhaseHeld: an action was held because healing is paused.
+	PhaseHeld = "held"
 )
 
 // Heal outcomes, set on PhaseVerified records.
