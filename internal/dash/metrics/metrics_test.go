@@ -150,18 +150,6 @@ func TestEscaping(t *testing.T) {
 	}
 }
 
-func TestListenAddr(t *testing.T) {
-	for in, want := range map[string]string{
-		"9464": "127.0.0.1:9464", ":9464": "127.0.0.1:9464", "0.0.0.0:9464": "0.0.0.0:9464",
-		"[::1]:9464": "[::1]:9464", "localhost:0": "localhost:0", "": "", "x:y:z": "", ":0": "", "99999": "",
-	} {
-		got, err := ListenAddr(in)
-		if (err != nil) != (want == "") || got != want {
-			t.Errorf("ListenAddr(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}
-
 // TestServe serves a live model on a real loopback socket.
 func TestServe(t *testing.T) {
 	live := dash.NewLive()
