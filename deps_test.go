@@ -73,9 +73,12 @@ var (
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
 		"internal/config":    {}, // JSON configuration files: strict decoding, field paths, Duration
 		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
+		// speaking to Alertmanager: the webhook receiver (issues) and the API client (silences)
+		"internal/alertmanager": {"internal/record", "internal/detect"},
+		"internal/listen":       {}, // listen addresses of the HTTP endpoints
 	}
 	// testOnly packages start real service managers; only tests use them.
-	testOnly = []string{"internal/systemd/sdtest"}
+	testOnly = []string{"internal/systemd/sdtest", "internal/alertmanager/amtest"}
 	banned   = []string{"util", "utils", "common", "helpers", "types", "misc"}
 )
 
