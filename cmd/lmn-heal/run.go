@@ -45,6 +45,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	h := &healer{cfg: cfg, eng: eng, log: log, ladder: ladder, lastSave: cfg.now()}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
+	if h.am, err = newAMLink(h.ctx, cfg, policy, log); err != nil {
+		log.Error("bad flag", "err", err)
+		return 2
+	}
 	h.out = record.NewWriter(stdout)
 	start := record.NewStart(heal.Src, version, cfg.now(), h.settings(policy))
 	start.Host = cfg.host
@@ -57,6 +61,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	f := record.Filter{In: in, Out: h.out, Handle: h.handle, ReadAhead: cfg.inline}
 	err = f.Run(ctx)
 	h.wait()
+	if h.am != nil {
+		h.am.close()
+	}
 	return h.finish(err)
 }
 
@@ -145,6 +152,7 @@ type healer struct {
 	eng    *heal.Engine
 	log    *slog.Logger
 	ladder *tier.Ladder
+	am     *amLink // nil without --alertmanager-url
 	out    *record.Writer
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -170,6 +178,9 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	if h.ladder.KeyErr != nil && !h.cfg.dryRun {
 		s["privd"] = h.ladder.KeyErr.Error()
 	}
+	if h.cfg.amURL != "" {
+		s["alertmanager_url"] = h.cfg.amURL
+	}
 	return s
 }
 
@@ -179,6 +190,9 @@ func (h *healer) handle(line record.Line) error {
 	defer h.mu.Unlock()
 	if err := h.eng.Observe(line); err != nil {
 		h.log.Warn("record not used", "line", line.N, "err", err)
+	}
+	if h.am != nil {
+		h.am.observeIssue(line)
 	}
 	return h.flushEngine(false)
 }
@@ -191,6 +205,9 @@ func (h *healer) flushEngine(force bool) error {
 		if err := h.out.Emit(r); err != nil {
 			return err
 		}
+	}
+	if h.am != nil {
+		h.am.afterRecords(h.eng, recs)
 	}
 	for _, j := range jobs {
 		h.start(j)
@@ -208,7 +225,7 @@ func (h *healer) flushEngine(force bool) error {
 // records that follow it, the same way every run.
 func (h *healer) start(job heal.Job) {
 	if h.cfg.inline {
-		res := h.ladder.Run(h.ctx, job)
+		res := h.run(job)
 		h.eng.Complete(job.ID, res)
 		if err := h.flushEngine(true); err != nil {
 			h.log.Warn("write", "err", err)
@@ -218,7 +235,7 @@ func (h *healer) start(job heal.Job) {
 	h.jobs.Add(1)
 	go func() {
 		defer h.jobs.Done()
-		res := h.ladder.Run(h.ctx, job)
+		res := h.run(job)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.eng.Complete(job.ID, res)
@@ -229,6 +246,17 @@ func (h *healer) start(job heal.Job) {
 		}
 		h.out.Flush()
 	}()
+}
+
+// run runs job through the permission ladder, unless a maintenance
+// window holds it: then the ladder ends in advice saying so.
+func (h *healer) run(job heal.Job) heal.Result {
+	if h.am != nil {
+		if advice := h.am.hold(job); advice != "" {
+			return heal.Result{Tier: record.TierAdvise, Advice: advice}
+		}
+	}
+	return h.ladder.Run(h.ctx, job)
 }
 
 // wait lets running actions finish (each has its own timeout) and writes
