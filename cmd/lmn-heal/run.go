@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -181,7 +182,26 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	if h.cfg.amURL != "" {
 		s["alertmanager_url"] = h.cfg.amURL
 	}
+	s["actions"] = policyActions(p)
 	return s
+}
+
+// policyActions are the actions the enabled ladders of p may run, sorted:
+// lmn-dash exports their series at zero from the start.
+func policyActions(p *heal.Policy) []string {
+	var out []string
+	for _, l := range p.Ladders {
+		if l.Enabled != nil && !*l.Enabled {
+			continue
+		}
+		for _, st := range l.Steps {
+			for _, a := range st.Actions {
+				out = append(out, a.Action)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // handle is called for each record after it was passed on.

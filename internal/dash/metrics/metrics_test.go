@@ -114,7 +114,7 @@ func TestPromtool(t *testing.T) {
 	}
 	defer collector.Close()
 	models := map[string]*dash.Model{"recorded": recorded(t), "empty": dash.New(), "hostile": hostile(t),
-		"collector": streamModel(t, collector)}
+		"collector": streamModel(t, collector), "fleet": fleet(t, strings.Count(fleetStream, "\n")), "fleet-start": fleet(t, 1)}
 	for name, m := range models {
 		if _, err := parseStrict(exposition(t, m)); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -212,6 +212,7 @@ func FuzzExposition(f *testing.F) {
 	f.Add(bytes.Join(lines[60:], nil))
 	f.Add([]byte(`{"kind":"issue","id":"a","state":"firing","subject":{"le":"x","":"y","_":"z"}}`))
 	f.Add([]byte(`{"kind":"heal","action":"a\"","phase":"succeeded","duration_ms":1e308}`))
+	f.Add([]byte(fleetStream))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m := streamModel(t, bytes.NewReader(in))
 		text := string(Append(nil, m, time.Unix(0, 0), "fuzz"))
