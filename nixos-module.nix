@@ -69,7 +69,15 @@ let
   ++ optionals (cfg.settings.rules != { }) [
     "--rules"
     "${rulesFile}"
+  ]
+  ++ optionals (cfg.alertmanager.listen != null) [
+    "--alertmanager-listen"
+    cfg.alertmanager.listen
   ];
+  # The webhook secret, from LoadCredential= at run time (never the store).
+  detectToken = optionalString (
+    cfg.alertmanager.tokenFile != null
+  ) " --alertmanager-token-file \"$CREDENTIALS_DIRECTORY\"/alertmanager-token";
   healArgs = [
     "--state"
     "${stateDir}/heal.state"
@@ -87,6 +95,10 @@ let
   ++ optionals (cfg.settings.policy != { }) [
     "--policy"
     "${policyFile}"
+  ]
+  ++ optionals (cfg.alertmanager.url != null) [
+    "--alertmanager-url"
+    cfg.alertmanager.url
   ];
   dashArgs = [
     "--headless"
@@ -101,7 +113,7 @@ let
   pipe = concatStringsSep " \\\n  | " (
     [
       (command "lmn-collect" collectArgs)
-      (command "lmn-detect" detectArgs)
+      (command "lmn-detect" detectArgs + detectToken)
       (command "lmn-heal" healArgs)
     ]
     ++ optional cfg.recordLog "${pkgs.coreutils}/bin/tee -a ${recordLogPath}"
@@ -110,7 +122,10 @@ let
 
 in
 {
-  imports = [ ./nix/module/privd.nix ];
+  imports = [
+    ./nix/module/privd.nix
+    ./nix/module/fleet.nix
+  ];
 
   options.services.luminous-healing = {
     enable = mkEnableOption "lmn, the self-healing pipeline (collect, detect, heal, dash) and its privileged broker";
@@ -370,7 +385,8 @@ in
         # lmn-collect measures every mount: keep /home visible (read-only)
         # so its usage is the real one, not an empty tmpfs.
         ProtectHome = "read-only";
-        # AF_UNIX: D-Bus and lmn-privd's socket; AF_INET/6: the metrics endpoint.
+        # AF_UNIX: D-Bus and lmn-privd's socket; AF_INET/6: the metrics
+        # endpoint, the Alertmanager receiver and lmn-heal's Alertmanager.
         RestrictAddressFamilies = [
           "AF_UNIX"
           "AF_INET"
@@ -378,6 +394,10 @@ in
         ];
         # SIGTERM reaches every stage; each finishes its record and exits 0.
         KillMode = "control-group";
+        # lmn-detect's webhook secret (alertmanager.tokenFile).
+        LoadCredential = mkIf (cfg.alertmanager.tokenFile != null) [
+          "alertmanager-token:${cfg.alertmanager.tokenFile}"
+        ];
       };
     };
 

@@ -39,6 +39,11 @@ in
   polkit = config.security.polkit.extraConfig;
   polkitEnabled = config.security.polkit.enable;
   logrotate = config.services.logrotate.settings;
+  prometheus = {
+    inherit (config.services.prometheus) scrapeConfigs;
+    ruleFiles = map toString config.services.prometheus.ruleFiles;
+  };
+  firewall = config.networking.firewall.allowedTCPPorts;
   inherit paths;
   files = builtins.mapAttrs (_: read) paths;
 }
