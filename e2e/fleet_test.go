@@ -61,7 +61,7 @@ type fleetHost struct {
 
 // startHost starts a simulated host called name; heal are extra lmn-heal
 // flags.
-func startHost(t *testing.T, name string, heal ...string) *fleetHost {
+func startHost(t testing.TB, name string, heal ...string) *fleetHost {
 	t.Helper()
 	m := sdtest.Start(t)
 	h := &fleetHost{Name: name, M: m, Web: installWeb(t, m)}
@@ -270,7 +270,7 @@ func logTimeline(t *testing.T, killed time.Time, ds []delivery, lines []Captured
 
 // waitScraped waits until Prometheus holds every host's web server as up
 // (up == 1), so a kill is a change it sees.
-func waitScraped(t *testing.T, p *prometheus, hosts ...*fleetHost) {
+func waitScraped(t testing.TB, p *prometheus, hosts ...*fleetHost) {
 	t.Helper()
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		up, err := p.up()
