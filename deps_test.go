@@ -77,9 +77,12 @@ var (
 		"internal/probe": {"internal/config"},
 		// What a person is told, and its channels.
 		"internal/notify": {"internal/record", "internal/config"},
+		// speaking to Alertmanager: the webhook receiver (issues) and the API client (silences)
+		"internal/alertmanager": {"internal/record", "internal/detect"},
+		"internal/listen":       {}, // listen addresses of the HTTP endpoints
 	}
 	// testOnly packages start real service managers; only tests use them.
-	testOnly = []string{"internal/systemd/sdtest"}
+	testOnly = []string{"internal/systemd/sdtest", "internal/alertmanager/amtest"}
 	banned   = []string{"util", "utils", "common", "helpers", "types", "misc"}
 )
 

@@ -75,7 +75,15 @@ let
   ++ optionals (cfg.settings.rules != { }) [
     "--rules"
     "${rulesFile}"
+  ]
+  ++ optionals (cfg.alertmanager.listen != null) [
+    "--alertmanager-listen"
+    cfg.alertmanager.listen
   ];
+  # The webhook secret, from LoadCredential= at run time (never the store).
+  detectToken = optionalString (
+    cfg.alertmanager.tokenFile != null
+  ) " --alertmanager-token-file \"$CREDENTIALS_DIRECTORY\"/alertmanager-token";
   healArgs = [
     "--state"
     "${stateDir}/heal.state"
@@ -98,6 +106,10 @@ let
   ++ optionals (cfg.pauseFile != "/run/luminous/pause") [
     "--pause-file"
     cfg.pauseFile
+  ]
+  ++ optionals (cfg.alertmanager.url != null) [
+    "--alertmanager-url"
+    cfg.alertmanager.url
   ];
   # nix/module/notify.nix: on when a channel is configured.
   notifyArgs = [
@@ -117,7 +129,7 @@ let
   pipe = concatStringsSep " \\\n  | " (
     [
       (command "lmn-collect" collectArgs)
-      (command "lmn-detect" detectArgs)
+      (command "lmn-detect" detectArgs + detectToken)
       (command "lmn-heal" healArgs)
     ]
     ++ optional cfg.notify.active (command "lmn-notify" notifyArgs)
@@ -131,6 +143,7 @@ in
     ./nix/module/privd.nix
     ./nix/module/probes.nix
     ./nix/module/notify.nix
+    ./nix/module/fleet.nix
   ];
 
   options.services.luminous-healing = {
@@ -392,7 +405,8 @@ in
         # lmn-collect measures every mount: keep /home visible (read-only)
         # so its usage is the real one, not an empty tmpfs.
         ProtectHome = "read-only";
-        # AF_UNIX: D-Bus and lmn-privd's socket; AF_INET/6: the metrics endpoint.
+        # AF_UNIX: D-Bus and lmn-privd's socket; AF_INET/6: the metrics
+        # endpoint, the Alertmanager receiver and lmn-heal's Alertmanager.
         RestrictAddressFamilies = [
           "AF_UNIX"
           "AF_INET"
@@ -400,6 +414,10 @@ in
         ];
         # SIGTERM reaches every stage; each finishes its record and exits 0.
         KillMode = "control-group";
+        # lmn-detect's webhook secret (alertmanager.tokenFile).
+        LoadCredential = mkIf (cfg.alertmanager.tokenFile != null) [
+          "alertmanager-token:${cfg.alertmanager.tokenFile}"
+        ];
       };
     };
 

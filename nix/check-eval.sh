@@ -80,6 +80,8 @@ expect '.failedAssertions == [] and (.services["luminous-healing"].script | test
 expect '.services["luminous-healing"].script | test("lmn-notify|--pause-file") | not' "no lmn-notify without a channel; lmn-heal keeps its own pause file default"
 expect '(.services["luminous-healing"].serviceConfig | has("LoadCredential") | not) and .etc == {}' "no credentials, no catalog without notify"
 expect '(.packages | index("luminous-pause")) and (.pauseScript | test("file=/run/luminous/pause\n") and test("out=\\$\\(lmn-privd \"\\$@\" 2>&1\\)"))' "luminous-pause pauses lmn-heal and lmn-privd"
+expect '(.services["luminous-healing"].script | test("--alertmanager") | not) and (.services["luminous-healing"].serviceConfig | has("LoadCredential") | not)' "no Alertmanager receiver or client by default"
+expect '.prometheus == {"scrapeConfigs": [], "ruleFiles": []} and .firewall == []' "nothing added to Prometheus, nothing opened"
 
 # --- timer mode --------------------------------------------------------------
 evaluate timer '{ services.luminous-healing = { enable = true; mode = "timer"; interval = "1m"; }; }'
@@ -196,6 +198,26 @@ expect '.files.notify == {"pause_file": "/run/lmn/pause", "per_issue": "30m", "w
 expect '.etc["systemd/catalog/lmn.catalog"] | endswith("/lib/systemd/catalog/lmn.catalog")' "journal catalog installed"
 expect '.pauseScript | test("file=/run/lmn/pause\n") and (test("lmn-privd") | not)' "luminous-pause without a broker pauses lmn-heal only"
 
+# --- a fleet host: the Alertmanager receiver, lmn-heal's Alertmanager, Prometheus
+evaluate fleet '{
+	services.luminous-healing = {
+		enable = true;
+		alertmanager = { listen = "9465"; tokenFile = "/run/keys/lmn-webhook"; url = "http://am.example:9093"; };
+		prometheus = { enable = true; targets = [ "web1.example:9464" "web2.example:9464" ]; };
+	};
+}'
+expect '.services["luminous-healing"].script | test("lmn-detect --state /var/lib/luminous-healing/detect.state --alertmanager-listen 9465 --alertmanager-token-file \"[$]CREDENTIALS_DIRECTORY\"/alertmanager-token \\\\\n")' "receiver flags, secret from the credentials directory"
+expect '.services["luminous-healing"].serviceConfig.LoadCredential == ["alertmanager-token:/run/keys/lmn-webhook"]' "webhook secret through LoadCredential"
+expect '.services["luminous-healing"].script | test("lmn-heal .* --alertmanager-url http://am.example:9093 \\\\")' "lmn-heal asks Alertmanager"
+expect '.prometheus.scrapeConfigs == [{"job_name": "lmn", "static_configs": [{"targets": ["web1.example:9464", "web2.example:9464"]}]}]' "scrape job lmn for the fleet"
+expect '.prometheus.ruleFiles | length == 1 and (.[0] | endswith("contrib/prometheus/alerts.yml"))' "lmn's alerting rules"
+expect '.firewall == []' "the firewall is not opened"
+
+# --- a Prometheus host that runs lmn itself, with defaults --------------------
+evaluate prometheus-host '{ services.luminous-healing = { enable = true; prometheus.enable = true; }; }'
+expect '.prometheus.scrapeConfigs[0].static_configs == [{"targets": ["127.0.0.1:9464"]}]' "scrapes its own lmn-dash by default"
+expect '(.services["luminous-healing"].script | test("--alertmanager") | not) and .firewall == []' "no receiver unless asked, nothing opened"
+
 # --- flake.nix outputs, over a stand-in package set --------------------------
 scenario=flake
 nix-instantiate --eval --strict --json --read-write-mode --store "$tmp/store" \
@@ -234,12 +256,13 @@ else
 	done
 	# Every stage of the pipe, with its flags as generated and --version
 	# added: an unknown flag or a bad value of a known one exits 2.
-	for s in defaults timer noprivd settings probes notify; do
+	for s in defaults timer noprivd settings probes notify fleet; do
 		scenario=$s
 		jq -r '.services["luminous-healing"].script' "$tmp/$s.json" | sed 1d | tr -d '\\' | tr '|' '\n' >"$tmp/$s.stages"
 		while read -r stage; do
 			[ -n "$stage" ] || continue
-			eval "set -- $stage"
+			# (the webhook secret's directory exists only at run time)
+			CREDENTIALS_DIRECTORY=/run/credentials/luminous-healing.service eval "set -- $stage"
 			name=${1##*/}
 			shift
 			[ "$name" != tee ] && [ -x "$tmp/bin/$name" ] || continue
@@ -312,7 +335,7 @@ def service: unit + [(.serviceConfig
 if ! command -v systemd-analyze >/dev/null; then
 	echo "check-eval: units not verified: no systemd-analyze" >&2
 else
-	for s in defaults timer settings notify; do
+	for s in defaults timer settings notify fleet; do
 		scenario=systemd-$s
 		dir=$tmp/units-$s
 		mkdir -p "$dir"
@@ -400,4 +423,4 @@ if [ "$failures" -gt 0 ]; then
 	echo "check-eval: $failures failed" >&2
 	exit 1
 fi
-echo "check-eval: ok (defaults, timer, noprivd, settings, probes, bad-probes, notify, flake, binaries, systemd verify, VM scripts, bad-interval, polkit-js)" >&2
+echo "check-eval: ok (defaults, timer, noprivd, settings, probes, bad-probes, notify, fleet, prometheus-host, flake, binaries, systemd verify, VM scripts, bad-interval, polkit-js)" >&2

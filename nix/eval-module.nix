@@ -193,6 +193,20 @@ let
         type = types.lines;
         default = "";
       };
+      # The part of services.prometheus the module sets.
+      services.prometheus.scrapeConfigs = mkOption {
+        type = types.listOf (types.attrsOf types.anything);
+        default = [ ];
+      };
+      services.prometheus.ruleFiles = mkOption {
+        type = types.listOf types.path;
+        default = [ ];
+      };
+      # Never set by the module: checked to stay empty.
+      networking.firewall.allowedTCPPorts = mkOption {
+        type = types.listOf types.port;
+        default = [ ];
+      };
       services.logrotate.settings = mkOption {
         type = types.attrsOf (types.attrsOf types.anything);
         default = { };

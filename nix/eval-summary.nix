@@ -45,6 +45,11 @@ in
   packages = map (p: p.name) packages;
   pauseScript = lib.concatMapStrings (p: p.text or "") packages;
   etc = builtins.mapAttrs (_: e: e.source) config.environment.etc;
+  prometheus = {
+    inherit (config.services.prometheus) scrapeConfigs;
+    ruleFiles = map toString config.services.prometheus.ruleFiles;
+  };
+  firewall = config.networking.firewall.allowedTCPPorts;
   inherit paths;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
   files = builtins.mapAttrs (_: read) paths;

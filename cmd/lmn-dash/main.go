@@ -21,15 +21,15 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/lmn-heal/lmn/internal/dash/metrics"
 	"github.com/lmn-heal/lmn/internal/dash/term"
+	"github.com/lmn-heal/lmn/internal/listen"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
 var version = "dev"
 
 type config struct {
-	listen   string // host:port after metrics.ListenAddr; "" is off
+	listen   string // host:port after listen.Addr; "" is off
 	headless bool
 	once     bool
 	simple   bool
@@ -71,7 +71,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, int) {
 	cfg := config{tty: "/dev/tty", getenv: os.Getenv, now: time.Now, maxFPS: 10}
 	fs := flag.NewFlagSet("lmn-dash", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "", "serve Prometheus /metrics and /healthz on `ADDR` (\"9464\" or \":9464\" mean 127.0.0.1:9464); default off")
+	listenFlag := fs.String("listen", "", "serve Prometheus /metrics and /healthz on `ADDR` (\"9464\" or \":9464\" mean 127.0.0.1:9464); default off")
 	fs.BoolVar(&cfg.headless, "headless", false, "no terminal output: serve --listen only, until end of input")
 	fs.BoolVar(&cfg.once, "once", false, "read to end of input, print one final frame, exit")
 	fs.BoolVar(&cfg.simple, "simple", false, "plain ASCII frames, no colour (also chosen by NO_COLOR, TERM=dumb, or stdout not a terminal)")
@@ -101,8 +101,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, int) {
 	if cfg.headless && cfg.once {
 		return fail("--headless and --once exclude each other")
 	}
-	if *listen != "" {
-		addr, err := metrics.ListenAddr(*listen)
+	if *listenFlag != "" {
+		addr, err := listen.Addr(*listenFlag)
 		if err != nil {
 			return fail("--listen: %v", err)
 		}

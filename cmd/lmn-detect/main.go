@@ -29,6 +29,8 @@ type config struct {
 	stateFile  string
 	onlyIssues bool
 	version    bool
+	amListen   string // --alertmanager-listen, before listen.Addr
+	amToken    string // --alertmanager-token-file
 
 	// live says stdin is a pipe or terminal, where a hung collector sends
 	// nothing: then absence is also judged by a wall-clock timer.
@@ -37,6 +39,8 @@ type config struct {
 	now       func() time.Time
 	host      string
 	saveEvery time.Duration
+	// onListen, if set, is told the receiver's bound address (tests).
+	onListen func(addr string)
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -47,6 +51,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.printRules, "print-rules", false, "print the effective rules as JSON and exit")
 	fs.StringVar(&cfg.stateFile, "state", "", "keep pending counters, trend windows and firing issues in `file` across runs")
 	fs.BoolVar(&cfg.onlyIssues, "only-issues", false, "write only issue records (and the start record), not the records read")
+	fs.StringVar(&cfg.amListen, "alertmanager-listen", "", "accept Alertmanager webhooks (POST /alertmanager) on `ADDR` (\"9465\" or \":9465\" mean 127.0.0.1:9465); default off")
+	fs.StringVar(&cfg.amToken, "alertmanager-token-file", "", "require the bearer token, or user:password for basic auth, on the first line of `file`")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-detect [flags] < samples.ndjson > with-issues.ndjson\n")

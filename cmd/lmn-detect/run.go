@@ -22,6 +22,9 @@ type settings struct {
 	RuleCount   int    `json:"rule_count"`
 	State       string `json:"state,omitempty"`
 	OnlyIssues  bool   `json:"only_issues,omitempty"`
+	// AlertmanagerListen is the receiver's bound address.
+	AlertmanagerListen string `json:"alertmanager_listen,omitempty"`
+	AlertmanagerAuth   bool   `json:"alertmanager_auth,omitempty"`
 }
 
 func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -42,18 +45,30 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	d.loadState()
 	w := record.NewWriter(stdout)
 	d.w = w
+	am, code, err := startReceiver(cfg, d, log)
+	if err != nil {
+		log.Error("alertmanager receiver", "err", err)
+		return code
+	}
 	src := cfg.rulesFile
 	if src == "" {
 		src = detect.DefaultsName
 	}
+	set := settings{Rules: src, RulesDigest: rules.Digest(), RuleCount: rules.Len(),
+		State: cfg.stateFile, OnlyIssues: cfg.onlyIssues}
+	if am != nil {
+		set.AlertmanagerListen, set.AlertmanagerAuth = am.addr, am.rc.Secret != nil
+	}
 	start := record.Start{
-		Header:  record.NewHeader(record.KindStart, detect.Src, cfg.host, cfg.now()),
-		Version: version,
-		Settings: settings{Rules: src, RulesDigest: rules.Digest(), RuleCount: rules.Len(),
-			State: cfg.stateFile, OnlyIssues: cfg.onlyIssues},
+		Header:   record.NewHeader(record.KindStart, detect.Src, cfg.host, cfg.now()),
+		Version:  version,
+		Settings: set,
 	}
 	if err := w.Emit(start); err != nil {
 		log.Error("write start record", "err", err)
+		if am != nil {
+			am.stop(log)
+		}
 		return 1
 	}
 	if cfg.live {
@@ -64,16 +79,26 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	r := record.NewReader(stdin, func() { w.Flush() })
 	r.OnReject = func(err error) { log.Warn("rejected input line", "err", err) }
 	// A replayed file is read ahead on a second core; a live pipe is read
-	// line by line, so waiting for input means lmn-detect is idle.
-	f := record.Filter{In: r, Out: w, Handle: d.handle, ReadAhead: !cfg.live}
-	if cfg.onlyIssues {
-		f.Pass = func(l record.Line) bool { return l.Kind == record.KindIssue }
-	}
+	// line by line, so waiting for input means lmn-detect is idle. handle
+	// passes each record on itself, under the lock that keeps the
+	// receiver's and the watchdog's records out of a record's group.
+	f := record.Filter{In: r, Out: w, Handle: d.handle, ReadAhead: !cfg.live,
+		Pass: func(record.Line) bool { return false }}
 	runErr := f.Run(ctx)
-	code := 0
+	code = 0
 	if runErr != nil {
 		log.Error("stream", "err", runErr)
 		code = 1
+	}
+	if am != nil {
+		if err := am.stop(log); err != nil {
+			log.Error("alertmanager receiver", "err", err)
+			code = 1
+		}
+		if err := w.Flush(); err != nil && !record.IsBrokenPipe(err) {
+			log.Error("stream", "err", err)
+			code = 1
+		}
 	}
 	if err := d.saveState(); err != nil {
 		log.Error("save state", "err", err)
@@ -112,12 +137,19 @@ type detector struct {
 	sample   record.Sample
 }
 
+// handle passes l on (all of it, or issues only with --only-issues) and
+// writes the issues it causes, holding d.mu throughout.
 func (d *detector) handle(l record.Line) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.cfg.onlyIssues || l.Kind == record.KindIssue {
+		if err := d.w.WriteLine(l.Raw); err != nil {
+			return err
+		}
+	}
 	if l.Kind != record.KindSample || d.rules.Len() == 0 {
 		return nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if err := d.dec.Decode(l.Body(), &d.sample); err != nil {
 		d.log.Warn("skipping sample that does not decode", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
 		return nil

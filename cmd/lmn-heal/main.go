@@ -9,7 +9,8 @@
 // a user-space fallback, advice), verifies from the stream that the issue
 // resolved, and gives up behind a circuit breaker. Downstream is usually
 // lmn-dash. It talks to lmn-privd (--privd-socket, --key-file), sudo, and
-// the service manager (systemctl, systemctl --user). With --state it keeps
+// the service manager (systemctl, systemctl --user), and with
+// --alertmanager-url to Alertmanager's API (silences). With --state it keeps
 // breakers, backoff and values to restore in one file between runs.
 // Diagnostics go to stderr.
 package main
@@ -45,6 +46,7 @@ type config struct {
 	privdArgv   []string
 	pauseFile   string
 	version     bool
+	amURL       string // --alertmanager-url
 
 	// inline runs actions in the reading goroutine (input is a file).
 	inline bool
@@ -60,10 +62,11 @@ type config struct {
 
 	// How often the pause file is looked at (pause.go).
 	pauseEvery, pauseRecheck time.Duration
+	amPoll                   time.Duration // how often a held silence looks for its alert's resolve
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty"}
+	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty", amPoll: 2 * time.Second}
 	cfg.pauseEvery, cfg.pauseRecheck = pauseEvery, pauseRecheck
 	fs := flag.NewFlagSet("lmn-heal", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -79,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	userctl := fs.String("systemctl-user", "systemctl --user", "argv `prefix` for user units, split on spaces")
 	privd := fs.String("lmn-privd", "", "lmn-privd `binary` the sudo tier runs (default: next to lmn-heal, else on PATH)")
 	fs.StringVar(&cfg.pauseFile, "pause-file", "/run/luminous/pause", "hold every action while this `file` exists (\"\": no pause file)")
+	fs.StringVar(&cfg.amURL, "alertmanager-url", "", "Alertmanager `URL` (http://host:9093): a maintenance silence holds disruptive actions; see docs/policy.md")
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-heal [flags] < with-issues.ndjson > with-heals.ndjson\n")

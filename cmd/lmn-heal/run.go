@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	h := &healer{cfg: cfg, eng: eng, log: log, ladder: ladder, lastSave: cfg.now()}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
+	if h.am, err = newAMLink(h.ctx, cfg, policy, log); err != nil {
+		log.Error("bad flag", "err", err)
+		return 2
+	}
 	h.out = record.NewWriter(stdout)
 	start := record.NewStart(heal.Src, version, cfg.now(), h.settings(policy))
 	start.Host = cfg.host
@@ -61,6 +66,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	f := record.Filter{In: in, Out: h.out, Handle: h.handle, ReadAhead: cfg.inline}
 	err = f.Run(ctx)
 	h.wait()
+	if h.am != nil {
+		h.am.close()
+	}
 	return h.finish(err)
 }
 
@@ -149,6 +157,7 @@ type healer struct {
 	eng    *heal.Engine
 	log    *slog.Logger
 	ladder *tier.Ladder
+	am     *amLink // nil without --alertmanager-url
 	out    *record.Writer
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -179,7 +188,29 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	if h.ladder.KeyErr != nil && !h.cfg.dryRun {
 		s["privd"] = h.ladder.KeyErr.Error()
 	}
+	if h.cfg.amURL != "" {
+		s["alertmanager_url"] = h.cfg.amURL
+	}
+	s["actions"] = policyActions(p)
 	return s
+}
+
+// policyActions are the actions the enabled ladders of p may run, sorted:
+// lmn-dash exports their series at zero from the start.
+func policyActions(p *heal.Policy) []string {
+	var out []string
+	for _, l := range p.Ladders {
+		if l.Enabled != nil && !*l.Enabled {
+			continue
+		}
+		for _, st := range l.Steps {
+			for _, a := range st.Actions {
+				out = append(out, a.Action)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // handle is called for each record after it was passed on.
@@ -192,6 +223,9 @@ func (h *healer) handle(line record.Line) error {
 	if err := h.eng.Observe(line); err != nil {
 		h.log.Warn("record not used", "line", line.N, "err", err)
 	}
+	if h.am != nil {
+		h.am.observeIssue(line)
+	}
 	return h.flushEngine(false)
 }
 
@@ -203,6 +237,9 @@ func (h *healer) flushEngine(force bool) error {
 		if err := h.out.Emit(r); err != nil {
 			return err
 		}
+	}
+	if h.am != nil {
+		h.am.afterRecords(h.eng, recs)
 	}
 	for _, j := range jobs {
 		h.start(j)
@@ -223,7 +260,7 @@ func (h *healer) start(job heal.Job) {
 		if h.heldBack(job) {
 			return
 		}
-		res := h.ladder.Run(h.ctx, job)
+		res := h.run(job)
 		h.eng.Complete(job.ID, res)
 		if err := h.flushEngine(true); err != nil {
 			h.log.Warn("write", "err", err)
@@ -240,7 +277,7 @@ func (h *healer) start(job heal.Job) {
 			h.out.Flush()
 			return
 		}
-		res := h.ladder.Run(h.ctx, job)
+		res := h.run(job)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.eng.Complete(job.ID, res)
@@ -251,6 +288,17 @@ func (h *healer) start(job heal.Job) {
 		}
 		h.out.Flush()
 	}()
+}
+
+// run runs job through the permission ladder, unless a maintenance
+// window holds it: then the ladder ends in advice saying so.
+func (h *healer) run(job heal.Job) heal.Result {
+	if h.am != nil {
+		if advice := h.am.hold(job); advice != "" {
+			return heal.Result{Tier: record.TierAdvise, Advice: advice}
+		}
+	}
+	return h.ladder.Run(h.ctx, job)
 }
 
 // wait lets running actions finish (each has its own timeout) and writes

@@ -120,6 +120,9 @@ type Spec struct {
 	Params  []Param
 	Timeout time.Duration
 	Doc     string
+	// Disruptive actions interrupt what a machine serves while they run
+	// (a restart, a kill, a cold cache): a maintenance window holds them.
+	Disruptive bool
 }
 
 // Param describes one parameter of an action.

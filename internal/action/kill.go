@@ -245,6 +245,7 @@ func init() {
 				{Name: "start_time", Required: true, Doc: "field 22 of /proc/PID/stat as the caller saw it", check: checkStartTime},
 				{Name: "grace", Doc: "time between SIGTERM and SIGKILL, at most 1m (default 10s)", check: checkGrace},
 			},
+			Disruptive: true,
 		},
 		validate: validateKill,
 		run:      runKill,

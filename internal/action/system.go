@@ -160,7 +160,7 @@ func runJournalVacuum(ctx context.Context, env Env, p map[string]string) (Result
 
 func init() {
 	register(&definition{
-		spec: Spec{Name: "drop_caches", Timeout: time.Minute,
+		spec: Spec{Name: "drop_caches", Timeout: time.Minute, Disruptive: true,
 			Doc:    "write LEVEL to /proc/sys/vm/drop_caches",
 			Params: []Param{{Name: "level", Required: true, Doc: "1, 2 or 3", check: checkLevel}}},
 		run:    runDropCaches,
@@ -179,7 +179,7 @@ func init() {
 		},
 	})
 	register(&definition{
-		spec: Spec{Name: "restart_network", Timeout: 2 * time.Minute,
+		spec: Spec{Name: "restart_network", Timeout: 2 * time.Minute, Disruptive: true,
 			Doc: "restart whichever of NetworkManager.service and systemd-networkd.service is active"},
 		run:    runRestartNetwork,
 		target: fixed("network"),

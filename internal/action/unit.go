@@ -180,6 +180,8 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 			Timeout: timeout,
 			Doc:     doc,
 			Params:  []Param{{Name: "unit", Required: true, Doc: "full unit name, e.g. nginx.service", check: CheckUnitName}},
+
+			Disruptive: verb == "restart", // a restart stops the unit; clearing a failed state does not
 		},
 		validate: validateUnit,
 		run: func(ctx context.Context, env Env, p map[string]string) (Result, error) {

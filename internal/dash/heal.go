@@ -13,19 +13,28 @@ import (
 // histogram.
 var DurationBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
 
-// Histogram counts observations into DurationBuckets.
+// Histogram counts observations into buckets.
 type Histogram struct {
-	Counts []uint64 // per bucket, not cumulative; one more for +Inf
+	Bounds []float64 // upper bounds of the buckets; nil means DurationBuckets
+	Counts []uint64  // per bucket, not cumulative; one more for +Inf
 	Sum    float64
 	Count  uint64
+}
+
+// Buckets are the histogram's upper bounds.
+func (h *Histogram) Buckets() []float64 {
+	if h.Bounds == nil {
+		return DurationBuckets
+	}
+	return h.Bounds
 }
 
 // Observe adds one value.
 func (h *Histogram) Observe(v float64) {
 	if h.Counts == nil {
-		h.Counts = make([]uint64, len(DurationBuckets)+1)
+		h.Counts = make([]uint64, len(h.Buckets())+1)
 	}
-	i := sort.SearchFloat64s(DurationBuckets, v)
+	i := sort.SearchFloat64s(h.Buckets(), v)
 	h.Counts[i]++
 	h.Sum += v
 	h.Count++
@@ -50,7 +59,9 @@ func (m *Model) applyHeal(line record.Line) error {
 		if h.Outcome != "" {
 			m.Verified[bounded(m.Verified, VerifyKey{h.Action, h.Outcome}, VerifyKey{Other, Other})]++
 		}
+		m.verified(&h)
 	case record.PhaseGaveUp:
+		m.GaveUp[bounded(m.GaveUp, h.Action, Other)]++
 		if h.RetryAt != nil {
 			m.Breakers[breakerKey(&h)] = &Breaker{Issue: h.Issue, Rule: h.Rule, Action: h.Action,
 				Subject: h.Subject, Since: h.TS.Time, RetryAt: h.RetryAt.Time, Error: h.Error}

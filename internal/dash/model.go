@@ -99,6 +99,17 @@ type Model struct {
 	Verified  map[VerifyKey]uint64
 	Durations map[string]*Histogram // by action
 	Breakers  map[string]*Breaker   // by issue and action
+	GaveUp    map[string]uint64     // gave_up records, by action
+	Recovery  map[string]*Histogram // from an issue firing to its recovered verification, by action
+	// Fired is when each issue's first firing record came, kept until
+	// it is verified or forgotten (fleet.go).
+	Fired map[string]Firing
+	// HealActions and HealTiers are what lmn-heal's start record says
+	// its policy may run and through which tiers: their heal series are
+	// exported at zero from the start.
+	HealActions, HealTiers []string
+	// SampleGap is the time between the two latest samples.
+	SampleGap time.Duration
 
 	Events  []Event // oldest first, at most EventLen
 	Sources map[string]*Source
@@ -122,6 +133,9 @@ func New() *Model {
 		Verified:  map[VerifyKey]uint64{},
 		Durations: map[string]*Histogram{},
 		Breakers:  map[string]*Breaker{},
+		GaveUp:    map[string]uint64{},
+		Recovery:  map[string]*Histogram{},
+		Fired:     map[string]Firing{},
 		Sources:   map[string]*Source{},
 		Records:   map[string]uint64{},
 	}
@@ -191,6 +205,7 @@ func (m *Model) applyStart(line record.Line) error {
 	if st.Src != "" {
 		m.source(st.Src).Version = st.Version
 	}
+	m.healSettings(line, st.Src)
 	return nil
 }
 
@@ -198,6 +213,9 @@ func (m *Model) applySample(line record.Line) error {
 	var s record.Sample
 	if err := line.Decode(&s); err != nil {
 		return err
+	}
+	if m.Sample != nil && s.TS.After(m.Sample.TS.Time) {
+		m.SampleGap = s.TS.Sub(m.Sample.TS.Time)
 	}
 	m.Sample = &s
 	if s.CPU != nil {
@@ -265,9 +283,11 @@ func (m *Model) applyIssue(line record.Line) error {
 			return fmt.Errorf("issue %s: more than %d firing issues; not shown", is.ID, MaxIssues)
 		}
 		m.Issues[is.ID] = &is
+		m.fired(&is)
 		m.event(is.TS.Time, record.KindIssue, lvl, words(strings.ToUpper(is.Severity), is.Rule, SubjectString(is.Subject), is.Summary))
 	case record.StateResolved:
 		delete(m.Issues, is.ID)
+		m.resolvedIssue(is.ID)
 		m.closeBreakers(is.ID)
 		m.event(is.TS.Time, record.KindIssue, LevelOK, words("RESOLVED", is.Rule, SubjectString(is.Subject), is.Summary))
 	default:

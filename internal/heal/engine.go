@@ -255,7 +255,7 @@ func (e *Engine) sampleFacts() {
 }
 
 // vars are the template and match variables of an issue: its subject,
-// and facts the stream gave about it.
+// facts the stream gave about it, and an alert's labels (labels.go).
 func (e *Engine) vars(is record.Issue) map[string]string {
 	v := map[string]string{"rule": is.Rule, "issue": is.ID}
 	for k, val := range is.Subject {
@@ -280,6 +280,7 @@ func (e *Engine) vars(is record.Issue) map[string]string {
 			v["top_memory_unit"], v["top_memory_scope"] = u.Unit, u.Scope
 		}
 	}
+	addLabels(v, is.Labels)
 	return v
 }
 

@@ -36,7 +36,10 @@ type Policy struct {
 	// RestoreAfter is how long an issue must stay resolved before an
 	// undoable change made for it (a CPU governor) is put back.
 	RestoreAfter Duration `json:"restore_after"`
-	Ladders      []Ladder `json:"ladders"`
+	// Alertmanager says what to do with Alertmanager, when lmn-heal is
+	// given one (alertmanager.go).
+	Alertmanager Alertmanager `json:"alertmanager"`
+	Ladders      []Ladder     `json:"ladders"`
 }
 
 // Budget bounds the actions of all ladders together: at most MaxActions

@@ -33,4 +33,9 @@ type Issue struct {
 	// Flapping is set while the subject is held firing because it fired and
 	// resolved too often.
 	Flapping bool `json:"flapping,omitempty"`
+	// Fingerprint and Labels are set on issues made from Alertmanager
+	// alerts (rule "alertmanager"): the alert's fingerprint, and its
+	// labels, which lmn-heal's policy matches.
+	Fingerprint string            `json:"fingerprint,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
 }

@@ -27,7 +27,7 @@ func Append(dst []byte, m *dash.Model, now time.Time, version string) []byte {
 			e.gauge("lmn_nix_generations", "System generations kept.", float64(n.Generations))
 		}
 	}
-	issues(e, m)
+	issues(e, m, now)
 	heal(e, m)
 	return e.b
 }
@@ -39,6 +39,7 @@ func stream(e *expo, m *dash.Model, now time.Time) {
 	for _, k := range []string{record.KindStart, record.KindSample, record.KindIssue, record.KindHeal} {
 		e.sample("", float64(m.Records[k]), "kind", k)
 	}
+	e.gauge("lmn_pipe_up", "1 while the pipe is alive: a record came within the larger of a minute and three sample intervals.", b2f(m.PipeUp(now)))
 	e.family("lmn_stream_rejected_lines_total", "counter", "Input lines rejected: not a JSON object, or too long.")
 	e.sample("", float64(m.Rejected))
 	e.family("lmn_stream_invalid_records_total", "counter", "Records that did not decode as their kind.")

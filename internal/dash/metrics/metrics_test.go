@@ -114,7 +114,7 @@ func TestPromtool(t *testing.T) {
 	}
 	defer collector.Close()
 	models := map[string]*dash.Model{"recorded": recorded(t), "empty": dash.New(), "hostile": hostile(t),
-		"collector": streamModel(t, collector)}
+		"collector": streamModel(t, collector), "fleet": fleet(t, strings.Count(fleetStream, "\n")), "fleet-start": fleet(t, 1)}
 	for name, m := range models {
 		if _, err := parseStrict(exposition(t, m)); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -146,18 +146,6 @@ func TestEscaping(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("exposition lacks %s:\n%s", want, text)
-		}
-	}
-}
-
-func TestListenAddr(t *testing.T) {
-	for in, want := range map[string]string{
-		"9464": "127.0.0.1:9464", ":9464": "127.0.0.1:9464", "0.0.0.0:9464": "0.0.0.0:9464",
-		"[::1]:9464": "[::1]:9464", "localhost:0": "localhost:0", "": "", "x:y:z": "", ":0": "", "99999": "",
-	} {
-		got, err := ListenAddr(in)
-		if (err != nil) != (want == "") || got != want {
-			t.Errorf("ListenAddr(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
@@ -224,6 +212,7 @@ func FuzzExposition(f *testing.F) {
 	f.Add(bytes.Join(lines[60:], nil))
 	f.Add([]byte(`{"kind":"issue","id":"a","state":"firing","subject":{"le":"x","":"y","_":"z"}}`))
 	f.Add([]byte(`{"kind":"heal","action":"a\"","phase":"succeeded","duration_ms":1e308}`))
+	f.Add([]byte(fleetStream))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		m := streamModel(t, bytes.NewReader(in))
 		text := string(Append(nil, m, time.Unix(0, 0), "fuzz"))

@@ -2,42 +2,13 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/dash"
 )
-
-// ListenAddr completes a --listen value: "9464" and ":9464" mean
-// 127.0.0.1:9464, so metrics stay on loopback unless a host is named.
-func ListenAddr(s string) (string, error) {
-	if s == "" {
-		return "", errors.New("empty address")
-	}
-	if !strings.Contains(s, ":") {
-		s = ":" + s
-	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", fmt.Errorf("listen address %q: %w", s, err)
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil {
-		if _, lerr := net.LookupPort("tcp", port); lerr != nil {
-			return "", fmt.Errorf("listen address %q: bad port %q", s, port)
-		}
-	} else if n == 0 && host == "" {
-		return "", fmt.Errorf("listen address %q: port 0 needs a host", s)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port), nil
-}
 
 // ContentType is the text exposition format's media type.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
