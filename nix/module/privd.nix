@@ -59,6 +59,7 @@ in
         ReadWritePaths = [ "-${dirOf cfg.hmacKeyFile}" ];
         ProtectHome = true;
         PrivateNetwork = true;
+        IPAddressDeny = "any";
         RestrictAddressFamilies = [ "none" ];
       };
     };
@@ -143,12 +144,20 @@ in
         ];
         ProtectHome = true;
         PrivateTmp = true;
+        PrivateMounts = true;
         PrivateDevices = true;
         DeviceAllow = [ "" ];
         # Every action speaks to path sockets (PID 1, D-Bus, nix-daemon,
         # nscd) or files: no network at all.
         PrivateNetwork = true;
+        IPAddressDeny = "any";
         RestrictAddressFamilies = [ "AF_UNIX" ];
+        # Not ProtectProc=invisible (nor ptraceable): kill_process reads
+        # /proc/PID/stat and cmdline of other users' processes, which
+        # hidepid hides from a root without CAP_SYS_PTRACE. Not
+        # ProcSubset=pid: drop_caches writes /proc/sys/vm/drop_caches.
+        # Not PrivateUsers=: every action needs the real uid 0 (PID 1
+        # checks it; /proc/sys and sysfs files are root's).
         ProtectClock = true;
         ProtectControlGroups = true;
         ProtectHostname = true;
@@ -161,7 +170,15 @@ in
         RestrictSUIDSGID = true;
         SystemCallArchitectures = "native";
         SystemCallErrorNumber = "EPERM";
-        SystemCallFilter = [ "@system-service" ];
+        # For the daemon and the programs it runs (systemctl, journalctl,
+        # resolvectl, nscd, nix-collect-garbage): no chown, setuid or other
+        # @privileged call (socket activation: lmn-privd never chowns its
+        # socket here), no priorities or affinities.
+        SystemCallFilter = [
+          "@system-service"
+          "~@privileged"
+          "~@resources"
+        ];
         UMask = "0077";
       };
     };
