@@ -107,6 +107,12 @@ in
       # nix_gc without nix-gc.service goes through the daemon: this unit
       # cannot write the store itself.
       environment.NIX_REMOTE = "daemon";
+      # Go ends a panic or the watchdog's SIGABRT with exit status 2, which
+      # RestartPreventExitStatus=2 keeps from restarting; with crash it dies
+      # of SIGABRT after the stack dump, and Restart= applies (e2e/pid1
+      # TestWatchdogRestartsStoppedDaemon). LimitCORE=0 keeps the dump
+      # from writing the key to a core file.
+      environment.GOTRACEBACK = "crash";
       serviceConfig = {
         Type = "notify";
         ExecStart = "${bin "lmn-privd"} serve --config ${privdRuntimeConfig}";
@@ -115,6 +121,7 @@ in
         Restart = "on-failure";
         RestartSec = "5s";
         RestartPreventExitStatus = 2;
+        LimitCORE = 0;
         LoadCredential = [ "hmac.key:${cfg.hmacKeyFile}" ];
         LogsDirectory = "luminous-privd"; # audit.log
         StateDirectory = "luminous-privd";
@@ -129,6 +136,10 @@ in
         CapabilityBoundingSet = [ "CAP_KILL" ];
         NoNewPrivileges = true;
         ProtectSystem = "strict";
+        # strict leaves /run writable (systemd 252, seen by e2e/pid1): only
+        # RuntimeDirectory= and the runtime journal below stay writable.
+        # Connecting to a socket there needs no write access to the mount.
+        ReadOnlyPaths = [ "/run" ];
         # ProtectKernelTunables= makes /proc/sys and /sys read-only; the
         # writable paths below are bind-mounted read-write inside it.
         ProtectKernelTunables = true;
