@@ -66,7 +66,7 @@ expect '.services["luminous-healing"] | (.requires | index("luminous-keygen.serv
 expect '.sockets["luminous-privd"].socketConfig | .ListenStream == "/run/luminous/privd.sock" and .SocketMode == "0660" and .SocketGroup == "luminous"' "privd socket 0660 for the group"
 expect '.services["luminous-privd"].serviceConfig | .Type == "notify" and (.WatchdogSec | length > 0) and (.ExecStart | test("/bin/lmn-privd serve --config /run/luminous-privd/config.json$")) and .RuntimeDirectory == "luminous-privd"' "privd: notify, watchdog, runtime config"
 expect '.services["luminous-privd"].preStart | test("gid=\\$\\(getent group luminous \\| cut -d: -f3\\)") and test("jq --argjson gid \"\\$gid\" \u0027.clients.gids = \\[\\$gid\\]\u0027 /nix/store/\\S+-luminous-privd.json >/run/luminous-privd/config.json")' "preStart adds the group's gid to the runtime config"
-expect '.services["luminous-privd"].serviceConfig | .CapabilityBoundingSet == ["CAP_KILL"] and .NoNewPrivileges and .ProtectSystem == "strict" and .ProtectKernelTunables and .RestrictAddressFamilies == ["AF_UNIX"] and .PrivateNetwork and .SystemCallFilter == ["@system-service", "~@privileged", "~@resources"] and .PrivateMounts and .IPAddressDeny == "any" and .ReadOnlyPaths == ["/run"] and .LimitCORE == 0' "privd hardening"
+expect '.services["luminous-privd"].serviceConfig | .CapabilityBoundingSet == ["CAP_KILL"] and .NoNewPrivileges and .ProtectSystem == "strict" and .ProtectKernelTunables and .RestrictAddressFamilies == ["AF_UNIX"] and .PrivateNetwork and .SystemCallFilter == ["@system-service", "~@privileged", "~@resources"] and .PrivateMounts and .IPAddressDeny == "any" and .ReadOnlyPaths == ["/run"] and .LimitCORE == 0 and .ProtectProc == "invisible"' "privd hardening"
 expect '.services["luminous-privd"].serviceConfig.ReadWritePaths | index("-/proc/sys/vm/drop_caches") and index("-/sys/devices/system/cpu/cpufreq")' "privd writable paths"
 expect '.services["luminous-privd"].serviceConfig | .LoadCredential == ["hmac.key:/var/lib/luminous-healing/hmac.key"] and .LogsDirectory == "luminous-privd" and .StateDirectory == "luminous-privd" and .RestartPreventExitStatus == 2' "privd key credential and directories"
 expect '.services["luminous-privd"].serviceConfig | has("User") | not' "privd runs as root"
@@ -281,7 +281,7 @@ fi
 # these ceilings are systemd 252's, Debian 12's, where each remaining point
 # is explained in docs/privd.md. Lower a ceiling when the score falls; raise
 # one only with a reason there.
-exposure_ceilings='luminous-privd.service=1.0 luminous-keygen.service=0.4 luminous-healing.service=1.3'
+exposure_ceilings='luminous-privd.service=0.8 luminous-keygen.service=0.4 luminous-healing.service=1.3'
 scenario=security
 dir=$tmp/units-defaults
 if ! command -v systemd-analyze >/dev/null || [ ! -d "$dir" ]; then

@@ -163,12 +163,15 @@ in
         PrivateNetwork = true;
         IPAddressDeny = "any";
         RestrictAddressFamilies = [ "AF_UNIX" ];
-        # Not ProtectProc=invisible (nor ptraceable): kill_process reads
-        # /proc/PID/stat and cmdline of other users' processes, which
-        # hidepid hides from a root without CAP_SYS_PTRACE. Not
+        # A /proc with hidepid=invisible. kill_process still reads other
+        # users' /proc/PID/stat and cmdline: hidepid exempts its gid= group,
+        # 0, and this daemon runs as gid 0, so today it hides nothing from
+        # lmn-privd itself (e2e/pid1 runs kill_process under it); ptraceable
+        # has no such exemption and would hide them. Not
         # ProcSubset=pid: drop_caches writes /proc/sys/vm/drop_caches.
         # Not PrivateUsers=: every action needs the real uid 0 (PID 1
         # checks it; /proc/sys and sysfs files are root's).
+        ProtectProc = "invisible";
         ProtectClock = true;
         ProtectControlGroups = true;
         ProtectHostname = true;
