@@ -165,7 +165,7 @@ func FuzzParseNetDev(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ns, _ := parseNetDev(b, nil, nil)
 		for _, n := range ns {
-			if n.Name == "" || strings.ContainsAny(n.Name, " \t\n:") {
+			if n.Name == "" || len(n.Name) > 15 || strings.ContainsAny(n.Name, " \t\n\r\v\f:/") {
 				t.Errorf("bad interface name %q", n.Name)
 			}
 		}

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 )
 
@@ -33,8 +34,8 @@ lines:
 			continue lines
 		}
 		name = bytes.TrimSpace(name)
-		if len(name) == 0 {
-			bad = first(bad, fmt.Errorf("line %d: empty interface name", n))
+		if err := checkIfName(name); err != nil {
+			bad = first(bad, fmt.Errorf("line %d: %w", n, err))
 			continue lines
 		}
 		if k := fields(rest, f[:]); k < 16 {
@@ -57,4 +58,19 @@ lines:
 		})
 	}
 	return dst, bad
+}
+
+// checkIfName applies the kernel's rule for interface names
+// (dev_valid_name: 1 to 15 bytes, no '/', ':' or white space), so a line
+// that is not one interface's counters is reported, not read as a name.
+func checkIfName(name []byte) error {
+	switch {
+	case len(name) == 0:
+		return errors.New("empty interface name")
+	case len(name) > 15:
+		return fmt.Errorf("interface name %q longer than 15 bytes", clip(name))
+	case bytes.ContainsAny(name, "/: \t\n\v\f\r"):
+		return fmt.Errorf("interface name %q holds '/', ':' or white space", clip(name))
+	}
+	return nil
 }

@@ -176,6 +176,25 @@ func TestParseNetDev(t *testing.T) {
 	}
 }
 
+// Found by FuzzParseNetDev: a line whose name part held a space gave an
+// interface "0 0". Names the kernel cannot make are reported by line.
+func TestParseNetDevBadName(t *testing.T) {
+	counters := " 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"
+	for _, name := range []string{"0 0", "a\tb", "a/b", "sixteen-bytes-xx", " "} {
+		in := "  lo:" + counters + name + ":" + counters
+		ns, err := parseNetDev([]byte(in), nil, &interner{})
+		if len(ns) != 1 || ns[0].Name != "lo" {
+			t.Errorf("name %q: got %+v, want lo alone", name, ns)
+		}
+		if err == nil || !strings.Contains(err.Error(), "line 2") {
+			t.Errorf("name %q: err = %v, want one naming line 2", name, err)
+		}
+	}
+	if ns, err := parseNetDev([]byte("fifteen-bytes-x:"+counters), nil, nil); err != nil || len(ns) != 1 {
+		t.Errorf("15-byte name: %+v, %v; want it read", ns, err)
+	}
+}
+
 func TestParseRoute(t *testing.T) {
 	head := "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
 	def := "eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
@@ -224,6 +243,11 @@ func TestParseDecimal(t *testing.T) {
 		{"43.05", 0, 43.05, true}, {"0.14", 2, 0.0014, true}, {"7", 0, 7, true}, {"100.00", 2, 1, true},
 		{"", 0, 0, false}, {".5", 0, 0, false}, {"5.", 0, 0, false}, {"1.2.3", 0, 0, false}, {"-1", 0, 0, false},
 		{"1.1234567890", 0, 0, false},
+		// Found by FuzzParseDecimal: the digits wrapped around uint64 and
+		// gave 1.5532559262904484e+07. Past 2^53 they are refused.
+		{"20000000000.000000000", 2, 0, false}, {"9007199254740992", 0, 1 << 53, true},
+		{"9007199254740993", 0, 0, false}, {"9007199.254740993", 0, 0, false},
+		{"1099511627776.5", 1, 109951162777.65, true},
 	} {
 		got, ok := parseDecimal([]byte(tc.in), tc.shift)
 		if ok != tc.ok || got != tc.want {

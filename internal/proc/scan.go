@@ -84,32 +84,36 @@ func parseHex(b []byte) (v uint64, ok bool) {
 	return v, true
 }
 
+// maxExactFloat is 2^53: every integer up to it is exactly a float64.
+const maxExactFloat = 1 << 53
+
 // parseDecimal parses a non-negative decimal such as "43.05" or "7" as the
 // kernel prints load averages and pressure averages, divided by 10^shift.
 // The result is one correctly rounded division, so "0.14" with shift 2 is
-// exactly the float64 nearest 0.0014 and prints as such.
+// exactly the float64 nearest 0.0014 and prints as such. That needs the
+// digits as one integer a float64 holds exactly (at most 2^53): a longer
+// number, such as "20000000000.000000000", is refused rather than wrapped.
 func parseDecimal(b []byte, shift int) (float64, bool) {
 	ip, frac, _ := cutByte(b, '.')
 	if len(frac) > 9 || (len(frac) == 0 && len(ip) < len(b)) {
 		return 0, false
 	}
 	m, ok := parseUint(ip)
-	if !ok || m > 1<<40 {
+	if !ok || m > maxExactFloat {
 		return 0, false
 	}
 	scale := uint64(1)
 	for range len(frac) + shift {
 		scale *= 10
 	}
-	if len(frac) > 0 {
-		f, ok := parseUint(frac)
-		if !ok {
+	for _, c := range frac {
+		if c < '0' || c > '9' {
 			return 0, false
 		}
-		for range len(frac) {
-			m *= 10
+		m = m*10 + uint64(c-'0') // m <= 2^53 before, so no wrap
+		if m > maxExactFloat {
+			return 0, false
 		}
-		m += f
 	}
 	return float64(m) / float64(scale), true
 }

@@ -59,6 +59,7 @@ in
         ReadWritePaths = [ "-${dirOf cfg.hmacKeyFile}" ];
         ProtectHome = true;
         PrivateNetwork = true;
+        IPAddressDeny = "any";
         RestrictAddressFamilies = [ "none" ];
       };
     };
@@ -106,6 +107,12 @@ in
       # nix_gc without nix-gc.service goes through the daemon: this unit
       # cannot write the store itself.
       environment.NIX_REMOTE = "daemon";
+      # Go ends a panic or the watchdog's SIGABRT with exit status 2, which
+      # RestartPreventExitStatus=2 keeps from restarting; with crash it dies
+      # of SIGABRT after the stack dump, and Restart= applies (e2e/pid1
+      # TestWatchdogRestartsStoppedDaemon). LimitCORE=0 keeps the dump
+      # from writing the key to a core file.
+      environment.GOTRACEBACK = "crash";
       serviceConfig = {
         Type = "notify";
         ExecStart = "${bin "lmn-privd"} serve --config ${privdRuntimeConfig}";
@@ -114,6 +121,7 @@ in
         Restart = "on-failure";
         RestartSec = "5s";
         RestartPreventExitStatus = 2;
+        LimitCORE = 0;
         LoadCredential = [ "hmac.key:${cfg.hmacKeyFile}" ];
         LogsDirectory = "luminous-privd"; # audit.log
         StateDirectory = "luminous-privd";
@@ -128,6 +136,10 @@ in
         CapabilityBoundingSet = [ "CAP_KILL" ];
         NoNewPrivileges = true;
         ProtectSystem = "strict";
+        # strict leaves /run writable (systemd 252, seen by e2e/pid1): only
+        # RuntimeDirectory= and the runtime journal below stay writable.
+        # Connecting to a socket there needs no write access to the mount.
+        ReadOnlyPaths = [ "/run" ];
         # ProtectKernelTunables= makes /proc/sys and /sys read-only; the
         # writable paths below are bind-mounted read-write inside it.
         ProtectKernelTunables = true;
@@ -143,12 +155,23 @@ in
         ];
         ProtectHome = true;
         PrivateTmp = true;
+        PrivateMounts = true;
         PrivateDevices = true;
         DeviceAllow = [ "" ];
         # Every action speaks to path sockets (PID 1, D-Bus, nix-daemon,
         # nscd) or files: no network at all.
         PrivateNetwork = true;
+        IPAddressDeny = "any";
         RestrictAddressFamilies = [ "AF_UNIX" ];
+        # A /proc with hidepid=invisible. kill_process still reads other
+        # users' /proc/PID/stat and cmdline: hidepid exempts its gid= group,
+        # 0, and this daemon runs as gid 0, so today it hides nothing from
+        # lmn-privd itself (e2e/pid1 runs kill_process under it); ptraceable
+        # has no such exemption and would hide them. Not
+        # ProcSubset=pid: drop_caches writes /proc/sys/vm/drop_caches.
+        # Not PrivateUsers=: every action needs the real uid 0 (PID 1
+        # checks it; /proc/sys and sysfs files are root's).
+        ProtectProc = "invisible";
         ProtectClock = true;
         ProtectControlGroups = true;
         ProtectHostname = true;
@@ -161,7 +184,15 @@ in
         RestrictSUIDSGID = true;
         SystemCallArchitectures = "native";
         SystemCallErrorNumber = "EPERM";
-        SystemCallFilter = [ "@system-service" ];
+        # For the daemon and the programs it runs (systemctl, journalctl,
+        # resolvectl, nscd, nix-collect-garbage): no chown, setuid or other
+        # @privileged call (socket activation: lmn-privd never chowns its
+        # socket here), no priorities or affinities.
+        SystemCallFilter = [
+          "@system-service"
+          "~@privileged"
+          "~@resources"
+        ];
         UMask = "0077";
       };
     };

@@ -59,6 +59,7 @@
       MemoryDenyWriteExecute = true;
       NoNewPrivileges = true;
       PrivateDevices = true;
+      PrivateMounts = true;
       PrivateTmp = true;
       ProtectClock = true;
       ProtectControlGroups = true;
@@ -66,6 +67,10 @@
       ProtectKernelLogs = true;
       ProtectKernelModules = true;
       ProtectKernelTunables = true;
+      # Other users' processes are hidden: nothing unprivileged reads them
+      # (lmn-collect reads /proc's system files and its own /proc/self).
+      # ProcSubset= stays "all": those system files are what it reads.
+      ProtectProc = "invisible";
       ProtectSystem = "strict";
       RemoveIPC = true;
       RestrictNamespaces = true;
@@ -76,6 +81,9 @@
       SystemCallFilter = [
         "@system-service"
         "~@privileged"
+        # No priorities, affinities or memory policies (Go raises its
+        # open-file limit with prlimit64, which is in @default).
+        "~@resources"
       ];
       UMask = "0077";
     };
