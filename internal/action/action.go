@@ -48,7 +48,11 @@ type Env struct {
 	NixGC      []string
 	Resolvectl []string
 	Nscd       []string
-	// ExtraEnv is added to the inherited environment of commands run.
+	// Environ is the whole environment of commands run, before ExtraEnv;
+	// nil inherits this process's (lmn-heal's tiers). lmn-privd sets
+	// MinimalEnviron.
+	Environ []string
+	// ExtraEnv is added to the environment of commands run.
 	ExtraEnv []string
 	// Units limits which units restart_unit and reset_failed_unit touch.
 	Units UnitPolicy

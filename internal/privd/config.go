@@ -137,7 +137,7 @@ func DefaultConfig() Config {
 func (c Config) ActionEnv() action.Env {
 	return action.Env{SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
 		Journalctl: c.Env.Journalctl, NixGC: c.Env.NixGC, Resolvectl: c.Env.Resolvectl,
-		Nscd: c.Env.Nscd, ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
+		Nscd: c.Env.Nscd, Environ: action.MinimalEnviron(), ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
 }
 
 // ConfigError names the field of a bad configuration.
