@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -159,21 +158,13 @@ func TestServeNotifyPingAndSIGTERM(t *testing.T) {
 }
 
 func TestKill9DuringActionLeavesIntent(t *testing.T) {
-	e := newEnv(t, `,"env":{"proc_root":"/proc"}`)
-	// A real victim that ignores SIGTERM, so kill_process waits its grace.
-	victim := exec.Command("/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done")
-	out, _ := victim.StdoutPipe()
-	if err := victim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { victim.Process.Kill(); victim.Wait() })
-	bufio.NewReader(out).ReadString('\n')
-	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(victim.Process.Pid) + "/stat")
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	dir := t.TempDir()
+	// A real helper that never finishes, standing in for journalctl.
+	tool := standIn(t, dir, "journalctl", "exec sleep 60\n")
+	e := newEnv(t, `,"env":{"journalctl":["`+tool+`"],"proc_root":"`+filepath.Join(dir, "proc")+`"}`)
 	daemon := startDaemon(t, e)
 	waitFor(t, "socket", func() bool { _, err := os.Stat(e.socket); return err == nil })
-	go client(t, e).Do(context.Background(), action.Request{Action: "kill_process", Params: map[string]string{
-		"pid": strconv.Itoa(victim.Process.Pid), "start_time": fields[19], "grace": "50s"}})
+	go client(t, e).Do(context.Background(), action.Request{Action: "journal_vacuum", Params: map[string]string{"size": "1G"}})
 	waitFor(t, "intent line", func() bool {
 		b, _ := os.ReadFile(e.audit)
 		return bytes.Contains(b, []byte(`"event":"intent"`))
@@ -181,7 +172,7 @@ func TestKill9DuringActionLeavesIntent(t *testing.T) {
 	daemon.Process.Signal(syscall.SIGKILL)
 	daemon.Wait()
 	b, _ := os.ReadFile(e.audit)
-	if !bytes.Contains(b, []byte(`"event":"intent"`)) || bytes.Contains(b, []byte(`"event":"result"`)) || !bytes.Contains(b, []byte(`"action":"kill_process"`)) {
+	if !bytes.Contains(b, []byte(`"event":"intent"`)) || bytes.Contains(b, []byte(`"event":"result"`)) || !bytes.Contains(b, []byte(`"action":"journal_vacuum"`)) {
 		t.Errorf("audit after kill -9:\n%s", b)
 	}
 	if code, out, _ := runArgs(t, "verify-audit", e.audit); code != 0 {
