@@ -175,7 +175,7 @@ func TestRestartUnitArgv(t *testing.T) {
 	}
 	got, _ := os.ReadFile(log)
 	// First the unit's names (checked for denied aliases), then the restart.
-	if string(got) != "show\n--property=Names\n--value\n--\nweb@a\\x20b.service\nrestart\n--\nweb@a\\x20b.service\n" || res.Output != "called" {
+	if string(got) != "show\n--property=Names,LoadState,ActiveState\n--\nweb@a\\x20b.service\nrestart\n--\nweb@a\\x20b.service\n" || res.Output != "called" {
 		t.Errorf("argv %q output %q", got, res.Output)
 	}
 }
@@ -187,7 +187,7 @@ func TestRestartRefusesAliasOfDeniedUnit(t *testing.T) {
 	log := filepath.Join(dir, "argv")
 	script := filepath.Join(dir, "systemctl")
 	body := "#!/bin/sh\necho \"$@\" >> " + shellQuote(log) + "\n" +
-		"[ \"$1\" = show ] && echo 'dbus.service messagebus.service'\nexit 0\n"
+		"[ \"$1\" = show ] && echo 'Names=dbus.service messagebus.service'\nexit 0\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -208,8 +208,17 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 		},
 		validate: validateUnit,
 		run: func(ctx context.Context, env Env, p map[string]string) (Result, error) {
-			if err := checkAliases(ctx, env, p["unit"]); err != nil {
+			st, err := showUnit(ctx, env, p["unit"])
+			if err != nil {
 				return Result{}, err
+			}
+			if err := checkAliases(env, p["unit"], st.names); err != nil {
+				return Result{}, err
+			}
+			if verb == "restart" && env.Premise != nil {
+				if err := checkPremise(env, p["unit"], st); err != nil {
+					return Result{}, err
+				}
 			}
 			out, err := runCommand(ctx, env, with(env.Systemctl, verb, "--", p["unit"]))
 			return Result{Output: out}, err
@@ -221,15 +230,11 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 	}
 }
 
-// checkAliases asks the service manager for every name of unit (its id
-// and aliases) and checks each against the unit policy, so an alias such
-// as messagebus.service cannot reach a denied dbus.service.
-func checkAliases(ctx context.Context, env Env, unit string) error {
-	out, err := runCommand(ctx, env, with(env.Systemctl, "show", "--property=Names", "--value", "--", unit))
-	if err != nil {
-		return fmt.Errorf("%w: cannot list the names of %s: %w", ErrFailed, unit, err)
-	}
-	for _, name := range strings.Fields(out) {
+// checkAliases checks every other name of unit (its id and aliases, as
+// the service manager lists them) against the unit policy, so an alias
+// such as messagebus.service cannot reach a denied dbus.service.
+func checkAliases(env Env, unit string, names []string) error {
+	for _, name := range names {
 		if name == unit {
 			continue
 		}

@@ -29,7 +29,10 @@ type Config struct {
 	KeyFile    string            `json:"key_file"`
 	RateLimits RateLimits        `json:"rate_limits"`
 	Units      action.UnitPolicy `json:"units"`
-	Env        EnvConfig         `json:"env"`
+	// Premise is what restart_unit checks before restarting a unit that
+	// is not failed.
+	Premise action.Premise `json:"premise"`
+	Env     EnvConfig      `json:"env"`
 	// MaxConnections bounds connections served at once; more are refused
 	// at once with rate_limited.
 	MaxConnections int `json:"max_connections"`
@@ -124,7 +127,8 @@ func DefaultConfig() Config {
 			PerTarget: Limit{Max: 3, Window: Duration(15 * time.Minute)},
 			Actions:   map[string]Limit{},
 		},
-		Units: e.Units,
+		Units:   e.Units,
+		Premise: action.DefaultPremise(),
 		Env: EnvConfig{SysRoot: e.SysRoot, ProcRoot: e.ProcRoot, Systemctl: e.Systemctl,
 			Journalctl: e.Journalctl, NixGC: e.NixGC, Resolvectl: e.Resolvectl, Nscd: e.Nscd},
 		MaxConnections: 32,
@@ -135,7 +139,8 @@ func DefaultConfig() Config {
 
 // ActionEnv returns the action.Env the configuration describes.
 func (c Config) ActionEnv() action.Env {
-	return action.Env{SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
+	premise := c.Premise
+	return action.Env{Premise: &premise, SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
 		Journalctl: c.Env.Journalctl, NixGC: c.Env.NixGC, Resolvectl: c.Env.Resolvectl,
 		Nscd: c.Env.Nscd, Environ: action.MinimalEnviron(), ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
 }
@@ -234,6 +239,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Units.Validate(); err != nil {
 		return bad("units", "%v", err)
+	}
+	if err := c.Premise.Validate(); err != nil {
+		return bad("premise", "%v", err)
 	}
 	for name, argv := range map[string][]string{"env.systemctl": c.Env.Systemctl, "env.journalctl": c.Env.Journalctl,
 		"env.nix_gc": c.Env.NixGC, "env.resolvectl": c.Env.Resolvectl, "env.nscd": c.Env.Nscd} {

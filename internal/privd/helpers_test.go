@@ -175,3 +175,16 @@ func (h *harness) response(p []byte, ch []byte) privproto.Response {
 }
 
 var dropReq = action.Request{Action: "drop_caches", Params: map[string]string{"level": "3"}}
+
+// failedManager writes a real program standing in for systemctl that
+// says every unit is loaded and failed (so restart_unit's premise holds)
+// and succeeds at everything else.
+func failedManager(t testing.TB) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "systemctl")
+	body := "#!/bin/sh\n[ \"$1\" = show ] && printf 'LoadState=loaded\\nActiveState=failed\\n'\nexit 0\n"
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{path}
+}

@@ -234,7 +234,7 @@ func TestFullServerRefusesAtOnce(t *testing.T) {
 func TestFloodRunsExactlyTheLimit(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.RateLimits = RateLimits{Overall: Limit{Max: 10, Window: Duration(5 * time.Minute)}}
-		c.Env.Systemctl = []string{"true"} // a real command that succeeds, instead of a service manager
+		c.Env.Systemctl = failedManager(t) // a real program that says every unit failed, instead of a service manager
 		c.Units = action.UnitPolicy{}
 	})
 	const flood = 40
