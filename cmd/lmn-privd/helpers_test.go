@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/privproto"
 )
 
 // standIn writes an executable shell script named name into dir and
@@ -95,4 +97,39 @@ func running(pid int) bool {
 	}
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// The kill switch end to end: `lmn-privd pause` (as root: straight into the
+// audit log; otherwise over the socket) makes the running daemon refuse the
+// next action, `resume` (root) lets it act again, and both are in the
+// audit chain.
+func TestPauseAndResume(t *testing.T) {
+	e := newEnv(t, "")
+	startDaemon(t, e)
+	waitFor(t, "socket", func() bool { _, err := os.Stat(e.socket); return err == nil })
+	drop := action.Request{Action: "drop_caches", Params: map[string]string{"level": "1"}}
+	code, out, stderr := runArgs(t, "--config", e.config, "--key-file", e.key, "pause", "--reason", "disk swap at 14:00")
+	if code != 0 || !strings.Contains(out, "paused") {
+		t.Fatalf("pause: %d %q %q", code, out, stderr)
+	}
+	_, err := client(t, e).Do(context.Background(), drop)
+	if !errors.Is(err, privproto.ErrPaused) || !strings.Contains(err.Error(), "disk swap at 14:00") {
+		t.Errorf("an action after the pause: %v, want refused as paused", err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("resume needs root")
+	}
+	if code, out, stderr := runArgs(t, "--config", e.config, "resume"); code != 0 || !strings.Contains(out, "resumed") {
+		t.Fatalf("resume: %d %q %q", code, out, stderr)
+	}
+	if _, err := client(t, e).Do(context.Background(), drop); err != nil {
+		t.Errorf("an action after resume: %v", err)
+	}
+	b, _ := os.ReadFile(e.audit)
+	if !bytes.Contains(b, []byte(`"event":"pause"`)) || !bytes.Contains(b, []byte(`"event":"resume"`)) || !bytes.Contains(b, []byte(`"via":"local"`)) {
+		t.Errorf("audit:\n%s", b)
+	}
+	if code, out, _ := runArgs(t, "verify-audit", e.audit); code != 0 {
+		t.Errorf("verify-audit: %s", out)
+	}
 }

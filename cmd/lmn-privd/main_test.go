@@ -175,10 +175,21 @@ func TestKill9DuringActionLeavesIntent(t *testing.T) {
 	if !bytes.Contains(b, []byte(`"event":"intent"`)) || bytes.Contains(b, []byte(`"event":"result"`)) || !bytes.Contains(b, []byte(`"action":"journal_vacuum"`)) {
 		t.Errorf("audit after kill -9:\n%s", b)
 	}
-	if code, out, _ := runArgs(t, "verify-audit", e.audit); code != 0 {
-		t.Errorf("verify-audit: %s", out)
+	code, out, _ := runArgs(t, "verify-audit", e.audit)
+	if code != 0 || !strings.Contains(out, "has no outcome") || !strings.Contains(out, "1 open intents") {
+		t.Errorf("verify-audit after kill -9: %d %s", code, out)
 	}
-	t.Logf("kill -9 mid-action: intent line on disk, no result line, chain intact")
+	// The next start closes it: nobody holds its target any more.
+	startDaemon(t, e)
+	waitFor(t, "the next daemon", func() bool { return client(t, e).Ping(context.Background()) == nil })
+	b, _ = os.ReadFile(e.audit)
+	if !bytes.Contains(b, []byte(`"event":"unknown_outcome"`)) {
+		t.Errorf("no unknown_outcome line after the restart:\n%s", b)
+	}
+	if code, out, _ := runArgs(t, "verify-audit", e.audit); code != 0 || !strings.Contains(out, "0 open intents") {
+		t.Errorf("verify-audit after the restart: %d %s", code, out)
+	}
+	t.Logf("kill -9 mid-action: intent line on disk, no result line, chain intact; closed as unknown_outcome at the next start")
 }
 
 func TestExecSubcommand(t *testing.T) {

@@ -25,6 +25,9 @@ type Config struct {
 	Socket SocketConfig `json:"socket"`
 	// AuditLog is the hash-chained audit log.
 	AuditLog string `json:"audit_log"`
+	// AuditKey is the key the audit log is chained and sealed with, made
+	// at first start; "" is AuditLog + ".key".
+	AuditKey string `json:"audit_key"`
 	// KeyFile is used when $CREDENTIALS_DIRECTORY/hmac.key is absent.
 	KeyFile    string            `json:"key_file"`
 	RateLimits RateLimits        `json:"rate_limits"`
@@ -33,9 +36,12 @@ type Config struct {
 	// is not failed.
 	Premise action.Premise `json:"premise"`
 	Env     EnvConfig      `json:"env"`
-	// MaxConnections bounds connections served at once; more are refused
-	// at once with rate_limited.
-	MaxConnections int `json:"max_connections"`
+	// MaxConnections bounds connections served at once, and
+	// MaxConnectionsPerUID those of one peer uid; beyond them a new
+	// connection displaces a slow one or is refused with rate_limited
+	// (conns.go).
+	MaxConnections       int `json:"max_connections"`
+	MaxConnectionsPerUID int `json:"max_connections_per_uid"`
 	// ReadTimeout bounds the wait for a client's request after the
 	// challenge is sent.
 	ReadTimeout Duration `json:"read_timeout"`
@@ -131,10 +137,19 @@ func DefaultConfig() Config {
 		Premise: action.DefaultPremise(),
 		Env: EnvConfig{SysRoot: e.SysRoot, ProcRoot: e.ProcRoot, Systemctl: e.Systemctl,
 			Journalctl: e.Journalctl, NixGC: e.NixGC, Resolvectl: e.Resolvectl, Nscd: e.Nscd},
-		MaxConnections: 32,
-		ReadTimeout:    Duration(5 * time.Second),
-		ShutdownGrace:  Duration(30 * time.Second),
+		MaxConnections:       64,
+		MaxConnectionsPerUID: 16,
+		ReadTimeout:          Duration(5 * time.Second),
+		ShutdownGrace:        Duration(30 * time.Second),
 	}
+}
+
+// AuditKeyPath is where the audit key is.
+func (c Config) AuditKeyPath() string {
+	if c.AuditKey != "" {
+		return c.AuditKey
+	}
+	return c.AuditLog + ".key"
 }
 
 // ActionEnv returns the action.Env the configuration describes.
@@ -254,6 +269,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnections < 1 || c.MaxConnections > 4096 {
 		return bad("max_connections", "%d not in 1..4096", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerUID < 1 || c.MaxConnectionsPerUID > c.MaxConnections {
+		return bad("max_connections_per_uid", "%d not in 1..max_connections (%d)", c.MaxConnectionsPerUID, c.MaxConnections)
 	}
 	if c.ReadTimeout <= 0 || time.Duration(c.ReadTimeout) > time.Minute {
 		return bad("read_timeout", "%v not in (0, 1m]", time.Duration(c.ReadTimeout))

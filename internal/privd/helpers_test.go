@@ -3,6 +3,7 @@ package privd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -102,17 +103,47 @@ func (h *harness) dropCaches() string {
 
 // entries reads the audit log.
 func (h *harness) entries() []Entry {
-	var out []Entry
-	f, err := os.Open(h.cfg.AuditLog)
+	return readEntries(h.t, h.cfg.AuditLog)
+}
+
+func readEntries(t testing.TB, path string) []Entry {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer f.Close()
-	a := &auditLog{f: f, prev: genesisHash, onEntry: func(e Entry) { out = append(out, e) }}
-	if err := a.catchUp(); err != nil {
-		h.t.Fatal(err)
+	var out []Entry
+	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("%s: %q: %v", path, line, err)
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// verify checks the harness's audit log as verify-audit does.
+func (h *harness) verify() (Report, error) {
+	return verifyFile(h.t, h.cfg.AuditLog)
+}
+
+func verifyFile(t testing.TB, path string) (Report, error) {
+	t.Helper()
+	key, err := privproto.LoadKey(path + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := readHead(path, key)
+	if err != nil {
+		return Report{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return Verify(f, key, head)
 }
 
 func count(es []Entry, event string) int {

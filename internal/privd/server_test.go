@@ -35,8 +35,8 @@ func TestPingAndAction(t *testing.T) {
 	if count(es, EventIntent) != 1 || count(es, EventResult) != 1 {
 		t.Errorf("audit: %+v", es)
 	}
-	if n, err := Verify(mustOpen(t, h.cfg.AuditLog)); err != nil || n != int64(len(es)) {
-		t.Errorf("Verify = %d, %v", n, err)
+	if rep, err := h.verify(); err != nil || rep.Lines != int64(len(es)) || rep.HeadSeq != uint64(len(es)) {
+		t.Errorf("Verify = %+v, %v", rep, err)
 	}
 }
 
