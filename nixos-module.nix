@@ -234,6 +234,19 @@ in
         '';
       };
 
+      probeUnits = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "nginx.service" ];
+        description = ''
+          Units lmn-collect's probes check. lmn-privd restarts a unit that
+          is not failed only when it can see the reason itself (memory
+          pressure and the unit among the largest) or the unit is listed
+          here: a failing probe is a premise it cannot check, so it takes
+          lmn-heal's word for these units only (`premise.probe_units`).
+        '';
+      };
+
       rateLimit = mkOption {
         type = types.submodule {
           options = {

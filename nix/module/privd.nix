@@ -19,8 +19,9 @@ let
 
   # lmn-privd --config (internal/privd Config): the units it may touch, its
   # rate limit, audit log and binaries, merged with privd.settings. Clients
-  # are numeric ids and the group's gid is allocated at activation, so
-  # preStart adds it (clients.gids) to a runtime copy.
+  # are numeric ids and the pipe user's uid is allocated at activation, so
+  # preStart adds it (clients.uids) to a runtime copy. No gid: a gid would
+  # let in every user whose primary group it is.
   privdConfig = lib.recursiveUpdate {
     socket.path = socketPath;
     audit_log = "${privdLogsDir}/audit.log";
@@ -28,6 +29,9 @@ let
       allow = cfg.privd.allowedUnits;
       deny = cfg.privd.deniedUnits;
     };
+    # The units lmn-collect's probes check: lmn-privd restarts them while
+    # active when a probe fails, which it cannot see itself.
+    premise.probe_units = cfg.privd.probeUnits;
     rate_limits.overall = {
       inherit (cfg.privd.rateLimit) max window;
     };
@@ -36,13 +40,38 @@ let
       journalctl = [ "${config.systemd.package}/bin/journalctl" ];
       resolvectl = [ "${config.systemd.package}/bin/resolvectl" ];
       nix_gc = [ "${config.nix.package}/bin/nix-collect-garbage" ];
+      # Helpers get PATH and the C locale only: nix_gc without
+      # nix-gc.service goes through the daemon, as this unit cannot write
+      # the store itself.
+      extra_env = [ "NIX_REMOTE=daemon" ];
     };
   } cfg.privd.settings;
   privdConfigFile = json.generate "luminous-privd.json" privdConfig;
   privdRuntimeConfig = "/run/luminous-privd/config.json";
+
+  # The kill switch (as root): lmn-heal holds its ladders while the pause
+  # file exists, lmn-privd refuses every action from its next admission.
+  pauseFile = "/run/luminous/pause";
+  luminousPause = pkgs.writeShellScriptBin "luminous-pause" ''
+    set -eu
+    reason="''${*:-paused with luminous-pause by $(id -un)}"
+    mkdir -p ${dirOf pauseFile}
+    printf '%s\n' "$reason" >${pauseFile}
+    exec ${bin "lmn-privd"} --config ${privdConfigFile} pause --reason "$reason"
+  '';
+  luminousResume = pkgs.writeShellScriptBin "luminous-resume" ''
+    set -eu
+    rm -f ${pauseFile}
+    exec ${bin "lmn-privd"} --config ${privdConfigFile} resume
+  '';
 in
 {
   config = mkIf (cfg.enable && cfg.privd.enable) {
+    environment.systemPackages = [
+      luminousPause
+      luminousResume
+    ];
+
     systemd.services.luminous-keygen = {
       description = "Generate lmn-privd's HMAC key when absent";
       before = [
@@ -94,18 +123,15 @@ in
         pkgs.getent
         pkgs.jq
       ];
-      # Allow the group's members, by the gid it has on this machine.
+      # Allow the pipe's user, by the uid it has on this machine.
       preStart = ''
-        gid=$(getent group ${escapeShellArg cfg.group} | cut -d: -f3)
-        if [ -z "$gid" ]; then
-          echo "luminous-privd: group ${cfg.group} does not exist" >&2
+        uid=$(getent passwd ${escapeShellArg cfg.user} | cut -d: -f3)
+        if [ -z "$uid" ]; then
+          echo "luminous-privd: user ${cfg.user} does not exist" >&2
           exit 2
         fi
-        jq --argjson gid "$gid" '.clients.gids = [$gid]' ${privdConfigFile} >${privdRuntimeConfig}
+        jq --argjson uid "$uid" '.clients.uids = [$uid] | .clients.gids = []' ${privdConfigFile} >${privdRuntimeConfig}
       '';
-      # nix_gc without nix-gc.service goes through the daemon: this unit
-      # cannot write the store itself.
-      environment.NIX_REMOTE = "daemon";
       serviceConfig = {
         Type = "notify";
         ExecStart = "${bin "lmn-privd"} serve --config ${privdRuntimeConfig}";
@@ -114,8 +140,12 @@ in
         Restart = "on-failure";
         RestartSec = "5s";
         RestartPreventExitStatus = 2;
+        # Helpers die with the daemon (they also get PR_SET_PDEATHSIG).
+        KillMode = "control-group";
         LoadCredential = [ "hmac.key:${cfg.hmacKeyFile}" ];
-        LogsDirectory = "luminous-privd"; # audit.log
+        # audit.log, and audit.log.key beside it (made at first start).
+        LogsDirectory = "luminous-privd";
+        LogsDirectoryMode = "0700";
         StateDirectory = "luminous-privd";
 
         # Root, but with one capability left. CAP_KILL: kill_process
