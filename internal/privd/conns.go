@@ -15,7 +15,11 @@ import (
 // least slowAfter; when the server is full, the oldest such connection of
 // any uid. Only when none has waited that long is the new one refused
 // (rate_limited), so 200 slow connections of one uid cost that uid its own
-// slots and nobody else anything.
+// slots and nobody else anything. Within a uid one process (the peer pid)
+// may hold at most a quarter of the uid's slots pending: beyond that its
+// new connection displaces only its own oldest slow one, or is refused, so
+// a slowloris in one process leaves the rest to lmn-heal even when it runs
+// as the same user.
 const slowAfter = 250 * time.Millisecond
 
 type connTable struct {
@@ -28,35 +32,46 @@ type connTable struct {
 
 type uidConns struct {
 	n       int
-	pending []*slot // in arrival order
+	pending []*slot     // in arrival order
+	byPID   map[int]int // pending slots per peer pid
 }
 
 // slot is one connection's place in the table.
 type slot struct {
-	conn    *net.UnixConn
-	uid     int
-	since   time.Time
-	pending bool
-	gone    bool // counted out already (evicted, or closed)
-	evicted bool
+	conn     *net.UnixConn
+	uid, pid int
+	since    time.Time
+	pending  bool
+	gone     bool // counted out already (evicted, or closed)
+	evicted  bool
 }
 
 func newConnTable(max, perUID int, now func() time.Time) *connTable {
 	return &connTable{max: max, perUID: perUID, now: now, byUID: map[int]*uidConns{}}
 }
 
-// open counts a new connection of uid in, displacing a slow one if need
-// be; ok is false when there is no room.
-func (t *connTable) open(conn *net.UnixConn, uid int) (*slot, bool) {
+// perPID is how many pending connections one peer process may hold of
+// its uid's perUID.
+func (t *connTable) perPID() int { return max(1, t.perUID/4) }
+
+// open counts a new connection of uid and pid in, displacing a slow one
+// if need be; ok is false when there is no room.
+func (t *connTable) open(conn *net.UnixConn, uid, pid int) (*slot, bool) {
 	t.mu.Lock()
 	now := t.now()
 	u := t.byUID[uid]
 	if u == nil {
-		u = &uidConns{}
+		u = &uidConns{byPID: map[int]int{}}
 		t.byUID[uid] = u
 	}
 	var victim *slot
 	switch {
+	case u.byPID[pid] >= t.perPID():
+		victim = oldestSlowOf(now, u, pid)
+		if victim == nil {
+			t.mu.Unlock()
+			return nil, false
+		}
 	case u.n >= t.perUID:
 		victim = oldestSlow(now, u)
 	case t.total >= t.max:
@@ -74,9 +89,10 @@ func (t *connTable) open(conn *net.UnixConn, uid int) (*slot, bool) {
 		victim.evicted = true
 		t.remove(victim)
 	}
-	s := &slot{conn: conn, uid: uid, since: now, pending: true}
+	s := &slot{conn: conn, uid: uid, pid: pid, since: now, pending: true}
 	u.n++
 	u.pending = append(u.pending, s)
+	u.byPID[pid]++
 	t.total++
 	t.mu.Unlock()
 	if victim != nil {
@@ -96,6 +112,20 @@ func oldestSlow(now time.Time, cs ...*uidConns) *slot {
 		}
 	}
 	return best
+}
+
+// oldestSlowOf is the oldest pending slot of pid in u that has waited
+// slowAfter.
+func oldestSlowOf(now time.Time, u *uidConns, pid int) *slot {
+	for _, s := range u.pending {
+		if s.pid == pid {
+			if now.Sub(s.since) >= slowAfter {
+				return s
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // started marks s's request read: it is no longer displaceable. It
@@ -144,6 +174,9 @@ func (t *connTable) unpend(s *slot) {
 	}
 	s.pending = false
 	u := t.byUID[s.uid]
+	if u.byPID[s.pid]--; u.byPID[s.pid] <= 0 {
+		delete(u.byPID, s.pid)
+	}
 	for i, p := range u.pending {
 		if p == s {
 			u.pending = append(u.pending[:i], u.pending[i+1:]...)

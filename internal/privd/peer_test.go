@@ -264,8 +264,8 @@ func TestSlowlorisOfAnotherUID(t *testing.T) {
 	if err != nil {
 		t.Fatalf("slowloris child: %v", err)
 	}
-	if line != fmt.Sprintf("held %d\n", h.cfg.MaxConnectionsPerUID) {
-		t.Errorf("the slowloris holds %q, want its uid's %d", line, h.cfg.MaxConnectionsPerUID)
+	if line != fmt.Sprintf("held %d\n", h.cfg.MaxConnectionsPerUID/4) {
+		t.Errorf("the slowloris holds %q, want a process's share of its uid, %d", line, h.cfg.MaxConnectionsPerUID/4)
 	}
 	for i := range 50 {
 		if err := h.client().Ping(context.Background()); err != nil {

@@ -41,7 +41,7 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
 			continue
 		}
 		peer, perr := peerCred(conn)
-		sl, ok := s.conns.open(conn, peer.UID)
+		sl, ok := s.conns.open(conn, peer.UID, peer.PID)
 		if !ok {
 			refuseEarly(conn, privproto.Response{Code: privproto.CodeRateLimited,
 				Error: "server busy: too many connections of this uid", RetryAfterMS: busyRetry.Milliseconds()})
