@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -54,7 +55,7 @@ func newEnv(t testing.TB, extra string) env {
 	return e
 }
 
-func runArgs(t *testing.T, args ...string) (int, string, string) {
+func runArgs(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	c, err := parseArgs(args, &errb)
@@ -68,20 +69,29 @@ func runArgs(t *testing.T, args ...string) (int, string, string) {
 // startDaemon runs `lmn-privd serve` as a subprocess.
 func startDaemon(t testing.TB, e env, extraEnv ...string) *exec.Cmd {
 	t.Helper()
+	var stderr bytes.Buffer
+	t.Cleanup(func() { // after the daemon is killed and waited for (cleanups run last first)
+		if t.Failed() {
+			t.Logf("daemon stderr:\n%s", stderr.String())
+		}
+	})
+	return startDaemonTo(t, e, &stderr, extraEnv...)
+}
+
+// startDaemonTo runs `lmn-privd serve` as a subprocess writing its stderr
+// to stderr.
+func startDaemonTo(t testing.TB, e env, stderr io.Writer, extraEnv ...string) *exec.Cmd {
+	t.Helper()
 	self, _ := os.Executable()
 	cmd := exec.Command(self, "serve", "--config", e.config, "--key-file", e.key)
 	cmd.Env = append(append(os.Environ(), asMainEnv+"=1"), extraEnv...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if t.Failed() {
-			t.Logf("daemon stderr:\n%s", stderr.String())
-		}
 	})
 	return cmd
 }
