@@ -208,7 +208,9 @@ func TestSlowClientsDoNotStarveAPing(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.ReadTimeout = Duration(30 * time.Second) })
 	var mu sync.Mutex
 	clock := time.Now()
-	h.srv.conns.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	h.stop()
+	h.prepare = func(s *Server) { s.conns.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock } }
+	h.start()
 	var held []net.Conn
 	defer func() {
 		for _, c := range held {

@@ -27,8 +27,10 @@ type harness struct {
 	cfg    Config
 	srv    *Server
 	ran    atomic.Int64 // actions that reached action.Run
-	cancel context.CancelFunc
-	done   chan error
+	// prepare, if set, edits each new server before it serves.
+	prepare func(*Server)
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 func testConfig(dir string) Config {
@@ -69,6 +71,9 @@ func (h *harness) start() {
 	srv.run = func(ctx context.Context, env action.Env, req action.Request) (action.Result, error) {
 		h.ran.Add(1)
 		return run(ctx, env, req)
+	}
+	if h.prepare != nil {
+		h.prepare(srv)
 	}
 	ln, err := Listen(h.socket, "")
 	if err != nil {
