@@ -96,20 +96,27 @@ func peerChild(sock string) int {
 	return 0
 }
 
-func TestWrongUIDRefused(t *testing.T) {
+// otherUIDDir returns a directory uid 65534 can traverse, for the socket,
+// and a copy of this test binary in it that uid can run; it skips
+// without root.
+func otherUIDDir(t *testing.T) (dir, bin string) {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to start a child under another uid")
 	}
-	// A directory uid 65534 can traverse, holding a copy of this test
-	// binary and the socket.
 	dir, err := os.MkdirTemp("", "privd-peer-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "privd.test")
+	bin = filepath.Join(dir, "privd.test")
 	copyFile(t, bin)
+	return dir, bin
+}
+
+func TestWrongUIDRefused(t *testing.T) {
+	dir, bin := otherUIDDir(t)
 	h := newHarness(t, func(c *Config) {
 		c.Socket.Path = filepath.Join(dir, "privd.sock")
 		c.Clients = Clients{UIDs: []int{0}}
@@ -234,17 +241,7 @@ func TestShutdownWaitsForRunningAction(t *testing.T) {
 // connections from another process of uid 65534 (an allowed client)
 // cost that uid its own slots and root's pings nothing.
 func TestSlowlorisOfAnotherUID(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to start a child under another uid")
-	}
-	dir, err := os.MkdirTemp("", "privd-slow-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "privd.test")
-	copyFile(t, bin)
+	dir, bin := otherUIDDir(t)
 	h := newHarness(t, func(c *Config) {
 		c.Socket.Path = filepath.Join(dir, "privd.sock")
 		c.Clients = Clients{UIDs: []int{0, 65534}}
