@@ -27,6 +27,11 @@ type Premise struct {
 	ProbeUnits []string `json:"probe_units"`
 	// Memory is the premise of {{top_memory_unit}}.
 	Memory MemoryPremise `json:"memory"`
+	// ResetByBroker are units whose failed state lmn-privd itself has just
+	// reset (reset_failed_unit, as the second step of lmn-heal's
+	// unit_failed ladder does before it restarts): such a unit, inactive
+	// now, may be restarted once. Filled per request by lmn-privd.
+	ResetByBroker []string `json:"-"`
 }
 
 // MemoryPremise lets a unit that is not failed be restarted for memory
@@ -102,6 +107,9 @@ func parseShow(out string) map[string]string {
 func checkPremise(env Env, unit string, st unitState) error {
 	p := env.Premise
 	if st.active == "failed" || matchAny(p.RestartActive, unit) || matchAny(p.ProbeUnits, unit) {
+		return nil
+	}
+	if st.active == "inactive" && st.loadState == "loaded" && slices.Contains(p.ResetByBroker, unit) {
 		return nil
 	}
 	state := st.active

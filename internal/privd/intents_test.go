@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -127,4 +129,49 @@ func errorsIs(err error, targets ...error) bool {
 		}
 	}
 	return err != nil
+}
+
+// lmn-heal's unit_failed ladder resets a failed unit and restarts it in
+// one step; after the reset the unit is inactive, not failed, and the
+// restart's premise is the reset lmn-privd itself just ran: once. The
+// stand-in manager is a real program whose unit is failed until
+// reset-failed makes it inactive.
+func TestRestartAfterItsOwnReset(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "systemctl")
+	reset := filepath.Join(dir, "was-reset")
+	body := "#!/bin/sh\ncase \"$1\" in\n" +
+		"show) if [ -e " + reset + " ]; then s=inactive; else s=failed; fi; printf 'LoadState=loaded\\nActiveState=%s\\n' $s;;\n" +
+		"reset-failed) : > " + reset + ";;\nesac\nexit 0\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, func(c *Config) { c.Env.Systemctl = []string{script}; c.RateLimits = RateLimits{} })
+	ctx := context.Background()
+	do := func(act string) error {
+		_, err := h.client().Do(ctx, action.Request{Action: act, Params: map[string]string{"unit": "web.service"}})
+		return err
+	}
+	if err := do("reset_failed_unit"); err != nil {
+		t.Fatal(err)
+	}
+	if err := do("restart_unit"); err != nil {
+		t.Errorf("restart right after lmn-privd's own reset: %v", err)
+	}
+	if err := do("restart_unit"); !errors.Is(err, action.ErrDenied) {
+		t.Errorf("a second restart of the inactive unit: %v, want refused", err)
+	}
+	// Another process (exec under sudo) sees the reset in the log too.
+	os.Remove(reset)
+	if err := do("reset_failed_unit"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(h.cfg, nil, h.srv.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if r := other.Execute(&Peer{UID: 1000, Via: "exec"}, action.Request{Action: "restart_unit", Params: map[string]string{"unit": "web.service"}}); !r.OK {
+		t.Errorf("exec's restart after the daemon's reset: %+v", r)
+	}
 }

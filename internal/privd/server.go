@@ -38,6 +38,7 @@ type Server struct {
 	// Guarded by the audit lock: rebuilt from the log.
 	open   openIntents
 	paused *Entry
+	resets resets
 
 	now func() time.Time
 	run func(context.Context, action.Env, action.Request) (action.Result, error)
@@ -67,6 +68,7 @@ func New(cfg Config, key []byte, log *slog.Logger) (*Server, error) {
 		folds:  newFolder(),
 		locks:  targetLocks{dir: cfg.AuditLog + ".locks"},
 		open:   openIntents{},
+		resets: resets{},
 		now:    time.Now,
 		run:    action.Run,
 		busy:   map[string]*os.File{},
@@ -108,6 +110,7 @@ func (s *Server) absorb(e Entry) {
 	}
 	s.absorbPause(e)
 	s.open.absorb(e)
+	s.resets.absorb(e)
 }
 
 // Close writes the refusals still counted and closes the audit log.
@@ -214,15 +217,21 @@ func (s *Server) Execute(peer *Peer, req action.Request) privproto.Response {
 	}
 	defer s.release(target)
 	id := newID()
-	if resp, ok := s.admit(peer, req, target, id); !ok {
+	resp, ok, reset := s.admit(peer, req, target, id)
+	if !ok {
 		return resp
+	}
+	if reset { // the unit's failed state was reset by lmn-privd just now: restart it once
+		premise := *env.Premise
+		premise.ResetByBroker = []string{req.Params["unit"]}
+		env.Premise = &premise
 	}
 	start := s.now()
 	res, err := s.run(s.ctx, env, req)
 	dur := float64(s.now().Sub(start).Microseconds()) / 1000
 	e := &Entry{TS: stamp(s.now()), Event: EventResult, ID: id, Peer: peer, Action: req.Action,
 		Target: target, Outcome: "ok", Output: clipString(res.Output, 1024), Restore: res.Restore, DurationMS: &dur}
-	resp := privproto.Response{OK: true, Result: &res, ID: id}
+	resp = privproto.Response{OK: true, Result: &res, ID: id}
 	if err != nil {
 		e.Outcome, e.Reason = "failed", clipString(err.Error(), 1024)
 		resp = privproto.Response{Code: privproto.CodeFailed, Error: err.Error(), ID: id}
@@ -230,7 +239,11 @@ func (s *Server) Execute(peer *Peer, req action.Request) privproto.Response {
 			e.Code, resp.Code = privproto.CodeRefused, privproto.CodeRefused
 		}
 	}
-	if err := s.audit.write(e); err != nil {
+	err = s.audit.locked(func() error {
+		s.resets.absorb(*e) // this process's own lines are not read back
+		return s.audit.append(e)
+	})
+	if err != nil {
 		s.log.Error("audit result", "id", id, "err", err)
 	}
 	s.log.Info("action", "id", id, "action", req.Action, "target", target, "outcome", e.Outcome, "duration_ms", dur)
@@ -242,7 +255,8 @@ func (s *Server) Execute(peer *Peer, req action.Request) privproto.Response {
 // admit decides, under the audit lock so that concurrent writers see one
 // consistent history: the pause, then the rate limits, and only for an
 // action that passes them the target's lock; then it writes the intent.
-func (s *Server) admit(peer *Peer, req action.Request, target, id string) (privproto.Response, bool) {
+// reset says lmn-privd reset the target's failed state just before.
+func (s *Server) admit(peer *Peer, req action.Request, target, id string) (resp privproto.Response, ok, reset bool) {
 	now := s.now()
 	refuse := func(l *limited) error {
 		if err := s.appendRefusal(s.refusal(peer, req, target, l.why, l.code)); err != nil {
@@ -261,6 +275,7 @@ func (s *Server) admit(peer *Peer, req action.Request, target, id string) (privp
 		if err != nil {
 			return refuse(&limited{code: privproto.CodeRateLimited, wait: busyRetry, why: "target " + target + " busy: an action on it is running"})
 		}
+		reset = s.resets.recent(target, now)
 		intent := &Entry{TS: stamp(now), Event: EventIntent, ID: id, Peer: peer, Action: req.Action,
 			Params: req.Params, Target: target}
 		if err := s.audit.append(intent); err != nil {
@@ -273,6 +288,7 @@ func (s *Server) admit(peer *Peer, req action.Request, target, id string) (privp
 		}
 		s.hold(target, lock)
 		s.limits.record(now, req.Action, target)
+		s.resets.absorb(*intent)
 		return nil
 	})
 	var l *limited
@@ -282,12 +298,12 @@ func (s *Server) admit(peer *Peer, req action.Request, target, id string) (privp
 		if l.code == privproto.CodeRateLimited {
 			r.RetryAfterMS = max(l.wait.Milliseconds(), 1)
 		}
-		return r, false
+		return r, false, false
 	case err != nil:
 		s.log.Error("audit intent failed: refusing", "action", req.Action, "err", err)
-		return privproto.Response{Code: privproto.CodeRefused, Error: "audit log unavailable: " + err.Error()}, false
+		return privproto.Response{Code: privproto.CodeRefused, Error: "audit log unavailable: " + err.Error()}, false, false
 	}
-	return privproto.Response{}, true
+	return privproto.Response{}, true, reset
 }
 
 // reserve claims target in this process (no file yet: admit takes the
