@@ -25,7 +25,7 @@ type Entry struct {
 	// Digest identifies a refused request without echoing it: the first
 	// 16 hex digits of the SHA-256 of its JSON.
 	Digest string `json:"digest,omitempty"`
-	// Outcome of a result line: "ok" or "failed".
+	// Outcome of a result line: "ok", "failed" or "not_run".
 	Outcome string `json:"outcome,omitempty"`
 	Code    string `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
