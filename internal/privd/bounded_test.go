@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
@@ -250,4 +251,37 @@ func TestSlowClientsDoNotStarveAPing(t *testing.T) {
 	if closed != 1 {
 		t.Errorf("%d slow connections displaced, want 1", closed)
 	}
+}
+
+// The counted refusals reach the log once their window has passed, without
+// another refusal to carry them and before shutdown: the daemon's flusher,
+// in fake time.
+func TestFolderFlushedOnTime(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		srv, err := New(testConfig(dir), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		for range 25 {
+			srv.refuse(&Peer{UID: 1000}, action.Request{Action: "nope"}, "no such action", privproto.CodeInvalid)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go srv.flushSummaries(ctx, done)
+		time.Sleep(foldWindow / 2)
+		synctest.Wait()
+		if n := count(readEntries(t, srv.cfg.AuditLog), EventRefusedSummary); n != 0 {
+			t.Errorf("%d summaries inside the window", n)
+		}
+		time.Sleep(foldWindow)
+		synctest.Wait()
+		es := readEntries(t, srv.cfg.AuditLog)
+		if n := count(es, EventRefusedSummary); n != 1 || es[len(es)-1].Count != 15 {
+			t.Errorf("after the window: %d summaries, last line %+v", n, es[len(es)-1])
+		}
+		cancel()
+		<-done
+	})
 }
