@@ -44,8 +44,6 @@ let
     coreutils = fakePackage "coreutils";
     getent = fakePackage "getent";
     jq = fakePackage "jq";
-    # A script package; text kept so checks can read the script.
-    writeShellScriptBin = name: text: fakePackage name // { inherit text; };
     # generate writes the file (to the store given to nix-instantiate) so
     # checks can read back what the module rendered.
     formats.json =

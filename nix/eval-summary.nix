@@ -39,13 +39,6 @@ in
   polkit = config.security.polkit.extraConfig;
   polkitEnabled = config.security.polkit.enable;
   logrotate = config.services.logrotate.settings;
-  # The scripts installed, by name.
-  scripts = builtins.listToAttrs (
-    map (p: {
-      inherit (p) name;
-      value = p.text;
-    }) (builtins.filter (p: p ? text) config.environment.systemPackages)
-  );
   inherit paths;
   files = builtins.mapAttrs (_: read) paths;
 }

@@ -29,9 +29,11 @@ let
       allow = cfg.privd.allowedUnits;
       deny = cfg.privd.deniedUnits;
     };
-    # The units lmn-collect's probes check: lmn-privd restarts them while
-    # active when a probe fails, which it cannot see itself.
-    premise.probe_units = cfg.privd.probeUnits;
+    # The units lmn-collect's probes speak for (services.luminous-healing.probes,
+    # where that module is imported) and privd.probeUnits: lmn-privd
+    # restarts them while active when a probe fails, which it cannot see
+    # itself.
+    premise.probe_units = lib.unique (cfg.privd.probeUnits ++ probeUnits);
     rate_limits.overall = {
       inherit (cfg.privd.rateLimit) max window;
     };
@@ -47,31 +49,16 @@ let
     };
   } cfg.privd.settings;
   privdConfigFile = json.generate "luminous-privd.json" privdConfig;
+
+  # The system units the probes name.
+  probeUnits = lib.filter (u: u != null) (
+    lib.mapAttrsToList (_: p: if (p.scope or "system") == "system" then p.unit or null else null) (cfg.probes or { })
+  );
   privdRuntimeConfig = "/run/luminous-privd/config.json";
 
-  # The kill switch (as root): lmn-heal holds its ladders while the pause
-  # file exists, lmn-privd refuses every action from its next admission.
-  pauseFile = "/run/luminous/pause";
-  luminousPause = pkgs.writeShellScriptBin "luminous-pause" ''
-    set -eu
-    reason="''${*:-paused with luminous-pause by $(id -un)}"
-    mkdir -p ${dirOf pauseFile}
-    printf '%s\n' "$reason" >${pauseFile}
-    exec ${bin "lmn-privd"} --config ${privdConfigFile} pause --reason "$reason"
-  '';
-  luminousResume = pkgs.writeShellScriptBin "luminous-resume" ''
-    set -eu
-    rm -f ${pauseFile}
-    exec ${bin "lmn-privd"} --config ${privdConfigFile} resume
-  '';
 in
 {
   config = mkIf (cfg.enable && cfg.privd.enable) {
-    environment.systemPackages = [
-      luminousPause
-      luminousResume
-    ];
-
     systemd.services.luminous-keygen = {
       description = "Generate lmn-privd's HMAC key when absent";
       before = [
