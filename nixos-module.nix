@@ -268,6 +268,21 @@ in
         '';
       };
 
+      probeUnits = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "nginx.service" ];
+        description = ''
+          Units lmn-privd restarts while they are not failed when lmn-heal
+          asks, besides the system units {option}`probes` name (added by
+          themselves). lmn-privd restarts any other unit that is not failed
+          only when it can see the reason itself (memory pressure and the
+          unit among the largest): a failing probe is a premise it cannot
+          check, so it takes lmn-heal's word for these units only
+          (`premise.probe_units`).
+        '';
+      };
+
       rateLimit = mkOption {
         type = types.submodule {
           options = {

@@ -65,12 +65,14 @@ expect '.services["luminous-healing"].wantedBy == ["multi-user.target"] and (.ti
 expect '.services["luminous-healing"] | (.requires | index("luminous-keygen.service")) and (.after | index("luminous-keygen.service"))' "pipe ordered after keygen"
 expect '.sockets["luminous-privd"].socketConfig | .ListenStream == "/run/luminous/privd.sock" and .SocketMode == "0660" and .SocketGroup == "luminous"' "privd socket 0660 for the group"
 expect '.services["luminous-privd"].serviceConfig | .Type == "notify" and (.WatchdogSec | length > 0) and (.ExecStart | test("/bin/lmn-privd serve --config /run/luminous-privd/config.json$")) and .RuntimeDirectory == "luminous-privd"' "privd: notify, watchdog, runtime config"
-expect '.services["luminous-privd"].preStart | test("gid=\\$\\(getent group luminous \\| cut -d: -f3\\)") and test("jq --argjson gid \"\\$gid\" \u0027.clients.gids = \\[\\$gid\\]\u0027 /nix/store/\\S+-luminous-privd.json >/run/luminous-privd/config.json")' "preStart adds the group's gid to the runtime config"
+expect '.services["luminous-privd"].preStart | test("uid=\\$\\(getent passwd luminous \\| cut -d: -f3\\)") and test("jq --argjson uid \"\\$uid\" \u0027.clients.uids = \\[\\$uid\\] \\| .clients.gids = \\[\\]\u0027 /nix/store/\\S+-luminous-privd.json >/run/luminous-privd/config.json")' "preStart allows the pipe user's uid, no gid"
 expect '.services["luminous-privd"].serviceConfig | .CapabilityBoundingSet == ["CAP_KILL"] and .NoNewPrivileges and .ProtectSystem == "strict" and .ProtectKernelTunables and .RestrictAddressFamilies == ["AF_UNIX"] and .PrivateNetwork and .SystemCallFilter == ["@system-service", "~@privileged", "~@resources"] and .PrivateMounts and .IPAddressDeny == "any" and .ReadOnlyPaths == ["/run"] and .LimitCORE == 0 and .ProtectProc == "invisible"' "privd hardening"
 expect '.services["luminous-privd"].serviceConfig.ReadWritePaths | index("-/proc/sys/vm/drop_caches") and index("-/sys/devices/system/cpu/cpufreq")' "privd writable paths"
-expect '.services["luminous-privd"].serviceConfig | .LoadCredential == ["hmac.key:/var/lib/luminous-healing/hmac.key"] and .LogsDirectory == "luminous-privd" and .StateDirectory == "luminous-privd" and .RestartPreventExitStatus == 2' "privd key credential and directories"
+expect '.services["luminous-privd"].serviceConfig | .LoadCredential == ["hmac.key:/var/lib/luminous-healing/hmac.key"] and .LogsDirectory == "luminous-privd" and .LogsDirectoryMode == "0700" and .StateDirectory == "luminous-privd" and .RestartPreventExitStatus == 2' "privd key credential and directories (the audit key beside the log, root only)"
+expect '.services["luminous-privd"] | .serviceConfig.KillMode == "control-group" and (.environment | has("NIX_REMOTE") | not)' "privd helpers die with it and inherit nothing"
 expect '.services["luminous-privd"].serviceConfig | has("User") | not' "privd runs as root"
 expect '.files.privd | .units.allow == ["*"] and (.units.deny | index("sshd*")) and .rate_limits == {"overall": {"max": 10, "window": "5m"}} and .audit_log == "/var/log/luminous-privd/audit.log" and .socket.path == "/run/luminous/privd.sock"' "privd config file"
+expect '.files.privd | (has("clients") | not) and .premise == {"probe_units": []} and .env.extra_env == ["NIX_REMOTE=daemon"]' "privd config: no gid, probe units, NIX_REMOTE for nix_gc"
 expect '.files.privd.env | (.systemctl[0] | endswith("-systemd/bin/systemctl")) and (.journalctl[0] | endswith("-systemd/bin/journalctl")) and (.resolvectl[0] | endswith("-systemd/bin/resolvectl")) and (.nix_gc[0] | endswith("-nix/bin/nix-collect-garbage"))' "privd runs the system's binaries"
 expect '.services["luminous-keygen"] | .unitConfig.ConditionPathExists == "!/var/lib/luminous-healing/hmac.key" and (.serviceConfig.ExecStart | endswith("/bin/lmn-privd keygen /var/lib/luminous-healing/hmac.key")) and .serviceConfig.Type == "oneshot"' "keygen only when the key is absent"
 expect '.services["luminous-keygen"].before | index("luminous-privd.service") and index("luminous-healing.service")' "keygen before both services"
@@ -79,7 +81,7 @@ expect '.polkit == "" and (.polkitEnabled | not) and .logrotate == {}' "no polki
 expect '.failedAssertions == [] and (.services["luminous-healing"].script | test("--probes") | not)' "no probes by default"
 expect '.services["luminous-healing"].script | test("lmn-notify|--pause-file") | not' "no lmn-notify without a channel; lmn-heal keeps its own pause file default"
 expect '(.services["luminous-healing"].serviceConfig | has("LoadCredential") | not) and .etc == {}' "no credentials, no catalog without notify"
-expect '(.packages | index("luminous-pause")) and (.pauseScript | test("file=/run/luminous/pause\n") and test("out=\\$\\(lmn-privd \"\\$@\" 2>&1\\)"))' "luminous-pause pauses lmn-heal and lmn-privd"
+expect '(.packages | index("luminous-pause")) and (.pauseScript | test("file=/run/luminous/pause\n") and test("out=\\$\\(lmn-privd --config /nix/store/\\S+-luminous-privd.json \"\\$@\" 2>&1\\)"))' "luminous-pause pauses lmn-heal and lmn-privd"
 expect '(.services["luminous-healing"].script | test("--alertmanager") | not) and (.services["luminous-healing"].serviceConfig | has("LoadCredential") | not)' "no Alertmanager receiver or client by default"
 expect '.prometheus == {"scrapeConfigs": [], "ruleFiles": []} and .firewall == []' "nothing added to Prometheus, nothing opened"
 
@@ -122,6 +124,7 @@ evaluate settings '{
 		# luminous-privd.service is protected: listing it changes nothing.
 		privd.allowedUnits = [ "nginx.service" "app-*.service" "luminous-privd.service" ];
 		privd.rateLimit = { max = 3; window = "10m"; };
+		privd.probeUnits = [ "nginx.service" ];
 		privd.settings = { audit_log = "/var/log/luminous-privd/other.log"; rate_limits.actions.drop_caches = { max = 1; window = "1h"; }; };
 		polkit.allowRestart = true;
 		recordLog = true;
@@ -136,7 +139,8 @@ expect '.services["luminous-healing"].script | test("\\| \\S+/bin/tee -a /var/lo
 expect '.logrotate["luminous-healing"] | .files == "/var/log/luminous-healing/records.ndjson" and .copytruncate and .su == "lmn wheel-lmn"' "record log rotated"
 expect '.services["luminous-healing"].serviceConfig | .User == "lmn" and .Group == "wheel-lmn"' "own user and group"
 expect '.users == {} and .groups == {}' "own user and group are not created"
-expect '.sockets["luminous-privd"].socketConfig.SocketGroup == "wheel-lmn" and (.services["luminous-privd"].preStart | test("getent group wheel-lmn "))' "socket and broker follow the group"
+expect '.sockets["luminous-privd"].socketConfig.SocketGroup == "wheel-lmn" and (.services["luminous-privd"].preStart | test("getent passwd lmn "))' "socket follows the group, the broker the user"
+expect '.files.privd.premise.probe_units == ["nginx.service"]' "probe units reach lmn-privd"
 expect '.files.privd | .units.allow == ["nginx.service", "app-*.service", "luminous-privd.service"] and .rate_limits == {"overall": {"max": 3, "window": "10m"}, "actions": {"drop_caches": {"max": 1, "window": "1h"}}} and .audit_log == "/var/log/luminous-privd/other.log"' "privd settings merged"
 expect '.polkitEnabled' "polkit enabled for the rule"
 expect '.polkit | test("org.freedesktop.systemd1.manage-units") and test("subject.user != \"lmn\"") and test("verb != \"restart\" && verb != \"reset-failed\"") and test("action.lookup\\(\"unit\"\\)")' "polkit rule for the user, restart and reset-failed"
@@ -243,7 +247,7 @@ fi
 
 # --- the binaries accept the files the module renders -------------------------
 # Built from this tree when Go is at hand; lmn-privd gets its config as
-# preStart makes it (the same jq filter, a made-up gid).
+# preStart makes it (the same jq filter, a made-up uid).
 scenario=binaries
 if ! command -v go >/dev/null; then
 	echo "check-eval: rendered files not checked against the binaries: no go" >&2
@@ -273,15 +277,15 @@ else
 	for s in defaults settings; do
 		scenario=$s
 		pre=$(jq -r '.services["luminous-privd"].preStart' "$tmp/$s.json")
-		filter=$(printf '%s\n' "$pre" | sed -n "s/.*jq --argjson gid \"\$gid\" '\(.*\)' \/nix\/store.*/\1/p")
+		filter=$(printf '%s\n' "$pre" | sed -n "s/.*jq --argjson uid \"\$uid\" '\(.*\)' \/nix\/store.*/\1/p")
 		static=$tmp/store$(jq -r .paths.privd "$tmp/$s.json")
-		if [ -z "$filter" ] || ! jq --argjson gid 977 "$filter" "$static" >"$tmp/$s-privd.json"; then
+		if [ -z "$filter" ] || ! jq --argjson uid 977 "$filter" "$static" >"$tmp/$s-privd.json"; then
 			fail "cannot replay preStart's jq filter on the rendered config"
 		elif ! "$tmp/bin/lmn-privd" print-config --config "$tmp/$s-privd.json" >"$tmp/$s-effective.json" 2>"$tmp/$s-privd.err"; then
 			fail "lmn-privd refuses the rendered config: $(cat "$tmp/$s-privd.err")"
 		else
-			jq -e '.clients.gids == [977] and .audit_log != "" and (.units.deny | length > 0)' "$tmp/$s-effective.json" >/dev/null ||
-				fail "lmn-privd's effective config lacks the group or lists: $(cat "$tmp/$s-effective.json")"
+			jq -e '.clients == {"uids": [977], "gids": []} and .audit_log != "" and (.units.deny | length > 0) and .env.extra_env == ["NIX_REMOTE=daemon"]' "$tmp/$s-effective.json" >/dev/null ||
+				fail "lmn-privd's effective config lacks the user's uid, has a gid, or lacks the lists: $(cat "$tmp/$s-effective.json")"
 		fi
 	done
 	# lmn-notify reads the rendered file, its credentials in place.

@@ -16,7 +16,9 @@
 //	lmn-privd [--config FILE] exec ACTION key=value...
 //	lmn-privd keygen PATH
 //	lmn-privd ping [--listen PATH] [--key-file PATH]
-//	lmn-privd verify-audit FILE
+//	lmn-privd [--config FILE] [--audit-key PATH] verify-audit FILE
+//	lmn-privd [--config FILE] pause [--reason TEXT]
+//	lmn-privd [--config FILE] resume
 //	lmn-privd print-config [--config FILE]
 package main
 
@@ -36,15 +38,17 @@ var version = "dev"
 
 // config is the parsed command line.
 type config struct {
-	cmd     string
-	config  string
-	listen  string
-	keyFile string
-	version bool
-	args    []string // positional arguments after the subcommand
+	cmd      string
+	config   string
+	listen   string
+	keyFile  string
+	auditKey string
+	reason   string
+	version  bool
+	args     []string // positional arguments after the subcommand
 }
 
-var subcommands = []string{"serve", "exec", "keygen", "ping", "verify-audit", "print-config"}
+var subcommands = []string{"serve", "exec", "keygen", "ping", "verify-audit", "print-config", "pause", "resume"}
 
 // errHelp is returned for -h: usage was printed, exit 0.
 var errHelp = flag.ErrHelp
@@ -57,6 +61,8 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.config, "config", "", "JSON configuration `file` (defaults: print-config)")
 	fs.StringVar(&c.listen, "listen", "", "socket `path` to listen on (serve) or connect to (ping) when not socket-activated")
 	fs.StringVar(&c.keyFile, "key-file", "", "HMAC key `file` (default $CREDENTIALS_DIRECTORY/hmac.key, then the config's key_file)")
+	fs.StringVar(&c.auditKey, "audit-key", "", "audit key `file` (verify-audit; default the config's audit_key, else FILE.key)")
+	fs.StringVar(&c.reason, "reason", "", "why healing is paused (pause)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-privd [%s] [flags] [args]\n", strings.Join(subcommands, "|"))
@@ -88,7 +94,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	}
 	c.args = rest
 	want := map[string][2]int{"serve": {0, 0}, "exec": {1, 1 << 10}, "keygen": {1, 1}, "ping": {0, 0},
-		"verify-audit": {1, 1}, "print-config": {0, 0}}[c.cmd]
+		"verify-audit": {1, 1}, "print-config": {0, 0}, "pause": {0, 0}, "resume": {0, 0}}[c.cmd]
 	if len(rest) < want[0] || len(rest) > want[1] {
 		return c, fmt.Errorf("%s: %d arguments, want %d..%d", c.cmd, len(rest), want[0], want[1])
 	}

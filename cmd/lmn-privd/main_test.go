@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -55,7 +55,7 @@ func newEnv(t testing.TB, extra string) env {
 	return e
 }
 
-func runArgs(t *testing.T, args ...string) (int, string, string) {
+func runArgs(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	c, err := parseArgs(args, &errb)
@@ -69,20 +69,29 @@ func runArgs(t *testing.T, args ...string) (int, string, string) {
 // startDaemon runs `lmn-privd serve` as a subprocess.
 func startDaemon(t testing.TB, e env, extraEnv ...string) *exec.Cmd {
 	t.Helper()
+	var stderr bytes.Buffer
+	t.Cleanup(func() { // after the daemon is killed and waited for (cleanups run last first)
+		if t.Failed() {
+			t.Logf("daemon stderr:\n%s", stderr.String())
+		}
+	})
+	return startDaemonTo(t, e, &stderr, extraEnv...)
+}
+
+// startDaemonTo runs `lmn-privd serve` as a subprocess writing its stderr
+// to stderr.
+func startDaemonTo(t testing.TB, e env, stderr io.Writer, extraEnv ...string) *exec.Cmd {
+	t.Helper()
 	self, _ := os.Executable()
 	cmd := exec.Command(self, "serve", "--config", e.config, "--key-file", e.key)
 	cmd.Env = append(append(os.Environ(), asMainEnv+"=1"), extraEnv...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if t.Failed() {
-			t.Logf("daemon stderr:\n%s", stderr.String())
-		}
 	})
 	return cmd
 }
@@ -159,21 +168,13 @@ func TestServeNotifyPingAndSIGTERM(t *testing.T) {
 }
 
 func TestKill9DuringActionLeavesIntent(t *testing.T) {
-	e := newEnv(t, `,"env":{"proc_root":"/proc"}`)
-	// A real victim that ignores SIGTERM, so kill_process waits its grace.
-	victim := exec.Command("/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done")
-	out, _ := victim.StdoutPipe()
-	if err := victim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { victim.Process.Kill(); victim.Wait() })
-	bufio.NewReader(out).ReadString('\n')
-	stat, _ := os.ReadFile("/proc/" + strconv.Itoa(victim.Process.Pid) + "/stat")
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	dir := t.TempDir()
+	// A real helper that never finishes, standing in for journalctl.
+	tool := standIn(t, dir, "journalctl", "exec sleep 60\n")
+	e := newEnv(t, `,"env":{"journalctl":["`+tool+`"],"proc_root":"`+filepath.Join(dir, "proc")+`"}`)
 	daemon := startDaemon(t, e)
 	waitFor(t, "socket", func() bool { _, err := os.Stat(e.socket); return err == nil })
-	go client(t, e).Do(context.Background(), action.Request{Action: "kill_process", Params: map[string]string{
-		"pid": strconv.Itoa(victim.Process.Pid), "start_time": fields[19], "grace": "50s"}})
+	go client(t, e).Do(context.Background(), action.Request{Action: "journal_vacuum", Params: map[string]string{"size": "1G"}})
 	waitFor(t, "intent line", func() bool {
 		b, _ := os.ReadFile(e.audit)
 		return bytes.Contains(b, []byte(`"event":"intent"`))
@@ -181,13 +182,24 @@ func TestKill9DuringActionLeavesIntent(t *testing.T) {
 	daemon.Process.Signal(syscall.SIGKILL)
 	daemon.Wait()
 	b, _ := os.ReadFile(e.audit)
-	if !bytes.Contains(b, []byte(`"event":"intent"`)) || bytes.Contains(b, []byte(`"event":"result"`)) || !bytes.Contains(b, []byte(`"action":"kill_process"`)) {
+	if !bytes.Contains(b, []byte(`"event":"intent"`)) || bytes.Contains(b, []byte(`"event":"result"`)) || !bytes.Contains(b, []byte(`"action":"journal_vacuum"`)) {
 		t.Errorf("audit after kill -9:\n%s", b)
 	}
-	if code, out, _ := runArgs(t, "verify-audit", e.audit); code != 0 {
-		t.Errorf("verify-audit: %s", out)
+	code, out, _ := runArgs(t, "verify-audit", e.audit)
+	if code != 0 || !strings.Contains(out, "has no outcome") || !strings.Contains(out, "1 open intents") {
+		t.Errorf("verify-audit after kill -9: %d %s", code, out)
 	}
-	t.Logf("kill -9 mid-action: intent line on disk, no result line, chain intact")
+	// The next start closes it: nobody holds its target any more.
+	startDaemon(t, e)
+	waitFor(t, "the next daemon", func() bool { return client(t, e).Ping(context.Background()) == nil })
+	b, _ = os.ReadFile(e.audit)
+	if !bytes.Contains(b, []byte(`"event":"unknown_outcome"`)) {
+		t.Errorf("no unknown_outcome line after the restart:\n%s", b)
+	}
+	if code, out, _ := runArgs(t, "verify-audit", e.audit); code != 0 || !strings.Contains(out, "0 open intents") {
+		t.Errorf("verify-audit after the restart: %d %s", code, out)
+	}
+	t.Logf("kill -9 mid-action: intent line on disk, no result line, chain intact; closed as unknown_outcome at the next start")
 }
 
 func TestExecSubcommand(t *testing.T) {

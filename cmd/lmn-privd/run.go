@@ -39,8 +39,6 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 			return exitFailure
 		}
 		return exitOK
-	case "verify-audit":
-		return verifyAudit(c.args[0], stdout, log)
 	}
 	cfg, err := loadConfig(c)
 	if err != nil {
@@ -48,6 +46,10 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 		return exitUsage
 	}
 	switch c.cmd {
+	case "verify-audit":
+		return verifyAudit(c, cfg, c.args[0], stdout, log)
+	case "pause", "resume":
+		return control(ctx, c, cfg, stdout, log)
 	case "print-config":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -240,22 +242,6 @@ func ping(ctx context.Context, c config, cfg privd.Config, key []byte, stdout io
 		return exitFailure
 	}
 	fmt.Fprintf(stdout, "ok %s %v\n", cl.Socket, time.Since(start).Round(time.Microsecond))
-	return exitOK
-}
-
-func verifyAudit(path string, stdout io.Writer, log *slog.Logger) int {
-	f, err := os.Open(path)
-	if err != nil {
-		log.Error("verify-audit", "err", err)
-		return exitFailure
-	}
-	defer f.Close()
-	n, err := privd.Verify(f)
-	if err != nil {
-		fmt.Fprintf(stdout, "%s: BAD: %v\n", path, err)
-		return exitFailure
-	}
-	fmt.Fprintf(stdout, "%s: ok, %d lines\n", path, n)
 	return exitOK
 }
 

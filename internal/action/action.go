@@ -48,10 +48,18 @@ type Env struct {
 	NixGC      []string
 	Resolvectl []string
 	Nscd       []string
-	// ExtraEnv is added to the inherited environment of commands run.
+	// Environ is the whole environment of commands run, before ExtraEnv;
+	// nil inherits this process's (lmn-heal's tiers). lmn-privd sets
+	// MinimalEnviron.
+	Environ []string
+	// ExtraEnv is added to the environment of commands run.
 	ExtraEnv []string
-	// Units limits which units restart_unit and reset_failed_unit touch.
+	// Units limits which units restart_unit and reset_failed_unit touch
+	// and whose processes kill_process signals.
 	Units UnitPolicy
+	// Premise, if set, makes restart_unit check itself that a unit needs
+	// it (lmn-privd sets it; a tier acting as the user itself does not).
+	Premise *Premise
 	// Self is a pid that must never be killed (the caller's own), besides
 	// pid 1 and the current process.
 	Self int

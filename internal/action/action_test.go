@@ -71,7 +71,6 @@ func TestValidateAccepts(t *testing.T) {
 		{Action: "noop"},
 		unit("nginx.service"),
 		unit("getty@tty1.service"),
-		unit(`dev-disk-by\x2duuid-1234.swap`),
 		{Action: "reset_failed_unit", Params: map[string]string{"unit": "foo.timer"}},
 		kill("12345"),
 		{Action: "drop_caches", Params: map[string]string{"level": "3"}},
@@ -176,7 +175,7 @@ func TestRestartUnitArgv(t *testing.T) {
 	}
 	got, _ := os.ReadFile(log)
 	// First the unit's names (checked for denied aliases), then the restart.
-	if string(got) != "show\n--property=Names\n--value\n--\nweb@a\\x20b.service\nrestart\n--\nweb@a\\x20b.service\n" || res.Output != "called" {
+	if string(got) != "show\n--property=Names,LoadState,ActiveState\n--\nweb@a\\x20b.service\nrestart\n--\nweb@a\\x20b.service\n" || res.Output != "called" {
 		t.Errorf("argv %q output %q", got, res.Output)
 	}
 }
@@ -188,7 +187,7 @@ func TestRestartRefusesAliasOfDeniedUnit(t *testing.T) {
 	log := filepath.Join(dir, "argv")
 	script := filepath.Join(dir, "systemctl")
 	body := "#!/bin/sh\necho \"$@\" >> " + shellQuote(log) + "\n" +
-		"[ \"$1\" = show ] && echo 'dbus.service messagebus.service'\nexit 0\n"
+		"[ \"$1\" = show ] && echo 'Names=dbus.service messagebus.service'\nexit 0\n"
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -308,9 +307,37 @@ func TestUnitPolicyRefusesSlicesAndTargets(t *testing.T) {
 		}
 	}
 	// Ordinary units stay allowed.
-	for _, name := range []string{"nginx.service", "web@a.service", "backup.timer", "data.mount"} {
+	for _, name := range []string{"nginx.service", "web@a.service", "backup.timer", "cups.socket", "cups.path"} {
 		if err := DefaultUnitPolicy().Check(name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// Restarting a mount unmounts what is on it, restarting a scope ends it
+// for good (a login session: the user is logged out) and restarting swap
+// turns it off: refused by default, allowed where units.types or a
+// literal allow entry says so.
+func TestUnitPolicyRefusesMountsScopesSwapByDefault(t *testing.T) {
+	for _, name := range []string{"home.mount", "session-1.scope", `dev-disk-by\x2duuid-1234.swap`, "data.automount", "dev-sda.device"} {
+		for _, action := range []string{"restart_unit", "reset_failed_unit"} {
+			err := Validate(DefaultEnv(), Request{Action: action, Params: map[string]string{"unit": name}})
+			if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "units.types") {
+				t.Errorf("%s %s by default: %v, want ErrDenied naming units.types", action, name, err)
+			}
+		}
+		literal := DefaultUnitPolicy()
+		literal.Allow = append(literal.Allow, name)
+		if err := literal.Check(name); err != nil {
+			t.Errorf("%s allowed literally: %v", name, err)
+		}
+		typed := DefaultUnitPolicy()
+		typed.Types = append(typed.Types, name[strings.LastIndexByte(name, '.')+1:])
+		if err := typed.Check(name); err != nil {
+			t.Errorf("%s with its type listed: %v", name, err)
+		}
+	}
+	if err := (UnitPolicy{Types: []string{"service", "sevrice"}}).Validate(); err == nil || !strings.Contains(err.Error(), "sevrice") {
+		t.Errorf("unknown type: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -43,13 +44,22 @@ func (c *capped) String() string {
 }
 
 // runCommand runs argv (never through a shell) with stdin from /dev/null
-// and returns its combined, capped output.
+// and returns its combined, capped output. The command gets env's
+// environment (environ), leads a process group of its own, and is killed
+// with its group when ctx ends; it gets SIGKILL if this process dies
+// first, so no helper outlives a crashed daemon (Pdeathsig follows the
+// forking thread, and nothing here locks goroutines to threads that exit).
 func runCommand(ctx context.Context, env Env, argv []string) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty command")
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env.ExtraEnv...)
+	cmd.Env = env.environ()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // ESRCH: the group is gone already
+		return nil
+	}
 	var out capped
 	cmd.Stdout = &out
 	cmd.Stderr = &out
@@ -65,6 +75,30 @@ func runCommand(ctx context.Context, env Env, argv []string) (string, error) {
 		return "", fmt.Errorf("%s: %w", shellJoin(argv...), err)
 	}
 	return out.String(), nil
+}
+
+// environ is the environment of commands env runs: Environ (or, when it
+// is nil, this process's whole environment) and then ExtraEnv.
+func (e Env) environ() []string {
+	base := e.Environ
+	if base == nil {
+		base = os.Environ()
+	}
+	return append(append([]string{}, base...), e.ExtraEnv...)
+}
+
+// MinimalEnviron is the whole environment lmn-privd gives the commands it
+// runs: PATH (this process's, or the system directories when it has none)
+// and the C locale. Nothing else of the daemon's environment reaches them:
+// not CREDENTIALS_DIRECTORY (where the key is), NOTIFY_SOCKET,
+// WATCHDOG_USEC or LISTEN_FDS, which would let a helper speak for the
+// daemon to systemd.
+func MinimalEnviron() []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	return []string{"PATH=" + path, "LC_ALL=C"}
 }
 
 func clipOutput(s string) string {

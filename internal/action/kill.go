@@ -15,7 +15,9 @@ import (
 
 // kill_process signals a process through a pidfd, after checking that the
 // process behind the pidfd started at the time the client saw, so a reused
-// pid is never hit.
+// pid is never hit, and that it runs in the cgroup of a unit the unit
+// policy allows (cgroup.go), so being a client means "heal these units",
+// not "signal any root daemon".
 
 const (
 	maxPid       = 1 << 22 // PID_MAX_LIMIT on 64-bit Linux
@@ -184,6 +186,9 @@ func runKill(ctx context.Context, env Env, p map[string]string) (Result, error) 
 	if isBroker(env, pid, st) {
 		return Result{}, fmt.Errorf("%w: pid %d is lmn-privd", ErrDenied, pid)
 	}
+	if err := checkKillUnit(env, pid); err != nil {
+		return Result{}, err
+	}
 	// The stat read above matched only if the pidfd's process still held
 	// the pid; signal 0 proves it had not exited meanwhile.
 	if err := unix.PidfdSendSignal(fd, 0, nil, 0); err != nil {
@@ -239,7 +244,7 @@ func init() {
 		spec: Spec{
 			Name:    "kill_process",
 			Timeout: maxGrace + killWait + 5*time.Second,
-			Doc:     "SIGTERM a process by pidfd, SIGKILL after the grace period; refuses pid 1, this process, the caller, kernel threads and reused pids",
+			Doc:     "SIGTERM a process of an allowed unit by pidfd, SIGKILL after the grace period; refuses pid 1, this process, the caller, kernel threads, reused pids and processes outside the cgroup of a unit the unit policy allows",
 			Params: []Param{
 				{Name: "pid", Required: true, Doc: "process id", check: checkPid},
 				{Name: "start_time", Required: true, Doc: "field 22 of /proc/PID/stat as the caller saw it", check: checkStartTime},

@@ -53,9 +53,30 @@ func killReq(cmd *exec.Cmd, start, grace string) Request {
 		"pid": strconv.Itoa(cmd.Process.Pid), "start_time": start, "grace": grace}}
 }
 
+// inUnit returns an Env whose procfs is a fixture copy of the real
+// child's stat and cmdline with a cgroup file placing it in unit under
+// system.slice: the pidfd and the signal are real, the cgroup is the
+// fixture's (cgroup_test.go moves real processes into real cgroups).
+func inUnit(t *testing.T, cmd *exec.Cmd, unit string) Env {
+	t.Helper()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	root := t.TempDir()
+	dir := filepath.Join(root, pid)
+	os.MkdirAll(dir, 0o755)
+	for _, name := range []string{"stat", "cmdline"} {
+		b, err := os.ReadFile(filepath.Join("/proc", pid, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "cgroup"), []byte("0::/system.slice/"+unit+"\n"), 0o644)
+	return Env{ProcRoot: root, Units: DefaultUnitPolicy()}
+}
+
 func TestKillProcessByPidfd(t *testing.T) {
 	cmd, start := startChild(t, "exec sleep 60")
-	res, err := Run(context.Background(), Env{}, killReq(cmd, start, "5s"))
+	res, err := Run(context.Background(), inUnit(t, cmd, "lmn-victim.service"), killReq(cmd, start, "5s"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +92,7 @@ func TestKillProcessByPidfd(t *testing.T) {
 
 func TestKillProcessEscalatesAfterGrace(t *testing.T) {
 	cmd, start := startChild(t, "trap '' TERM; READY; while :; do sleep 1; done")
-	res, err := Run(context.Background(), Env{}, killReq(cmd, start, "200ms"))
+	res, err := Run(context.Background(), inUnit(t, cmd, "lmn-victim.service"), killReq(cmd, start, "200ms"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +109,7 @@ func TestKillProcessEscalatesAfterGrace(t *testing.T) {
 func TestKillProcessReusedPid(t *testing.T) {
 	cmd, start := startChild(t, "exec sleep 60")
 	n, _ := strconv.ParseUint(start, 10, 64)
-	_, err := Run(context.Background(), Env{}, killReq(cmd, strconv.FormatUint(n+1, 10), "1s"))
+	_, err := Run(context.Background(), inUnit(t, cmd, "lmn-victim.service"), killReq(cmd, strconv.FormatUint(n+1, 10), "1s"))
 	if !errors.Is(err, ErrDenied) {
 		t.Errorf("wrong start time: %v, want ErrDenied", err)
 	}

@@ -2,6 +2,7 @@ package action_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -60,4 +61,50 @@ func TestNixGCStartsUnitInSandbox(t *testing.T) {
 		m.Output(ctx, "is-system-running") // a round trip to the manager between looks
 	}
 	t.Error("nix-gc.service never ran")
+}
+
+// lmn-privd's premise against a real manager: an active unit is not
+// restarted on the client's word; the same unit, failed, is.
+func TestRestartPremiseInSandbox(t *testing.T) {
+	m := sdtest.Start(t)
+	ctx := context.Background()
+	env := sandboxEnv(m)
+	premise := action.DefaultPremise()
+	premise.Memory.Top = 0 // this machine's memory is not the test's to judge
+	env.Premise = &premise
+	flag := t.TempDir() + "/crashed-once"
+	m.WriteUnit(t, "lmn-premise.service", "[Service]\nExecStart=/bin/sh -c 'test -e "+flag+" || { : > "+flag+"; exit 3; }; exec sleep 300'\n")
+	m.WriteUnit(t, "lmn-healthy.service", "[Service]\nExecStart=/bin/sleep 300\n")
+	m.Run(t, "start", "lmn-healthy.service")
+	pid := m.Run(t, "show", "-p", "MainPID", "--value", "lmn-healthy.service")
+	restart := func(u string) error {
+		_, err := action.Run(ctx, env, action.Request{Action: "restart_unit", Params: map[string]string{"unit": u}})
+		return err
+	}
+	if err := restart("lmn-healthy.service"); !errors.Is(err, action.ErrDenied) || !strings.Contains(err.Error(), "is active, not failed") {
+		t.Errorf("restart of an active unit: %v, want ErrDenied", err)
+	}
+	if after := m.Run(t, "show", "-p", "MainPID", "--value", "lmn-healthy.service"); after != pid {
+		t.Errorf("the active unit was restarted anyway: MainPID %s -> %s", pid, after)
+	}
+	if err := restart("lmn-nonexistent.service"); !errors.Is(err, action.ErrDenied) {
+		t.Errorf("restart of a unit that does not exist: %v, want ErrDenied", err)
+	}
+	m.Command(ctx, "start", "lmn-premise.service").Run()
+	for range 100 {
+		if active, _, _ := m.State(t, "lmn-premise.service"); active == "failed" {
+			break
+		}
+		m.Output(ctx, "is-system-running")
+	}
+	if active, _, _ := m.State(t, "lmn-premise.service"); active != "failed" {
+		t.Fatalf("lmn-premise.service is %s, want failed", active)
+	}
+	if err := restart("lmn-premise.service"); err != nil {
+		t.Fatalf("restart of a failed unit: %v", err)
+	}
+	if active, _, _ := m.State(t, "lmn-premise.service"); active != "active" {
+		t.Errorf("after restart_unit: %s, want active", active)
+	}
+	m.Run(t, "stop", "lmn-healthy.service", "lmn-premise.service")
 }

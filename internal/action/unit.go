@@ -5,25 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
 
-// UnitPolicy says which units restart_unit and reset_failed_unit may touch.
-// Patterns are path.Match globs over the full unit name.
+// UnitPolicy says which units restart_unit and reset_failed_unit touch,
+// and whose processes kill_process may signal. Patterns are path.Match
+// globs over the full unit name.
 //
-// A unit is allowed when it matches no Deny pattern and, if Allow is not
-// empty, matches an Allow pattern. An Allow entry that is a literal unit
-// name (no glob characters) overrides Deny for exactly that unit, so
+// A unit is allowed when its type is in Types (if Types is not empty),
+// it matches no Deny pattern and, if Allow is not empty, it matches an
+// Allow pattern. An Allow entry that is a literal unit name (no glob
+// characters) overrides Deny and Types for exactly that unit, so
 // {"Allow": ["*", "sshd.service"]} permits sshd.service under the default
 // Deny list. Units in protectedUnits are refused whatever the policy says.
 type UnitPolicy struct {
 	Allow []string `json:"allow"`
 	Deny  []string `json:"deny"`
+	// Types are the unit types (suffixes without the dot: "service")
+	// that may be touched; empty allows every type.
+	Types []string `json:"types"`
 }
 
 // DefaultUnitPolicy denies lmn's own broker, systemd's own units, the
-// message bus, display managers and ssh.
+// message bus, display managers and ssh, and every type but services,
+// sockets, timers and paths: restarting a mount unmounts what is on it
+// (home.mount), a scope cannot be started again once stopped (a login
+// session's session-1.scope: the user is logged out), and a swap unit
+// turns swap off, under the memory pressure it was meant for.
 func DefaultUnitPolicy() UnitPolicy {
 	return UnitPolicy{
 		Allow: []string{"*"},
@@ -34,6 +44,7 @@ func DefaultUnitPolicy() UnitPolicy {
 			"sshd*", "ssh.*", "ssh@*",
 			"user@*", "user-runtime-dir@*",
 		},
+		Types: []string{"service", "socket", "timer", "path"},
 	}
 }
 
@@ -52,22 +63,21 @@ var protectedUnits = []string{"lmn-privd*", "luminous-privd*", "init.scope", "-.
 // Check reports why name may not be touched, or nil. Errors wrap ErrDenied
 // (or ErrInvalid for a malformed pattern).
 func (p UnitPolicy) Check(name string) error {
-	for _, pat := range protectedUnits {
-		if ok, _ := path.Match(pat, name); ok {
-			return fmt.Errorf("unit %q: %w: protected (matches %q)", name, ErrDenied, pat)
-		}
+	if err := checkProtected(name); err != nil {
+		return err
 	}
 	literal := false
 	allowed := len(p.Allow) == 0
 	for _, pat := range p.Allow {
+		if pat == name { // also a name with a backslash, which path.Match reads as an escape
+			allowed, literal = true, true
+			continue
+		}
 		ok, err := path.Match(pat, name)
 		if err != nil {
 			return fmt.Errorf("unit policy allow pattern %q: %w: %w", pat, ErrInvalid, err)
 		}
-		if ok {
-			allowed = true
-			literal = literal || pat == name
-		}
+		allowed = allowed || ok
 	}
 	if !allowed {
 		return fmt.Errorf("unit %q: %w: not on the allow list", name, ErrDenied)
@@ -75,7 +85,19 @@ func (p UnitPolicy) Check(name string) error {
 	if literal {
 		return nil
 	}
+	if typ := name[strings.LastIndexByte(name, '.')+1:]; len(p.Types) > 0 && !slices.Contains(p.Types, typ) {
+		return fmt.Errorf("unit %q: %w: type %s is not in units.types %v", name, ErrDenied, typ, p.Types)
+	}
 	return p.denyList(name)
+}
+
+func checkProtected(name string) error {
+	for _, pat := range protectedUnits {
+		if ok, _ := path.Match(pat, name); ok {
+			return fmt.Errorf("unit %q: %w: protected (matches %q)", name, ErrDenied, pat)
+		}
+	}
+	return nil
 }
 
 func (p UnitPolicy) denyList(name string) error {
@@ -95,10 +117,8 @@ func (p UnitPolicy) denyList(name string) error {
 // a unit already allowed as requested: it must not be protected, nor on
 // the deny list unless the requested name is allowed literally.
 func (p UnitPolicy) CheckAlias(requested, alias string) error {
-	for _, pat := range protectedUnits {
-		if ok, _ := path.Match(pat, alias); ok {
-			return fmt.Errorf("unit %q: %w: protected (matches %q)", alias, ErrDenied, pat)
-		}
+	if err := checkProtected(alias); err != nil {
+		return err
 	}
 	for _, pat := range p.Allow {
 		if pat == requested {
@@ -108,13 +128,18 @@ func (p UnitPolicy) CheckAlias(requested, alias string) error {
 	return p.denyList(alias)
 }
 
-// Validate checks every pattern for glob syntax.
+// Validate checks every pattern for glob syntax and every type.
 func (p UnitPolicy) Validate() error {
 	for _, list := range [][]string{p.Allow, p.Deny} {
 		for _, pat := range list {
 			if _, err := path.Match(pat, ""); err != nil {
 				return fmt.Errorf("pattern %q: %w", pat, err)
 			}
+		}
+	}
+	for _, typ := range p.Types {
+		if !slices.Contains(unitSuffixes, "."+typ) {
+			return fmt.Errorf("type %q: not a unit type (want one of %s)", typ, strings.Join(unitSuffixes, " "))
 		}
 	}
 	return nil
@@ -185,8 +210,17 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 		},
 		validate: validateUnit,
 		run: func(ctx context.Context, env Env, p map[string]string) (Result, error) {
-			if err := checkAliases(ctx, env, p["unit"]); err != nil {
+			st, err := showUnit(ctx, env, p["unit"])
+			if err != nil {
 				return Result{}, err
+			}
+			if err := checkAliases(env, p["unit"], st.names); err != nil {
+				return Result{}, err
+			}
+			if verb == "restart" && env.Premise != nil {
+				if err := checkPremise(env, p["unit"], st); err != nil {
+					return Result{}, err
+				}
 			}
 			out, err := runCommand(ctx, env, with(env.Systemctl, verb, "--", p["unit"]))
 			return Result{Output: out}, err
@@ -198,15 +232,11 @@ func unitAction(verb, doc string, timeout time.Duration) *definition {
 	}
 }
 
-// checkAliases asks the service manager for every name of unit (its id
-// and aliases) and checks each against the unit policy, so an alias such
-// as messagebus.service cannot reach a denied dbus.service.
-func checkAliases(ctx context.Context, env Env, unit string) error {
-	out, err := runCommand(ctx, env, with(env.Systemctl, "show", "--property=Names", "--value", "--", unit))
-	if err != nil {
-		return fmt.Errorf("%w: cannot list the names of %s: %w", ErrFailed, unit, err)
-	}
-	for _, name := range strings.Fields(out) {
+// checkAliases checks every other name of unit (its id and aliases, as
+// the service manager lists them) against the unit policy, so an alias
+// such as messagebus.service cannot reach a denied dbus.service.
+func checkAliases(env Env, unit string, names []string) error {
+	for _, name := range names {
 		if name == unit {
 			continue
 		}

@@ -25,14 +25,23 @@ type Config struct {
 	Socket SocketConfig `json:"socket"`
 	// AuditLog is the hash-chained audit log.
 	AuditLog string `json:"audit_log"`
+	// AuditKey is the key the audit log is chained and sealed with, made
+	// at first start; "" is AuditLog + ".key".
+	AuditKey string `json:"audit_key"`
 	// KeyFile is used when $CREDENTIALS_DIRECTORY/hmac.key is absent.
 	KeyFile    string            `json:"key_file"`
 	RateLimits RateLimits        `json:"rate_limits"`
 	Units      action.UnitPolicy `json:"units"`
-	Env        EnvConfig         `json:"env"`
-	// MaxConnections bounds connections served at once; more are refused
-	// at once with rate_limited.
-	MaxConnections int `json:"max_connections"`
+	// Premise is what restart_unit checks before restarting a unit that
+	// is not failed.
+	Premise action.Premise `json:"premise"`
+	Env     EnvConfig      `json:"env"`
+	// MaxConnections bounds connections served at once, and
+	// MaxConnectionsPerUID those of one peer uid; beyond them a new
+	// connection displaces a slow one or is refused with rate_limited
+	// (conns.go).
+	MaxConnections       int `json:"max_connections"`
+	MaxConnectionsPerUID int `json:"max_connections_per_uid"`
 	// ReadTimeout bounds the wait for a client's request after the
 	// challenge is sent.
 	ReadTimeout Duration `json:"read_timeout"`
@@ -124,20 +133,31 @@ func DefaultConfig() Config {
 			PerTarget: Limit{Max: 3, Window: Duration(15 * time.Minute)},
 			Actions:   map[string]Limit{},
 		},
-		Units: e.Units,
+		Units:   e.Units,
+		Premise: action.DefaultPremise(),
 		Env: EnvConfig{SysRoot: e.SysRoot, ProcRoot: e.ProcRoot, Systemctl: e.Systemctl,
 			Journalctl: e.Journalctl, NixGC: e.NixGC, Resolvectl: e.Resolvectl, Nscd: e.Nscd},
-		MaxConnections: 32,
-		ReadTimeout:    Duration(5 * time.Second),
-		ShutdownGrace:  Duration(30 * time.Second),
+		MaxConnections:       64,
+		MaxConnectionsPerUID: 16,
+		ReadTimeout:          Duration(5 * time.Second),
+		ShutdownGrace:        Duration(30 * time.Second),
 	}
+}
+
+// AuditKeyPath is where the audit key is.
+func (c Config) AuditKeyPath() string {
+	if c.AuditKey != "" {
+		return c.AuditKey
+	}
+	return c.AuditLog + ".key"
 }
 
 // ActionEnv returns the action.Env the configuration describes.
 func (c Config) ActionEnv() action.Env {
-	return action.Env{SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
+	premise := c.Premise
+	return action.Env{Premise: &premise, SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
 		Journalctl: c.Env.Journalctl, NixGC: c.Env.NixGC, Resolvectl: c.Env.Resolvectl,
-		Nscd: c.Env.Nscd, ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
+		Nscd: c.Env.Nscd, Environ: action.MinimalEnviron(), ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
 }
 
 // ConfigError names the field of a bad configuration.
@@ -235,6 +255,9 @@ func (c Config) Validate() error {
 	if err := c.Units.Validate(); err != nil {
 		return bad("units", "%v", err)
 	}
+	if err := c.Premise.Validate(); err != nil {
+		return bad("premise", "%v", err)
+	}
 	for name, argv := range map[string][]string{"env.systemctl": c.Env.Systemctl, "env.journalctl": c.Env.Journalctl,
 		"env.nix_gc": c.Env.NixGC, "env.resolvectl": c.Env.Resolvectl, "env.nscd": c.Env.Nscd} {
 		if len(argv) == 0 || argv[0] == "" {
@@ -246,6 +269,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConnections < 1 || c.MaxConnections > 4096 {
 		return bad("max_connections", "%d not in 1..4096", c.MaxConnections)
+	}
+	if c.MaxConnectionsPerUID < 1 || c.MaxConnectionsPerUID > c.MaxConnections {
+		return bad("max_connections_per_uid", "%d not in 1..max_connections (%d)", c.MaxConnectionsPerUID, c.MaxConnections)
 	}
 	if c.ReadTimeout <= 0 || time.Duration(c.ReadTimeout) > time.Minute {
 		return bad("read_timeout", "%v not in (0, 1m]", time.Duration(c.ReadTimeout))

@@ -23,19 +23,24 @@ func TestConfigDefaultsRoundTrip(t *testing.T) {
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	for in, field := range map[string]string{
-		`{"rate_limits":{"overall":{"max":"ten"}}}`:    "rate_limits.overall.max",
-		`{"rate_limits":{"overall":{"max":-1}}}`:       "rate_limits.overall",
-		`{"rate_limits":{"actions":{"rm":{"max":1}}}}`: "rate_limits.actions.rm",
-		`{"clients":{"uids":[],"gids":[]}}`:            "clients",
-		`{"socket":{"path":"relative.sock"}}`:          "socket.path",
-		`{"units":{"deny":["["]}}`:                     "units",
-		`{"max_connections":0}`:                        "max_connections",
-		`{"read_timeout":"forever"}`:                   "read_timeout",
-		`{"env":{"systemctl":[]}}`:                     "env.systemctl",
-		`{"audit_logg":"/x"}`:                          `"audit_logg"`,
-		`{"audit_log":""}`:                             "audit_log",
-		`{"clients":{"uids":[1000]}} {}`:               "(file)",
-		`{`:                                            "(syntax)",
+		`{"rate_limits":{"overall":{"max":"ten"}}}`:          "rate_limits.overall.max",
+		`{"rate_limits":{"overall":{"max":-1}}}`:             "rate_limits.overall",
+		`{"rate_limits":{"actions":{"rm":{"max":1}}}}`:       "rate_limits.actions.rm",
+		`{"clients":{"uids":[],"gids":[]}}`:                  "clients",
+		`{"socket":{"path":"relative.sock"}}`:                "socket.path",
+		`{"units":{"deny":["["]}}`:                           "units",
+		`{"max_connections":0}`:                              "max_connections",
+		`{"max_connections_per_uid":65}`:                     "max_connections_per_uid",
+		`{"units":{"types":["servce"]}}`:                     "units",
+		`{"premise":{"memory":{"top":-1}}}`:                  "premise",
+		`{"premise":{"restart_active":["["]}}`:               "premise",
+		`{"premise":{"memory":{"available_below_ratio":2}}}`: "premise",
+		`{"read_timeout":"forever"}`:                         "read_timeout",
+		`{"env":{"systemctl":[]}}`:                           "env.systemctl",
+		`{"audit_logg":"/x"}`:                                `"audit_logg"`,
+		`{"audit_log":""}`:                                   "audit_log",
+		`{"clients":{"uids":[1000]}} {}`:                     "(file)",
+		`{`:                                                  "(syntax)",
 	} {
 		_, err := ParseConfig("test.json", []byte(in))
 		var ce *ConfigError

@@ -3,6 +3,7 @@ package privd
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -26,8 +27,10 @@ type harness struct {
 	cfg    Config
 	srv    *Server
 	ran    atomic.Int64 // actions that reached action.Run
-	cancel context.CancelFunc
-	done   chan error
+	// prepare, if set, edits each new server before it serves.
+	prepare func(*Server)
+	cancel  context.CancelFunc
+	done    chan error
 }
 
 func testConfig(dir string) Config {
@@ -69,6 +72,9 @@ func (h *harness) start() {
 		h.ran.Add(1)
 		return run(ctx, env, req)
 	}
+	if h.prepare != nil {
+		h.prepare(srv)
+	}
 	ln, err := Listen(h.socket, "")
 	if err != nil {
 		h.t.Fatal(err)
@@ -102,17 +108,47 @@ func (h *harness) dropCaches() string {
 
 // entries reads the audit log.
 func (h *harness) entries() []Entry {
-	var out []Entry
-	f, err := os.Open(h.cfg.AuditLog)
+	return readEntries(h.t, h.cfg.AuditLog)
+}
+
+func readEntries(t testing.TB, path string) []Entry {
+	t.Helper()
+	b, err := os.ReadFile(path)
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	defer f.Close()
-	a := &auditLog{f: f, prev: genesisHash, onEntry: func(e Entry) { out = append(out, e) }}
-	if err := a.catchUp(); err != nil {
-		h.t.Fatal(err)
+	var out []Entry
+	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			t.Fatalf("%s: %q: %v", path, line, err)
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// verify checks the harness's audit log as verify-audit does.
+func (h *harness) verify() (Report, error) {
+	return verifyFile(h.t, h.cfg.AuditLog)
+}
+
+func verifyFile(t testing.TB, path string) (Report, error) {
+	t.Helper()
+	key, err := privproto.LoadKey(path + ".key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := readHead(path, key)
+	if err != nil {
+		return Report{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return Verify(f, key, head)
 }
 
 func count(es []Entry, event string) int {
@@ -175,3 +211,16 @@ func (h *harness) response(p []byte, ch []byte) privproto.Response {
 }
 
 var dropReq = action.Request{Action: "drop_caches", Params: map[string]string{"level": "3"}}
+
+// failedManager writes a real program standing in for systemctl that
+// says every unit is loaded and failed (so restart_unit's premise holds)
+// and succeeds at everything else.
+func failedManager(t testing.TB) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "systemctl")
+	body := "#!/bin/sh\n[ \"$1\" = show ] && printf 'LoadState=loaded\\nActiveState=failed\\n'\nexit 0\n"
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return []string{path}
+}

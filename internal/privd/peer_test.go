@@ -1,6 +1,7 @@
 package privd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,11 +25,56 @@ import (
 // socket it names and reports what the server sent first.
 const childSocketEnv = "LMN_PRIVD_TEST_PEER_SOCKET"
 
+// childSlowEnv makes the test binary a slowloris: it holds as many of 200
+// connections to the socket it names as the server keeps, reconnecting
+// those it closes, until its stdin closes.
+const childSlowEnv = "LMN_PRIVD_TEST_SLOW_SOCKET"
+
 func TestMain(m *testing.M) {
 	if sock := os.Getenv(childSocketEnv); sock != "" {
 		os.Exit(peerChild(sock))
 	}
+	if sock := os.Getenv(childSlowEnv); sock != "" {
+		os.Exit(slowChild(sock))
+	}
+	if dir := os.Getenv(childDiskFullEnv); dir != "" {
+		os.Exit(diskFullChild(dir))
+	}
 	os.Exit(m.Run())
+}
+
+func slowChild(sock string) int {
+	stop := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
+	var held atomic.Int64
+	for range 200 {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, err := net.Dial("unix", sock)
+				if err != nil {
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				p, err := privproto.ReadFrame(c)
+				if err == nil && p[0] == privproto.TypeChallenge {
+					held.Add(1)
+					c.Read(make([]byte, 1)) // until the server gives up on it
+					held.Add(-1)
+				}
+				c.Close()
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond)
+	fmt.Printf("held %d\n", held.Load())
+	<-stop
+	return 0
 }
 
 func peerChild(sock string) int {
@@ -49,20 +96,27 @@ func peerChild(sock string) int {
 	return 0
 }
 
-func TestWrongUIDRefused(t *testing.T) {
+// otherUIDDir returns a directory uid 65534 can traverse, for the socket,
+// and a copy of this test binary in it that uid can run; it skips
+// without root.
+func otherUIDDir(t *testing.T) (dir, bin string) {
+	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("needs root to start a child under another uid")
 	}
-	// A directory uid 65534 can traverse, holding a copy of this test
-	// binary and the socket.
 	dir, err := os.MkdirTemp("", "privd-peer-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "privd.test")
+	bin = filepath.Join(dir, "privd.test")
 	copyFile(t, bin)
+	return dir, bin
+}
+
+func TestWrongUIDRefused(t *testing.T) {
+	dir, bin := otherUIDDir(t)
 	h := newHarness(t, func(c *Config) {
 		c.Socket.Path = filepath.Join(dir, "privd.sock")
 		c.Clients = Clients{UIDs: []int{0}}
@@ -180,5 +234,39 @@ func TestShutdownWaitsForRunningAction(t *testing.T) {
 	}
 	if err := h.client().Ping(context.Background()); !errors.Is(err, privproto.ErrNoSocket) {
 		t.Errorf("after shutdown: %v", err)
+	}
+}
+
+// The slowloris from the client's uid, for real: 200 slow
+// connections from another process of uid 65534 (an allowed client)
+// cost that uid its own slots and root's pings nothing.
+func TestSlowlorisOfAnotherUID(t *testing.T) {
+	dir, bin := otherUIDDir(t)
+	h := newHarness(t, func(c *Config) {
+		c.Socket.Path = filepath.Join(dir, "privd.sock")
+		c.Clients = Clients{UIDs: []int{0, 65534}}
+		c.ReadTimeout = Duration(5 * time.Second)
+	})
+	os.Chmod(h.socket, 0o666)
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childSlowEnv+"="+h.socket)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("slowloris child: %v", err)
+	}
+	if line != fmt.Sprintf("held %d\n", h.cfg.MaxConnectionsPerUID/4) {
+		t.Errorf("the slowloris holds %q, want a process's share of its uid, %d", line, h.cfg.MaxConnectionsPerUID/4)
+	}
+	for i := range 50 {
+		if err := h.client().Ping(context.Background()); err != nil {
+			t.Fatalf("root's ping %d during the slowloris: %v", i, err)
+		}
 	}
 }

@@ -7,28 +7,18 @@ package privd
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
 	"github.com/lmn-heal/lmn/internal/privproto"
-	"golang.org/x/sys/unix"
 )
-
-// writeTimeout bounds writing one response.
-const writeTimeout = 5 * time.Second
 
 // busyRetry is the retry hint when a target is busy or the server is full.
 const busyRetry = time.Second
@@ -41,7 +31,14 @@ type Server struct {
 	log    *slog.Logger
 	audit  *auditLog
 	limits *limiter
-	sem    chan struct{}
+	conns  *connTable
+	folds  *folder
+	locks  targetLocks
+
+	// Guarded by the audit lock: rebuilt from the log.
+	open   openIntents
+	paused *Entry
+	resets resets
 
 	now func() time.Time
 	run func(context.Context, action.Env, action.Request) (action.Result, error)
@@ -53,216 +50,141 @@ type Server struct {
 	refused  atomic.Int64
 
 	mu    sync.Mutex
-	busy  map[string]*os.File // targets with an action running, and their lock files
+	busy  map[string]*os.File // targets with an action running in this process, and their locks
 	wg    sync.WaitGroup
 	ctx   context.Context // actions run under it; cancelled after shutdown grace
 	abort context.CancelFunc
 }
 
-// New opens the audit log, rebuilds the rate limiter from it, and returns
-// a server. key may be nil for Execute-only use (`lmn-privd exec`).
+// New loads (or makes) the audit key, opens and verifies the audit log,
+// rebuilds the rate limiter, the pause and the open intents from it,
+// closes the intents of actions that died with their process, and
+// returns a server. key may be nil for `lmn-privd exec` and the local
+// pause and resume.
 func New(cfg Config, key []byte, log *slog.Logger) (*Server, error) {
 	s := &Server{
 		cfg: cfg, key: key, env: cfg.ActionEnv(), log: log,
 		limits: newLimiter(cfg.RateLimits),
-		sem:    make(chan struct{}, cfg.MaxConnections),
+		folds:  newFolder(),
+		locks:  targetLocks{dir: cfg.AuditLog + ".locks"},
+		open:   openIntents{},
+		resets: resets{},
 		now:    time.Now,
 		run:    action.Run,
 		busy:   map[string]*os.File{},
 	}
+	s.conns = newConnTable(cfg.MaxConnections, cfg.MaxConnectionsPerUID, func() time.Time { return s.now() })
 	s.ctx, s.abort = context.WithCancel(context.Background())
-	a, err := openAudit(cfg.AuditLog, s.absorb, func(line int64, err error) {
-		log.Warn("audit log line does not parse", "file", cfg.AuditLog, "line", line, "err", err)
-	})
+	auditKey, created, err := loadAuditKey(cfg.AuditKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	a, err := openAudit(cfg.AuditLog, auditKey, s.absorb)
 	if err != nil {
 		return nil, err
 	}
 	s.audit = a
+	a.onAnchor = func(seq uint64, hash string) {
+		log.Info("audit head", "file", cfg.AuditLog, "seq", seq, "hash", hash)
+	}
+	a.onHeadErr = func(err error) { log.Warn("audit head not sealed: it lags behind the log", "err", err) }
+	if created && a.chain.seq > 0 {
+		a.verified = fmt.Errorf("%w: the audit key %s was missing and a new one made: the %d lines before cannot be verified", ErrChain, cfg.AuditKeyPath(), a.chain.seq)
+	}
+	if a.verified != nil {
+		log.Error("audit log does not verify", "file", cfg.AuditLog, "err", a.verified)
+	}
+	s.locks.sweep()
+	if err := a.locked(func() error { return s.closeDangling(s.now()) }); err != nil {
+		a.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // absorb feeds audit lines written earlier, or by another writer, to the
-// rate limiter.
+// rate limiter, the pause and the open intents.
 func (s *Server) absorb(e Entry) {
 	if e.Event == EventIntent && e.Action != "" {
 		s.limits.record(e.TS.Time, e.Action, e.Target)
 	}
+	s.absorbPause(e)
+	s.open.absorb(e)
+	s.resets.absorb(e)
 }
 
-// Close closes the audit log.
+// Close writes the refusals still counted and closes the audit log.
 func (s *Server) Close() error {
 	s.abort()
+	s.writeSummaries(s.folds.flush(s.now(), true))
 	return s.audit.Close()
 }
 
-// Serve accepts connections on ln until ctx is done, then stops accepting,
-// waits up to ShutdownGrace for running requests, cancels what is left and
-// returns.
-func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var err error
-	for {
-		var conn *net.UnixConn
-		conn, err = ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				err = nil
-				break
-			}
-			s.log.Warn("accept", "err", err)
-			time.Sleep(10 * time.Millisecond) // EMFILE and friends: do not spin
-			continue
-		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			s.refuseEarly(conn, privproto.Response{Code: privproto.CodeRateLimited,
-				Error: "server busy: too many connections", RetryAfterMS: busyRetry.Milliseconds()})
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.sem }()
-			s.handle(conn)
-		}()
-	}
-	s.drain()
-	return err
-}
+// Abort cancels running actions at once.
+func (s *Server) Abort() { s.abort() }
 
-// drain waits for running requests, at most ShutdownGrace, then cancels
-// them and waits again.
-func (s *Server) drain() {
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Duration(s.cfg.ShutdownGrace)):
-		s.log.Warn("shutdown grace over: cancelling running actions")
-		s.abort()
-		<-done
-	}
-}
-
-// refuseEarly answers a connection with an unsigned early frame and closes
-// it, without reading from it.
-func (s *Server) refuseEarly(conn *net.UnixConn, r privproto.Response) {
-	defer conn.Close()
-	conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-	body, _ := json.Marshal(r)
-	privproto.WriteFrame(conn, append([]byte{privproto.TypeEarly}, body...))
-}
-
-// peerCred reads SO_PEERCRED of conn.
-func peerCred(conn *net.UnixConn) (Peer, error) {
-	raw, err := conn.SyscallConn()
-	if err != nil {
-		return Peer{}, err
-	}
-	var cred *unix.Ucred
-	var cerr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return Peer{}, err
-	}
-	if cerr != nil {
-		return Peer{}, fmt.Errorf("SO_PEERCRED: %w", cerr)
-	}
-	return Peer{UID: int(cred.Uid), GID: int(cred.Gid), PID: int(cred.Pid), Via: "socket"}, nil
-}
-
-func (s *Server) allowed(p Peer) bool {
-	return slices.Contains(s.cfg.Clients.UIDs, p.UID) || slices.Contains(s.cfg.Clients.GIDs, p.GID)
-}
-
-// handle serves one connection: one challenge, one request, one response.
-func (s *Server) handle(conn *net.UnixConn) {
-	defer conn.Close()
-	peer, err := peerCred(conn)
-	if err != nil || !s.allowed(peer) {
-		reason := fmt.Sprintf("peer uid %d gid %d is not an allowed client", peer.UID, peer.GID)
-		if err != nil {
-			reason = err.Error()
-		}
-		s.refuse(&peer, action.Request{}, reason, privproto.CodePermission)
-		s.refuseEarly(conn, privproto.Response{Code: privproto.CodePermission, Error: reason})
-		return
-	}
-	challenge := make([]byte, privproto.ChallengeLen)
-	rand.Read(challenge) // crypto/rand.Read never fails on Linux
-	conn.SetDeadline(time.Now().Add(time.Duration(s.cfg.ReadTimeout)))
-	if err := privproto.WriteFrame(conn, privproto.ChallengePayload(challenge)); err != nil {
-		return
-	}
-	resp := s.serveRequest(conn, &peer, challenge)
-	conn.SetDeadline(time.Now().Add(writeTimeout))
-	body := encodeResponse(resp)
-	mac := privproto.ResponseMAC(s.key, challenge, body)
-	if err := privproto.WriteFrame(conn, privproto.SignedPayload(privproto.TypeResponse, mac, body)); err != nil {
-		s.log.Info("response not delivered", "peer_pid", peer.PID, "err", err)
-	}
-}
-
-// maxResponseBody is the largest response JSON a frame carries.
-const maxResponseBody = privproto.MaxFrame - 1 - privproto.MACLen
-
-// encodeResponse returns the JSON of resp, its output cut until it fits in
-// a frame: the output is capped at 16 KiB, but JSON escapes a control
-// character or '<' as six bytes, and a response that cannot be sent leaves
-// the client unable to tell that the action ran.
-func encodeResponse(resp privproto.Response) []byte {
-	body, _ := json.Marshal(resp)
-	if len(body) <= maxResponseBody || resp.Result == nil {
-		return body
-	}
-	full := resp.Result.Output
-	for n := len(full) / 2; n > 0 && len(body) > maxResponseBody; n /= 2 {
-		r := *resp.Result
-		r.Output = strings.ToValidUTF8(full[:n], "") + " …(truncated)"
-		resp.Result = &r
-		body, _ = json.Marshal(resp)
-	}
-	return body
-}
-
-// serveRequest reads, authenticates, decodes and executes the request.
-func (s *Server) serveRequest(conn *net.UnixConn, peer *Peer, challenge []byte) privproto.Response {
-	p, err := privproto.ReadFrame(conn)
-	if err != nil {
-		return s.refuse(peer, action.Request{}, "bad frame: "+err.Error(), privproto.CodeInvalid)
-	}
-	body, err := privproto.VerifyRequest(s.key, challenge, p)
-	if errors.Is(err, privproto.ErrMAC) {
-		return s.refuse(peer, action.Request{}, "HMAC mismatch: wrong key, altered or replayed request", privproto.CodeBadAuth)
-	}
-	if err != nil {
-		return s.refuse(peer, action.Request{}, err.Error(), privproto.CodeInvalid)
-	}
-	req, err := privproto.DecodeRequest(body)
-	if err != nil {
-		return s.refuse(peer, action.Request{}, err.Error(), privproto.CodeInvalid)
-	}
-	return s.Execute(peer, req)
-}
-
-// refuse audits a refusal and returns the response that says so.
+// refuse audits a refusal (or counts it: refusals.go) and returns the
+// response that says so.
 func (s *Server) refuse(peer *Peer, req action.Request, reason, code string) privproto.Response {
-	e := &Entry{TS: stamp(s.now()), Event: EventRefused, Peer: peer, Action: req.Action,
-		Params: req.Params, Target: action.Target(req), Code: code, Reason: reason}
-	if err := s.audit.write(e); err != nil {
+	e := s.refusal(peer, req, action.Target(req), reason, code)
+	if err := s.audit.locked(func() error { return s.appendRefusal(e) }); err != nil {
 		s.log.Error("audit refusal", "err", err)
 	}
-	s.log.Info("refused", "code", code, "reason", reason, "action", req.Action)
-	s.refused.Add(1)
-	s.status()
 	return privproto.Response{Code: code, Error: reason}
 }
 
-// limited is a rate-limit refusal.
+// refusal is the audit line of a refusal: the action and target (clipped)
+// and a digest of the request, never its parameters.
+func (s *Server) refusal(peer *Peer, req action.Request, target, reason, code string) *Entry {
+	s.refused.Add(1)
+	s.status()
+	return &Entry{TS: stamp(s.now()), Event: EventRefused, Peer: peer, Action: clipString(req.Action, 64),
+		Target: clipString(target, 300), Digest: requestDigest(req), Code: code, Reason: clipString(reason, maxReason)}
+}
+
+// appendRefusal writes e, or counts it, with the summary of its peer's
+// last window first. Call it inside the audit lock.
+func (s *Server) appendRefusal(e *Entry) error {
+	full, summary := s.folds.admit(uidOf(e.Peer), e.Code, e.TS.Time)
+	if summary != nil {
+		s.logSummary(summary)
+		if err := s.audit.append(summary); err != nil {
+			return err
+		}
+	}
+	if !full {
+		return nil
+	}
+	s.log.Info("refused", "code", e.Code, "reason", e.Reason, "action", e.Action, "digest", e.Digest, "peer_uid", uidOf(e.Peer))
+	return s.audit.append(e)
+}
+
+func (s *Server) logSummary(e *Entry) {
+	s.log.Warn("refusals folded", "peer_uid", e.Peer.UID, "count", e.Count, "codes", e.Codes, "since", e.Since.Time)
+}
+
+// writeSummaries writes summaries of past windows.
+func (s *Server) writeSummaries(es []*Entry) {
+	if len(es) == 0 {
+		return
+	}
+	err := s.audit.locked(func() error {
+		for _, e := range es {
+			s.logSummary(e)
+			if err := s.audit.append(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("audit refusal summary", "err", err)
+	}
+}
+
+// limited is a refusal decided inside the audit lock.
 type limited struct {
+	code string
 	wait time.Duration
 	why  string
 }
@@ -288,30 +210,40 @@ func (s *Server) Execute(peer *Peer, req action.Request) privproto.Response {
 		return privproto.Response{OK: true, Result: &action.Result{Output: "ok"}}
 	}
 	target := action.Target(req)
-	if !s.claim(target) {
+	if !s.reserve(target) {
 		r := s.refuse(peer, req, "target "+target+" busy: an action on it is running", privproto.CodeRateLimited)
 		r.RetryAfterMS = busyRetry.Milliseconds()
 		return r
 	}
 	defer s.release(target)
 	id := newID()
-	if resp, ok := s.admit(peer, req, target, id); !ok {
+	resp, ok, reset := s.admit(peer, req, target, id)
+	if !ok {
 		return resp
+	}
+	if reset { // the unit's failed state was reset by lmn-privd just now: restart it once
+		premise := *env.Premise
+		premise.ResetByBroker = []string{req.Params["unit"]}
+		env.Premise = &premise
 	}
 	start := s.now()
 	res, err := s.run(s.ctx, env, req)
 	dur := float64(s.now().Sub(start).Microseconds()) / 1000
 	e := &Entry{TS: stamp(s.now()), Event: EventResult, ID: id, Peer: peer, Action: req.Action,
-		Target: target, Outcome: "ok", Output: res.Output, Restore: res.Restore, DurationMS: &dur}
-	resp := privproto.Response{OK: true, Result: &res, ID: id}
+		Target: target, Outcome: "ok", Output: clipString(res.Output, 1024), Restore: res.Restore, DurationMS: &dur}
+	resp = privproto.Response{OK: true, Result: &res, ID: id}
 	if err != nil {
-		e.Outcome, e.Reason = "failed", err.Error()
+		e.Outcome, e.Reason = "failed", clipString(err.Error(), 1024)
 		resp = privproto.Response{Code: privproto.CodeFailed, Error: err.Error(), ID: id}
 		if errors.Is(err, action.ErrDenied) {
 			e.Code, resp.Code = privproto.CodeRefused, privproto.CodeRefused
 		}
 	}
-	if err := s.audit.write(e); err != nil {
+	err = s.audit.locked(func() error {
+		s.resets.absorb(*e) // this process's own lines are not read back
+		return s.audit.append(e)
+	})
+	if err != nil {
 		s.log.Error("audit result", "id", id, "err", err)
 	}
 	s.log.Info("action", "id", id, "action", req.Action, "target", target, "outcome", e.Outcome, "duration_ms", dur)
@@ -320,81 +252,84 @@ func (s *Server) Execute(peer *Peer, req action.Request) privproto.Response {
 	return resp
 }
 
-// admit checks the rate limits and writes the intent line, under the audit
-// lock so concurrent writers see one consistent history.
-func (s *Server) admit(peer *Peer, req action.Request, target, id string) (privproto.Response, bool) {
+// admit decides, under the audit lock so that concurrent writers see one
+// consistent history: the pause, then the rate limits, and only for an
+// action that passes them the target's lock; then it writes the intent.
+// reset says lmn-privd reset the target's failed state just before.
+func (s *Server) admit(peer *Peer, req action.Request, target, id string) (resp privproto.Response, ok, reset bool) {
 	now := s.now()
-	err := s.audit.locked(func() error {
-		if wait, why, ok := s.limits.check(now, req.Action, target); !ok {
-			s.audit.append(&Entry{TS: stamp(now), Event: EventRefused, Peer: peer, Action: req.Action,
-				Params: req.Params, Target: target, Code: privproto.CodeRateLimited, Reason: why})
-			return &limited{wait: wait, why: why}
+	refuse := func(l *limited) error {
+		if err := s.appendRefusal(s.refusal(peer, req, target, l.why, l.code)); err != nil {
+			s.log.Error("audit refusal", "err", err)
 		}
+		return l
+	}
+	err := s.audit.locked(func() error {
+		if why := s.pausedError(); why != "" {
+			return refuse(&limited{code: privproto.CodePaused, why: why})
+		}
+		if wait, why, ok := s.limits.check(now, req.Action, target); !ok {
+			return refuse(&limited{code: privproto.CodeRateLimited, wait: wait, why: why})
+		}
+		lock, err := s.locks.tryLock(target)
+		if err != nil {
+			return refuse(&limited{code: privproto.CodeRateLimited, wait: busyRetry, why: "target " + target + " busy: an action on it is running"})
+		}
+		reset = s.resets.recent(target, now)
 		intent := &Entry{TS: stamp(now), Event: EventIntent, ID: id, Peer: peer, Action: req.Action,
 			Params: req.Params, Target: target}
 		if err := s.audit.append(intent); err != nil {
+			if s.audit.chain.seq == intent.Seq { // written, not synced: say it did not run
+				s.audit.append(&Entry{TS: stamp(now), Event: EventResult, ID: id, Peer: peer, Action: req.Action,
+					Target: target, Outcome: "not_run", Reason: clipString("not run: the intent line could not be made durable: "+err.Error(), maxReason)})
+			}
+			s.locks.unlock(lock)
 			return err
 		}
+		s.hold(target, lock)
 		s.limits.record(now, req.Action, target)
+		s.resets.absorb(*intent)
 		return nil
 	})
 	var l *limited
 	switch {
 	case errors.As(err, &l):
-		s.log.Info("rate limited", "action", req.Action, "target", target, "retry_after", l.wait)
-		return privproto.Response{Code: privproto.CodeRateLimited, Error: l.why, RetryAfterMS: max(l.wait.Milliseconds(), 1)}, false
+		r := privproto.Response{Code: l.code, Error: l.why}
+		if l.code == privproto.CodeRateLimited {
+			r.RetryAfterMS = max(l.wait.Milliseconds(), 1)
+		}
+		return r, false, false
 	case err != nil:
 		s.log.Error("audit intent failed: refusing", "action", req.Action, "err", err)
-		return privproto.Response{Code: privproto.CodeRefused, Error: "audit log unavailable: " + err.Error()}, false
+		return privproto.Response{Code: privproto.CodeRefused, Error: "audit log unavailable: " + err.Error()}, false, false
 	}
-	return privproto.Response{}, true
+	return privproto.Response{}, true, reset
 }
 
-func (s *Server) claim(target string) bool {
+// reserve claims target in this process (no file yet: admit takes the
+// lock of an admitted action only).
+func (s *Server) reserve(target string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.busy[target]; ok {
 		return false
 	}
-	lock, err := s.lockTarget(target)
-	if err != nil {
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			s.log.Warn("target lock", "target", target, "err", err)
-		}
-		return false
-	}
-	s.busy[target] = lock
+	s.busy[target] = nil
 	return true
 }
 
-// lockTarget takes an exclusive flock on the target's lock file beside
-// the audit log, so the daemon and a concurrent `lmn-privd exec` under
-// sudo never act on one target at once.
-func (s *Server) lockTarget(target string) (*os.File, error) {
-	dir := s.cfg.AuditLog + ".locks"
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("target locks: %w", err)
-	}
-	sum := sha256.Sum256([]byte(target))
-	name := filepath.Join(dir, hex.EncodeToString(sum[:8]))
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("target lock %s: %w", name, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+func (s *Server) hold(target string, lock *os.File) {
+	s.mu.Lock()
+	s.busy[target] = lock
+	s.mu.Unlock()
 }
 
 func (s *Server) release(target string) {
 	s.mu.Lock()
-	if f := s.busy[target]; f != nil {
-		f.Close() // drops the flock
-	}
+	lock := s.busy[target]
 	delete(s.busy, target)
 	s.mu.Unlock()
+	s.locks.unlock(lock)
 }
 
 func newID() string {
@@ -403,15 +338,22 @@ func newID() string {
 	return hex.EncodeToString(b)
 }
 
-// Abort cancels running actions at once.
-func (s *Server) Abort() { s.abort() }
-
-// Started writes a start line to the audit log.
+// Started writes a start line to the audit log, saying what verifying the
+// log found.
 func (s *Server) Started(version string) {
-	e := &Entry{TS: stamp(s.now()), Event: EventStart, Reason: "lmn-privd " + version + " serving"}
+	e := &Entry{TS: stamp(s.now()), Event: EventStart, Outcome: "ok",
+		Reason: "lmn-privd " + version + " serving; the audit log verifies"}
+	if err := s.audit.verified; err != nil {
+		e.Outcome, e.Reason = "failed", clipString("lmn-privd "+version+" serving; the audit log does NOT verify: "+err.Error(), 1024)
+	}
 	if err := s.audit.write(e); err != nil {
 		s.log.Error("audit start", "err", err)
 	}
+	s.audit.mu.Lock()
+	if s.audit.onAnchor != nil {
+		s.audit.onAnchor(s.audit.chain.seq, s.audit.chain.prev)
+	}
+	s.audit.mu.Unlock()
 }
 
 func (s *Server) status() {

@@ -25,6 +25,8 @@ var (
 	ErrRefused = errors.New("refused by lmn-privd")
 	// ErrActionFailed: the action ran and failed.
 	ErrActionFailed = errors.New("action failed")
+	// ErrPaused: lmn-privd is paused (also ErrRefused).
+	ErrPaused = errors.New("lmn-privd is paused")
 )
 
 // RateLimitedError says when to retry. errors.Is(err, ErrRateLimited).
@@ -54,6 +56,21 @@ type Client struct {
 func (c *Client) Ping(ctx context.Context) error {
 	_, err := c.Do(ctx, action.Request{Action: "noop"})
 	return err
+}
+
+// Pause makes the daemon refuse every action until Resume, and records
+// it with reason in its audit log.
+func (c *Client) Pause(ctx context.Context, reason string) (action.Result, error) {
+	req := action.Request{Action: ControlPause}
+	if reason != "" {
+		req.Params = map[string]string{"reason": reason}
+	}
+	return c.Do(ctx, req)
+}
+
+// Resume lifts a pause (the daemon takes it from root only).
+func (c *Client) Resume(ctx context.Context) (action.Result, error) {
+	return c.Do(ctx, action.Request{Action: ControlResume})
 }
 
 // Do asks the daemon to run req and returns its result.
@@ -173,6 +190,8 @@ func responseError(r Response) error {
 		err = fmt.Errorf("%s: %w: %w", msg, ErrRefused, action.ErrDenied)
 	case CodeFailed:
 		err = fmt.Errorf("%s: %w: %w", msg, ErrActionFailed, action.ErrFailed)
+	case CodePaused:
+		err = fmt.Errorf("%s: %w: %w", msg, ErrRefused, ErrPaused)
 	default:
 		err = fmt.Errorf("%s: %w (unknown code %q)", msg, ErrRefused, r.Code)
 	}

@@ -133,6 +133,14 @@ const (
 	CodeInvalid     = "invalid"      // malformed frame, JSON or parameters; unknown action
 	CodeFailed      = "failed"       // the action ran and failed
 	CodePermission  = "permission"   // the peer's uid/gid is not an allowed client
+	CodePaused      = "paused"       // every action is off until `lmn-privd resume`
+)
+
+// Control requests: not actions of the catalogue but switches of the
+// daemon, sent like one ({"action":"pause","params":{"reason":"…"}}).
+const (
+	ControlPause  = "pause"  // refuse every action until resumed; any client
+	ControlResume = "resume" // take actions again; root only
 )
 
 // Response is the server's answer.

@@ -12,12 +12,17 @@ import (
 // KeyLen is the length of the shared HMAC key: 32 random bytes.
 const KeyLen = 32
 
-// maxKeyFile bounds how much of a key file is read.
-const maxKeyFile = 4096
+// minDistinct is the fewest different byte values a key may hold. 32
+// random bytes hold about 30 (17 or fewer with a probability of 2e-15); a
+// key of one repeated byte, a short pattern, or 32 characters of hex or
+// decimal text (at most 16 values) never reaches it.
+const minDistinct = 17
 
-// LoadKey reads the shared key from path. It refuses a symlink, anything
-// but a regular file, a file others can read or write, and a key shorter
-// than KeyLen bytes. Errors wrap ErrBadKey.
+// LoadKey reads the shared key from path: exactly KeyLen bytes, as
+// `lmn-privd keygen` writes them, in a regular file (not a symlink)
+// owned by the user reading it (root for lmn-privd, whose copy systemd
+// puts in $CREDENTIALS_DIRECTORY owned by the service's user) that no
+// group or other user may read or write. Errors wrap ErrBadKey.
 func LoadKey(path string) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -34,17 +39,44 @@ func LoadKey(path string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("key file %s: %w: not a regular file (%v)", path, ErrBadKey, fi.Mode().Type())
 	}
-	if perm := fi.Mode().Perm(); perm&0o007 != 0 {
-		return nil, fmt.Errorf("key file %s: %w: mode %04o lets others read or write it (chmod 600)", path, ErrBadKey, perm)
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
+		owner := -1
+		if ok {
+			owner = int(st.Uid)
+		}
+		return nil, fmt.Errorf("key file %s: %w: owned by uid %d, not by uid %d reading it (chown it, or give each side its own copy)", path, ErrBadKey, owner, os.Geteuid())
 	}
-	key, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("key file %s: %w: mode %04o lets others or the group read or write it (chmod 600)", path, ErrBadKey, perm)
+	}
+	key, err := io.ReadAll(io.LimitReader(f, KeyLen+1))
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w: %w", path, ErrBadKey, err)
 	}
-	if len(key) < KeyLen || len(key) > maxKeyFile {
-		return nil, fmt.Errorf("key file %s: %w: %d bytes, want %d..%d (lmn-privd keygen writes one)", path, ErrBadKey, len(key), KeyLen, maxKeyFile)
+	if err := CheckKey(key); err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return key, nil
+}
+
+// CheckKey checks the content of a key: exactly KeyLen bytes holding at
+// least minDistinct different values. Errors wrap ErrBadKey.
+func CheckKey(key []byte) error {
+	if len(key) != KeyLen {
+		return fmt.Errorf("%w: %d bytes, want exactly %d raw bytes (lmn-privd keygen writes one; not text, no newline)", ErrBadKey, len(key), KeyLen)
+	}
+	var seen [256]bool
+	distinct := 0
+	for _, b := range key {
+		if !seen[b] {
+			seen[b] = true
+			distinct++
+		}
+	}
+	if distinct < minDistinct {
+		return fmt.Errorf("%w: only %d different byte values, not random (lmn-privd keygen writes a random key)", ErrBadKey, distinct)
+	}
+	return nil
 }
 
 // WriteKey writes KeyLen fresh random bytes to a new file at path with mode

@@ -2,7 +2,9 @@ package privproto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -127,17 +129,71 @@ func TestLoadKey(t *testing.T) {
 	if err := WriteKey(link); err == nil {
 		t.Error("keygen wrote through a symlink")
 	}
-	short := filepath.Join(dir, "short")
-	os.WriteFile(short, []byte("tooshort"), 0o600)
-	world := filepath.Join(dir, "world")
-	os.WriteFile(world, bytes.Repeat([]byte{1}, KeyLen), 0o644)
-	os.Chmod(world, 0o644)
-	for name, p := range map[string]string{"symlink": link, "short": short, "world-readable": world,
-		"missing": filepath.Join(dir, "none"), "directory": dir} {
+	random, _ := os.ReadFile(good)
+	file := func(name string, content []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, content, mode)
+		os.Chmod(p, mode)
+		return p
+	}
+	bad := map[string]string{
+		"symlink":        link,
+		"missing":        filepath.Join(dir, "none"),
+		"directory":      dir,
+		"short":          file("short", []byte("tooshort"), 0o600),
+		"world-readable": file("world", random, 0o644),
+		"group-readable": file("group", random, 0o640),
+		"group-writable": file("groupw", random, 0o620),
+		"all zero":       file("zero", make([]byte, KeyLen), 0o600),
+		"all one byte":   file("ones", bytes.Repeat([]byte{0xa5}, KeyLen), 0o600),
+		"a pattern":      file("pattern", bytes.Repeat([]byte("lmn!"), KeyLen/4), 0o600),
+		"base64 text":    file("base64", []byte(base64.StdEncoding.EncodeToString(random)+"\n"), 0o600),
+		"longer":         file("longer", append(random, random...), 0o600),
+		"hex text":       file("hex", []byte(hex.EncodeToString(random[:16])), 0o600),
+	}
+	for name, p := range bad {
 		if _, err := LoadKey(p); !errors.Is(err, ErrBadKey) {
 			t.Errorf("%s: LoadKey = %v, want ErrBadKey", name, err)
 		}
 	}
+	t.Logf("%d bad key files refused", len(bad))
+}
+
+// A key owned by another user is refused even with mode 0600: whoever owns
+// it can change it. Root makes such a file; others skip.
+func TestLoadKeyRefusesAnotherOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file to another user")
+	}
+	path := filepath.Join(t.TempDir(), "key")
+	if err := WriteKey(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKey(path); err != nil {
+		t.Fatalf("root's own key: %v", err)
+	}
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadKey(path); !errors.Is(err, ErrBadKey) || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Errorf("a key owned by uid 65534, read by root: %v, want ErrBadKey naming the owner", err)
+	}
+}
+
+func FuzzCheckKey(f *testing.F) {
+	f.Add(make([]byte, KeyLen))
+	f.Add([]byte("0123456789abcdef0123456789abcdef"))
+	f.Add([]byte("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"))
+	f.Add([]byte("short"))
+	f.Fuzz(func(t *testing.T, key []byte) {
+		err := CheckKey(key)
+		if err != nil && !errors.Is(err, ErrBadKey) {
+			t.Fatalf("unclassified error %v", err)
+		}
+		if err == nil && (len(key) != KeyLen || bytes.Count(key, key[:1]) == KeyLen) {
+			t.Fatalf("accepted %x", key)
+		}
+	})
 }
 
 func TestResponseErrors(t *testing.T) {

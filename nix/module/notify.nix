@@ -98,16 +98,15 @@ let
       esac
     ''
     + optionalString cfg.privd.enable ''
-      # lmn-privd refuses every action while paused. An lmn-privd without
-      # the command (exit 2) leaves lmn-heal's pause to do the work.
+      # lmn-privd refuses every action while paused; the pause is a line in
+      # its audit log, written by root (resuming needs root too).
       if [ "$mode" = pause ]; then set -- pause ''${reason:+--reason "$reason"}; else set -- resume; fi
-      rc=0
-      out=$(lmn-privd "$@" 2>&1) || rc=$?
-      case $rc in
-      0) echo "lmn-privd: $1d" ;;
-      2) echo "lmn-privd: not $1d (no such command in this lmn-privd?): $out" >&2 ;;
-      *) echo "lmn-privd: $1 failed: $out" >&2; exit 1 ;;
-      esac
+      if out=$(lmn-privd --config ${cfg.privd.configFile} "$@" 2>&1); then
+        echo "lmn-privd: $1d"
+      else
+        echo "lmn-privd: $1 failed: $out" >&2
+        exit 1
+      fi
     '';
   };
 

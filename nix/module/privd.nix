@@ -19,8 +19,9 @@ let
 
   # lmn-privd --config (internal/privd Config): the units it may touch, its
   # rate limit, audit log and binaries, merged with privd.settings. Clients
-  # are numeric ids and the group's gid is allocated at activation, so
-  # preStart adds it (clients.gids) to a runtime copy.
+  # are numeric ids and the pipe user's uid is allocated at activation, so
+  # preStart adds it (clients.uids) to a runtime copy. No gid: a gid would
+  # let in every user whose primary group it is.
   privdConfig = lib.recursiveUpdate {
     socket.path = socketPath;
     audit_log = "${privdLogsDir}/audit.log";
@@ -28,6 +29,11 @@ let
       allow = cfg.privd.allowedUnits;
       deny = cfg.privd.deniedUnits;
     };
+    # The units lmn-collect's probes speak for (services.luminous-healing.probes,
+    # where that module is imported) and privd.probeUnits: lmn-privd
+    # restarts them while active when a probe fails, which it cannot see
+    # itself.
+    premise.probe_units = lib.unique (cfg.privd.probeUnits ++ probeUnits);
     rate_limits.overall = {
       inherit (cfg.privd.rateLimit) max window;
     };
@@ -36,12 +42,32 @@ let
       journalctl = [ "${config.systemd.package}/bin/journalctl" ];
       resolvectl = [ "${config.systemd.package}/bin/resolvectl" ];
       nix_gc = [ "${config.nix.package}/bin/nix-collect-garbage" ];
+      # Helpers get PATH and the C locale only: nix_gc without
+      # nix-gc.service goes through the daemon, as this unit cannot write
+      # the store itself.
+      extra_env = [ "NIX_REMOTE=daemon" ];
     };
   } cfg.privd.settings;
   privdConfigFile = json.generate "luminous-privd.json" privdConfig;
+
+  # The system units the probes name.
+  probeUnits = lib.filter (u: u != null) (
+    lib.mapAttrsToList (_: p: if (p.scope or "system") == "system" then p.unit or null else null) (cfg.probes or { })
+  );
   privdRuntimeConfig = "/run/luminous-privd/config.json";
+
 in
 {
+  # The broker's configuration, for commands that talk to it as root
+  # (luminous-pause in nix/module/notify.nix).
+  options.services.luminous-healing.privd.configFile = lib.mkOption {
+    type = lib.types.path;
+    default = privdConfigFile;
+    readOnly = true;
+    internal = true;
+    description = "lmn-privd's rendered configuration (without the pipe user's uid, added at start).";
+  };
+
   config = mkIf (cfg.enable && cfg.privd.enable) {
     systemd.services.luminous-keygen = {
       description = "Generate lmn-privd's HMAC key when absent";
@@ -95,18 +121,15 @@ in
         pkgs.getent
         pkgs.jq
       ];
-      # Allow the group's members, by the gid it has on this machine.
+      # Allow the pipe's user, by the uid it has on this machine.
       preStart = ''
-        gid=$(getent group ${escapeShellArg cfg.group} | cut -d: -f3)
-        if [ -z "$gid" ]; then
-          echo "luminous-privd: group ${cfg.group} does not exist" >&2
+        uid=$(getent passwd ${escapeShellArg cfg.user} | cut -d: -f3)
+        if [ -z "$uid" ]; then
+          echo "luminous-privd: user ${cfg.user} does not exist" >&2
           exit 2
         fi
-        jq --argjson gid "$gid" '.clients.gids = [$gid]' ${privdConfigFile} >${privdRuntimeConfig}
+        jq --argjson uid "$uid" '.clients.uids = [$uid] | .clients.gids = []' ${privdConfigFile} >${privdRuntimeConfig}
       '';
-      # nix_gc without nix-gc.service goes through the daemon: this unit
-      # cannot write the store itself.
-      environment.NIX_REMOTE = "daemon";
       # Go ends a panic or the watchdog's SIGABRT with exit status 2, which
       # RestartPreventExitStatus=2 keeps from restarting; with crash it dies
       # of SIGABRT after the stack dump, and Restart= applies (e2e/pid1
@@ -122,8 +145,12 @@ in
         RestartSec = "5s";
         RestartPreventExitStatus = 2;
         LimitCORE = 0;
+        # Helpers die with the daemon (they also get PR_SET_PDEATHSIG).
+        KillMode = "control-group";
         LoadCredential = [ "hmac.key:${cfg.hmacKeyFile}" ];
-        LogsDirectory = "luminous-privd"; # audit.log
+        # audit.log, and audit.log.key beside it (made at first start).
+        LogsDirectory = "luminous-privd";
+        LogsDirectoryMode = "0700";
         StateDirectory = "luminous-privd";
 
         # Root, but with one capability left. CAP_KILL: kill_process
