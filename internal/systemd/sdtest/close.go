@@ -66,11 +66,31 @@ func (m *Manager) leftovers() []error {
 		}
 	}
 	if m.mntNS != "" {
-		if pids := namespaceMembers(m.mntNS); len(pids) > 0 {
+		if pids := m.namespaceDrained(); len(pids) > 0 {
 			errs = append(errs, fmt.Errorf("sdtest: processes %v still in mount namespace %s", pids, m.mntNS))
 		}
 	}
 	return errs
+}
+
+// drainTimeout bounds how long close waits for the namespace's last
+// members to finish exiting.
+const drainTimeout = 5 * time.Second
+
+// namespaceDrained waits until no process is left in the manager's mount
+// namespace and returns those still there at drainTimeout. Every process
+// of the sandbox has been killed by then, but a killed process keeps its
+// namespace until it has finished exiting, which takes a while on a
+// loaded machine; a process that outlives the wait is a real leftover.
+func (m *Manager) namespaceDrained() []int {
+	deadline := time.Now().Add(drainTimeout)
+	for {
+		pids := namespaceMembers(m.mntNS)
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return pids
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // namespaceMembers lists the processes whose mount namespace is ns; once it
