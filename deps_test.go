@@ -75,9 +75,11 @@ var (
 		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
 		// service probes and their scheduler
 		"internal/probe": {"internal/config"},
+		// the system generations: the profile's links, lmn's record of them
+		"internal/generations": {"internal/record", "internal/config", "internal/statefile"},
 	}
 	// testOnly packages start real service managers; only tests use them.
-	testOnly = []string{"internal/systemd/sdtest"}
+	testOnly = []string{"internal/systemd/sdtest", "internal/generations/gentest"}
 	banned   = []string{"util", "utils", "common", "helpers", "types", "misc"}
 )
 
