@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/generations"
 )
 
 // Errors that Validate and Run wrap; callers branch with errors.Is.
@@ -52,6 +54,22 @@ type Env struct {
 	ExtraEnv []string
 	// Units limits which units restart_unit and reset_failed_unit touch.
 	Units UnitPolicy
+	// NixProfile is the system profile whose generations nix_gc may
+	// delete ("/nix/var/nix/profiles/system"); RunRoot holds the
+	// booted-system and current-system links ("/run").
+	NixProfile string
+	RunRoot    string
+	// SystemdRun is the argv prefix switch_generation runs a generation's
+	// activation with, as a transient unit of the service manager
+	// ({"systemd-run"}).
+	SystemdRun []string
+	// Generations is where the record of rejected and known-good
+	// generations is kept and the bound on automatic switches; without a
+	// record switch_generation refuses (only lmn-privd keeps one).
+	Generations generations.Policy
+	// AllowRejected is a person's explicit override of that record: set
+	// only by `lmn-privd --allow-rejected exec`, never from the socket.
+	AllowRejected bool
 	// Self is a pid that must never be killed (the caller's own), besides
 	// pid 1 and the current process.
 	Self int
@@ -69,8 +87,11 @@ func DefaultEnv() Env {
 		Systemctl:  []string{"systemctl"},
 		Journalctl: []string{"journalctl"},
 		NixGC:      []string{"nix-collect-garbage"},
+		NixProfile: "/nix/var/nix/profiles/system",
+		RunRoot:    "/run",
 		Resolvectl: []string{"resolvectl"},
 		Nscd:       []string{"nscd"},
+		SystemdRun: []string{"systemd-run"},
 		Units:      DefaultUnitPolicy(),
 	}
 }
@@ -86,6 +107,12 @@ func (e Env) withDefaults() Env {
 	if e.ProcRoot == "" {
 		e.ProcRoot = d.ProcRoot
 	}
+	if e.NixProfile == "" {
+		e.NixProfile = d.NixProfile
+	}
+	if e.RunRoot == "" {
+		e.RunRoot = d.RunRoot
+	}
 	fill := func(v *[]string, def []string) {
 		if len(*v) == 0 {
 			*v = def
@@ -96,6 +123,7 @@ func (e Env) withDefaults() Env {
 	fill(&e.NixGC, d.NixGC)
 	fill(&e.Resolvectl, d.Resolvectl)
 	fill(&e.Nscd, d.Nscd)
+	fill(&e.SystemdRun, d.SystemdRun)
 	return e
 }
 
@@ -232,7 +260,7 @@ func Run(ctx context.Context, env Env, req Request) (Result, error) {
 // Target names what req acts on, for per-target rate limits and for
 // running one action per target at a time: "unit:nginx.service",
 // "pid:1234", "governor", "caches", "dns", "network", "nix-store",
-// "journal", "noop". It is "" for an unknown action.
+// "journal", "system-profile", "noop". It is "" for an unknown action.
 func Target(req Request) string {
 	d, ok := catalogue[req.Action]
 	if !ok {
