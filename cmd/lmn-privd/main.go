@@ -13,7 +13,7 @@
 // Usage:
 //
 //	lmn-privd [serve] [--config FILE] [--listen PATH] [--key-file PATH]
-//	lmn-privd [--config FILE] exec ACTION key=value...
+//	lmn-privd [--config FILE] [--allow-rejected] exec ACTION key=value...
 //	lmn-privd keygen PATH
 //	lmn-privd ping [--listen PATH] [--key-file PATH]
 //	lmn-privd verify-audit FILE
@@ -42,6 +42,10 @@ type config struct {
 	keyFile string
 	version bool
 	args    []string // positional arguments after the subcommand
+
+	// allowRejected: a person's override of the record of rejected
+	// generations, for exec only.
+	allowRejected bool
 }
 
 var subcommands = []string{"serve", "exec", "keygen", "ping", "verify-audit", "print-config"}
@@ -58,6 +62,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.listen, "listen", "", "socket `path` to listen on (serve) or connect to (ping) when not socket-activated")
 	fs.StringVar(&c.keyFile, "key-file", "", "HMAC key `file` (default $CREDENTIALS_DIRECTORY/hmac.key, then the config's key_file)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.BoolVar(&c.allowRejected, "allow-rejected", false, "exec: a person's override: switch_generation may switch to a generation lmn rejected, past its bounds")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-privd [%s] [flags] [args]\n", strings.Join(subcommands, "|"))
 		fs.PrintDefaults()
@@ -87,6 +92,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unknown subcommand %q (want one of %s)", c.cmd, strings.Join(subcommands, ", "))
 	}
 	c.args = rest
+	if c.allowRejected && c.cmd != "exec" {
+		return c, errors.New("--allow-rejected is for exec (before it: lmn-privd --allow-rejected exec ACTION …)")
+	}
 	want := map[string][2]int{"serve": {0, 0}, "exec": {1, 1 << 10}, "keygen": {1, 1}, "ping": {0, 0},
 		"verify-audit": {1, 1}, "print-config": {0, 0}}[c.cmd]
 	if len(rest) < want[0] || len(rest) > want[1] {
