@@ -84,6 +84,8 @@ type Model struct {
 	Host   string
 	LastTS time.Time // ts of the latest record
 	Sample *record.Sample
+	// SampleInterval is the time between the last two samples.
+	SampleInterval time.Duration
 
 	CPU      *Ring            // cpu busy ratio
 	MemAvail *Ring            // memory available ratio
@@ -198,6 +200,9 @@ func (m *Model) applySample(line record.Line) error {
 	var s record.Sample
 	if err := line.Decode(&s); err != nil {
 		return err
+	}
+	if m.Sample != nil && s.TS.After(m.Sample.TS.Time) {
+		m.SampleInterval = s.TS.Sub(m.Sample.TS.Time)
 	}
 	m.Sample = &s
 	if s.CPU != nil {
