@@ -91,6 +91,8 @@
           vm-restart-unit = vmTest ./nix/tests/restart-unit.nix;
           vm-polkit-restart = vmTest ./nix/tests/polkit-restart.nix;
           vm-disk-fill = vmTest ./nix/tests/disk-fill.nix;
+          vm-generation-rollback = vmTest ./nix/tests/generation-rollback.nix;
+          vm-boot-gate = vmTest ./nix/tests/boot-gate.nix;
         }
       );
     };

@@ -118,6 +118,7 @@ in
   imports = [
     ./nix/module/privd.nix
     ./nix/module/probes.nix
+    ./nix/module/gate.nix
   ];
 
   options.services.luminous-healing = {

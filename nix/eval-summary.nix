@@ -42,5 +42,6 @@ in
   logrotate = config.services.logrotate.settings;
   inherit paths;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  inherit (config) warnings;
   files = builtins.mapAttrs (_: read) paths;
 }
