@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"strings"
 	"testing"
@@ -15,15 +14,7 @@ import (
 // the waiting client outside the timed region (50 ms to reach its long
 // poll), then times the turn to green.
 func BenchmarkGateGreenToExit(b *testing.B) {
-	r, w := io.Pipe()
-	cfg := testConfig(nil)
-	cfg.headless, cfg.listen, cfg.now = true, "127.0.0.1:0", time.Now
-	addrc := make(chan string, 1)
-	cfg.onListen = func(a string) { addrc <- a }
-	done := make(chan int)
-	go func() { done <- run(context.Background(), cfg, r, io.Discard, io.Discard) }()
-	addr := <-addrc
-	io.WriteString(w, `{"kind":"start","v":1,"ts":"2026-03-01T12:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`+"\n")
+	addr, w, done := startDash()
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()

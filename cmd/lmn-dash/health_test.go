@@ -18,6 +18,21 @@ func gateRecord(state string) string {
 		`","summary":"generation 7: web.service failed after the switch"}` + "\n"
 }
 
+// startDash runs a headless lmn-dash on a loopback port with lmn-detect
+// seen upstream; the stream goes to w. done says its exit status.
+func startDash() (addr string, w *io.PipeWriter, done chan int) {
+	r, w := io.Pipe()
+	cfg := testConfig(nil)
+	cfg.headless, cfg.listen, cfg.now = true, "127.0.0.1:0", time.Now
+	addrc := make(chan string, 1)
+	cfg.onListen = func(a string) { addrc <- a }
+	done = make(chan int)
+	go func() { done <- run(context.Background(), cfg, r, io.Discard, io.Discard) }()
+	addr = <-addrc
+	io.WriteString(w, `{"kind":"start","v":1,"ts":"2026-03-01T12:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`+"\n")
+	return addr, w, done
+}
+
 func runHealth(args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := health(context.Background(), args, &out, &errb)
@@ -28,15 +43,8 @@ func runHealth(args ...string) (int, string, string) {
 // failing check; --wait returns green once the record that resolves it
 // arrives; red at the timeout, or no lmn-dash at all, exits 1 saying why.
 func TestHealthGate(t *testing.T) {
-	r, w := io.Pipe()
-	cfg := testConfig(nil)
-	cfg.headless, cfg.listen, cfg.now = true, "127.0.0.1:0", time.Now
-	addrc := make(chan string, 1)
-	cfg.onListen = func(a string) { addrc <- a }
-	done := make(chan int)
-	go func() { done <- run(context.Background(), cfg, r, io.Discard, io.Discard) }()
-	addr := <-addrc
-	io.WriteString(w, `{"kind":"start","v":1,"ts":"2026-03-01T12:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`+"\n"+gateRecord("firing"))
+	addr, w, done := startDash()
+	io.WriteString(w, gateRecord("firing"))
 
 	var code int
 	var out string

@@ -125,20 +125,22 @@ func checkSwitch(env Env, pl genPlan, rec generations.Record, now time.Time) err
 	return nil
 }
 
-func loadRecord(env Env) (generations.Record, error) {
+// planWithRecord is planGeneration and the record as it is now, for
+// validation (the actions themselves read it again under its lock).
+func planWithRecord(env Env, p map[string]string) (genPlan, generations.Record, error) {
+	pl, err := planGeneration(env, p)
+	if err != nil {
+		return pl, generations.Record{}, err
+	}
 	rec, err := generations.Load(env.Generations.Record)
 	if err != nil {
-		return rec, fmt.Errorf("%w: the record of generations cannot be read, so its bounds cannot be kept: %w", ErrFailed, err)
+		return pl, rec, fmt.Errorf("%w: the record of generations cannot be read, so its bounds cannot be kept: %w", ErrFailed, err)
 	}
-	return rec, nil
+	return pl, rec, nil
 }
 
 func validateSwitch(env Env, p map[string]string) error {
-	pl, err := planGeneration(env, p)
-	if err != nil {
-		return err
-	}
-	rec, err := loadRecord(env)
+	pl, rec, err := planWithRecord(env, p)
 	if err != nil {
 		return err
 	}
@@ -229,11 +231,7 @@ func checkGood(env Env, pl genPlan, rec generations.Record) error {
 }
 
 func validateGood(env Env, p map[string]string) error {
-	pl, err := planGeneration(env, p)
-	if err != nil {
-		return err
-	}
-	rec, err := loadRecord(env)
+	pl, rec, err := planWithRecord(env, p)
 	if err != nil {
 		return err
 	}
