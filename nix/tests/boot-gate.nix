@@ -8,6 +8,10 @@
 # lmn-privd is off, so no rollback at run time hides what the boot loader
 # does.
 #
+# Generation 2's gate fails on lmn-detect's generation_unhealthy (issue 17's
+# second half); without it the gate passes there too and this fails at the
+# first boot of generation 2.
+#
 # Run: nix build .#checks.x86_64-linux.vm-boot-gate
 { ... }:
 {

@@ -8,6 +8,10 @@
 # lmn-privd's audit log and record of generations, the system profile and
 # the unit's state; and a later automatic switch to generation 2 is refused.
 #
+# It needs lmn-detect's generation_unhealthy and lmn-heal's ladder for it
+# (issue 17's second half); without them nothing fires and it fails at
+# "lmn rolls back".
+#
 # Run: nix build .#checks.x86_64-linux.vm-generation-rollback
 { ... }:
 {
