@@ -80,9 +80,11 @@ var (
 		// speaking to Alertmanager: the webhook receiver (issues) and the API client (silences)
 		"internal/alertmanager": {"internal/record", "internal/detect"},
 		"internal/listen":       {}, // listen addresses of the HTTP endpoints
+		// the system generations: the profile's links, lmn's record of them
+		"internal/generations": {"internal/record", "internal/config", "internal/statefile"},
 	}
 	// testOnly packages start real service managers; only tests use them.
-	testOnly = []string{"internal/systemd/sdtest", "internal/alertmanager/amtest"}
+	testOnly = []string{"internal/systemd/sdtest", "internal/alertmanager/amtest", "internal/generations/gentest"}
 	banned   = []string{"util", "utils", "common", "helpers", "types", "misc"}
 )
 

@@ -93,6 +93,8 @@
           vm-polkit-restart = vmTest ./nix/tests/polkit-restart.nix;
           vm-disk-fill = vmTest ./nix/tests/disk-fill.nix;
           vm-notify = vmTest ./nix/tests/notify.nix;
+          vm-generation-rollback = vmTest ./nix/tests/generation-rollback.nix;
+          vm-boot-gate = vmTest ./nix/tests/boot-gate.nix;
         }
       );
     };

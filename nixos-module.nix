@@ -144,6 +144,7 @@ in
     ./nix/module/probes.nix
     ./nix/module/notify.nix
     ./nix/module/fleet.nix
+    ./nix/module/gate.nix
   ];
 
   options.services.luminous-healing = {

@@ -92,6 +92,7 @@ let
     after = strList;
     before = strList;
     wantedBy = strList;
+    requiredBy = strList;
     unitConfig = unitSection;
   };
 
@@ -211,11 +212,61 @@ let
         type = types.attrsOf (types.attrsOf types.anything);
         default = { };
       };
-      # NixOS refuses to build a system whose assertions fail;
-      # eval-summary.nix reports them.
+      # NixOS refuses to build a system whose assertions fail, and prints
+      # its warnings; eval-summary.nix reports both.
       assertions = mkOption {
         type = types.listOf types.unspecified;
         default = [ ];
+      };
+      warnings = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+      };
+      # What gate.nix reads of nixpkgs' auto-upgrade.nix and systemd-boot.nix.
+      system.autoUpgrade = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        operation = mkOption {
+          type = types.enum [
+            "switch"
+            "boot"
+          ];
+          default = "switch";
+        };
+        allowReboot = mkOption {
+          type = types.bool;
+          default = false;
+        };
+      };
+      # What the generation VM tests' nodes set besides lmn, so
+      # check-eval.sh evaluates those nodes too.
+      virtualisation = mkOption {
+        type = types.attrsOf types.anything;
+        default = { };
+      };
+      specialisation = mkOption {
+        type = types.attrsOf types.anything;
+        default = { };
+      };
+      boot.loader.systemd-boot.enable = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      boot.loader.efi.canTouchEfiVariables = mkOption {
+        type = types.bool;
+        default = false;
+      };
+      boot.loader.systemd-boot.bootCounting = {
+        enable = mkOption {
+          type = types.bool;
+          default = false;
+        };
+        tries = mkOption {
+          type = types.ints.positive;
+          default = 3;
+        };
       };
       meta = mkOption {
         type = types.attrsOf types.anything;
@@ -224,10 +275,23 @@ let
     };
     config._module.args.pkgs = pkgs;
   };
+
+  # nixpkgs' auto-upgrade.nix defines nixos-upgrade.service (a oneshot
+  # script); the module adds to it.
+  autoUpgradeStandIn =
+    { config, lib, ... }:
+    {
+      config.systemd.services.nixos-upgrade = lib.mkIf config.system.autoUpgrade.enable {
+        description = "NixOS Upgrade";
+        script = "nixos-rebuild switch";
+        serviceConfig.Type = "oneshot";
+      };
+    };
 in
 (lib.evalModules {
   modules = [
     standIns
+    autoUpgradeStandIn
     ../nixos-module.nix
   ]
   ++ modules;

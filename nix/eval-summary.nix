@@ -52,5 +52,6 @@ in
   firewall = config.networking.firewall.allowedTCPPorts;
   inherit paths;
   failedAssertions = map (a: a.message) (builtins.filter (a: !a.assertion) config.assertions);
+  inherit (config) warnings;
   files = builtins.mapAttrs (_: read) paths;
 }

@@ -5,11 +5,14 @@
 // Prometheus metrics on /metrics with a /healthz check.
 //
 // It writes no records and talks to no peer but the terminal (/dev/tty for
-// keys) and, with --listen, HTTP scrapers.
+// keys) and, with --listen, HTTP clients: scrapers, and `lmn-dash health`,
+// the gate a deploy tool calls, which asks a running lmn-dash for GET /gate
+// and exits 0 when it is green, 1 when not (naming the failing checks).
 //
 //	lmn-collect | lmn-detect | lmn-heal | lmn-dash
 //	lmn-collect --count 3 | lmn-dash --once
 //	... | lmn-dash --headless --listen 9464
+//	lmn-dash health --wait --timeout 5m
 package main
 
 import (
@@ -43,6 +46,12 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		ctx, stop := record.NotifyContext(context.Background())
+		code := health(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	cfg, code := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if code >= 0 {
 		os.Exit(code)

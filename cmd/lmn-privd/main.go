@@ -13,7 +13,7 @@
 // Usage:
 //
 //	lmn-privd [serve] [--config FILE] [--listen PATH] [--key-file PATH]
-//	lmn-privd [--config FILE] exec ACTION key=value...
+//	lmn-privd [--config FILE] [--allow-rejected] exec ACTION key=value...
 //	lmn-privd keygen PATH
 //	lmn-privd ping [--listen PATH] [--key-file PATH]
 //	lmn-privd [--config FILE] [--audit-key PATH] verify-audit FILE
@@ -46,6 +46,10 @@ type config struct {
 	reason   string
 	version  bool
 	args     []string // positional arguments after the subcommand
+
+	// allowRejected: a person's override of the record of rejected
+	// generations, for exec only.
+	allowRejected bool
 }
 
 var subcommands = []string{"serve", "exec", "keygen", "ping", "verify-audit", "print-config", "pause", "resume"}
@@ -64,6 +68,7 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.auditKey, "audit-key", "", "audit key `file` (verify-audit; default the config's audit_key, else FILE.key)")
 	fs.StringVar(&c.reason, "reason", "", "why healing is paused (pause)")
 	fs.BoolVar(&c.version, "version", false, "print the version and exit")
+	fs.BoolVar(&c.allowRejected, "allow-rejected", false, "exec: a person's override: switch_generation may switch to a generation lmn rejected, past its bounds")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-privd [%s] [flags] [args]\n", strings.Join(subcommands, "|"))
 		fs.PrintDefaults()
@@ -93,6 +98,9 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("unknown subcommand %q (want one of %s)", c.cmd, strings.Join(subcommands, ", "))
 	}
 	c.args = rest
+	if c.allowRejected && c.cmd != "exec" {
+		return c, errors.New("--allow-rejected is for exec (before it: lmn-privd --allow-rejected exec ACTION …)")
+	}
 	want := map[string][2]int{"serve": {0, 0}, "exec": {1, 1 << 10}, "keygen": {1, 1}, "ping": {0, 0},
 		"verify-audit": {1, 1}, "print-config": {0, 0}, "pause": {0, 0}, "resume": {0, 0}}[c.cmd]
 	if len(rest) < want[0] || len(rest) > want[1] {

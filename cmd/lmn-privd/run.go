@@ -56,7 +56,7 @@ func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Write
 		enc.Encode(cfg)
 		return exitOK
 	case "exec":
-		return execOnce(ctx, cfg, c.args, stdout, log)
+		return execOnce(ctx, cfg, c.args, c.allowRejected, stdout, log)
 	}
 	key, err := loadKey(c, cfg)
 	if err != nil {
@@ -176,7 +176,7 @@ func watchdog(ctx context.Context, srv *privd.Server, log *slog.Logger) func() {
 
 // execOnce runs one action in this process (for `sudo -n`), with the same
 // validation, rate limit and audit as the daemon, and prints the response.
-func execOnce(ctx context.Context, cfg privd.Config, args []string, stdout io.Writer, log *slog.Logger) int {
+func execOnce(ctx context.Context, cfg privd.Config, args []string, allowRejected bool, stdout io.Writer, log *slog.Logger) int {
 	req := action.Request{Action: args[0], Params: map[string]string{}}
 	for _, kv := range args[1:] {
 		k, v, ok := strings.Cut(kv, "=")
@@ -202,7 +202,7 @@ func execOnce(ctx context.Context, cfg privd.Config, args []string, stdout io.Wr
 	// The parent is sudo (or the caller itself); protect the sudos above
 	// it and the real caller too.
 	peer := &privd.Peer{UID: envInt("SUDO_UID", os.Getuid()), GID: envInt("SUDO_GID", os.Getgid()),
-		PID: os.Getppid(), Via: "exec", Chain: callerChain(cfg.Env.ProcRoot, os.Getppid())}
+		PID: os.Getppid(), Via: "exec", Chain: callerChain(cfg.Env.ProcRoot, os.Getppid()), AllowRejected: allowRejected}
 	stop := context.AfterFunc(ctx, srv.Abort)
 	defer stop()
 	resp := srv.Execute(peer, req)

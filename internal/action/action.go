@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/generations"
 )
 
 // Errors that Validate and Run wrap; callers branch with errors.Is.
@@ -60,6 +62,22 @@ type Env struct {
 	// Premise, if set, makes restart_unit check itself that a unit needs
 	// it (lmn-privd sets it; a tier acting as the user itself does not).
 	Premise *Premise
+	// NixProfile is the system profile whose generations nix_gc may
+	// delete ("/nix/var/nix/profiles/system"); RunRoot holds the
+	// booted-system and current-system links ("/run").
+	NixProfile string
+	RunRoot    string
+	// SystemdRun is the argv prefix switch_generation runs a generation's
+	// activation with, as a transient unit of the service manager
+	// ({"systemd-run"}).
+	SystemdRun []string
+	// Generations is where the record of rejected and known-good
+	// generations is kept and the bound on automatic switches; without a
+	// record switch_generation refuses (only lmn-privd keeps one).
+	Generations generations.Policy
+	// AllowRejected is a person's explicit override of that record: set
+	// only by `lmn-privd --allow-rejected exec`, never from the socket.
+	AllowRejected bool
 	// Self is a pid that must never be killed (the caller's own), besides
 	// pid 1 and the current process.
 	Self int
@@ -77,8 +95,11 @@ func DefaultEnv() Env {
 		Systemctl:  []string{"systemctl"},
 		Journalctl: []string{"journalctl"},
 		NixGC:      []string{"nix-collect-garbage"},
+		NixProfile: "/nix/var/nix/profiles/system",
+		RunRoot:    "/run",
 		Resolvectl: []string{"resolvectl"},
 		Nscd:       []string{"nscd"},
+		SystemdRun: []string{"systemd-run"},
 		Units:      DefaultUnitPolicy(),
 	}
 }
@@ -94,6 +115,12 @@ func (e Env) withDefaults() Env {
 	if e.ProcRoot == "" {
 		e.ProcRoot = d.ProcRoot
 	}
+	if e.NixProfile == "" {
+		e.NixProfile = d.NixProfile
+	}
+	if e.RunRoot == "" {
+		e.RunRoot = d.RunRoot
+	}
 	fill := func(v *[]string, def []string) {
 		if len(*v) == 0 {
 			*v = def
@@ -104,6 +131,7 @@ func (e Env) withDefaults() Env {
 	fill(&e.NixGC, d.NixGC)
 	fill(&e.Resolvectl, d.Resolvectl)
 	fill(&e.Nscd, d.Nscd)
+	fill(&e.SystemdRun, d.SystemdRun)
 	return e
 }
 
@@ -243,7 +271,7 @@ func Run(ctx context.Context, env Env, req Request) (Result, error) {
 // Target names what req acts on, for per-target rate limits and for
 // running one action per target at a time: "unit:nginx.service",
 // "pid:1234", "governor", "caches", "dns", "network", "nix-store",
-// "journal", "noop". It is "" for an unknown action.
+// "journal", "system-profile", "noop". It is "" for an unknown action.
 func Target(req Request) string {
 	d, ok := catalogue[req.Action]
 	if !ok {

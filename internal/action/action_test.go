@@ -110,8 +110,8 @@ func TestUnitPolicyLiteralAllowOverridesDeny(t *testing.T) {
 }
 
 func TestSpecsAndTargets(t *testing.T) {
-	want := []string{"drop_caches", "flush_dns", "journal_vacuum", "kill_process", "nix_gc", "noop",
-		"reset_failed_unit", "restart_network", "restart_unit", "set_cpu_governor"}
+	want := []string{"drop_caches", "flush_dns", "journal_vacuum", "kill_process", "mark_generation_good", "nix_gc", "noop",
+		"reset_failed_unit", "restart_network", "restart_unit", "set_cpu_governor", "switch_generation"}
 	var got []string
 	for _, s := range Specs() {
 		got = append(got, s.Name)

@@ -12,11 +12,14 @@ type Live struct {
 	mu      sync.Mutex
 	m       *Model
 	changed chan struct{}
+	// updated is closed, and replaced, at each update: every waiter
+	// wakes (Changed wakes one renderer).
+	updated chan struct{}
 }
 
 // NewLive returns a shared empty model.
 func NewLive() *Live {
-	return &Live{m: New(), changed: make(chan struct{}, 1)}
+	return &Live{m: New(), changed: make(chan struct{}, 1), updated: make(chan struct{})}
 }
 
 // Apply applies one record and wakes a waiting renderer without blocking.
@@ -37,12 +40,26 @@ func (l *Live) SetRejected(n int) {
 	l.Wake()
 }
 
-// Wake signals Changed without blocking; wakes coalesce.
+// Wake signals Changed without blocking; wakes coalesce. It closes the
+// channel Updated returned.
 func (l *Live) Wake() {
 	select {
 	case l.changed <- struct{}{}:
 	default:
 	}
+	l.mu.Lock()
+	close(l.updated)
+	l.updated = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// Updated returns a channel closed at the next update. Take it before
+// looking at the model, so that no update between the look and the wait
+// is missed.
+func (l *Live) Updated() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.updated
 }
 
 // Changed receives a value after one or more updates.

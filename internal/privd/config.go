@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/generations"
 )
 
 // Config is lmn-privd's configuration file (JSON). Every field has a
@@ -36,6 +37,9 @@ type Config struct {
 	// is not failed.
 	Premise action.Premise `json:"premise"`
 	Env     EnvConfig      `json:"env"`
+	// Generations is where switch_generation and mark_generation_good keep
+	// their record of the system's generations, and their daily bound.
+	Generations generations.Policy `json:"generations"`
 	// MaxConnections bounds connections served at once, and
 	// MaxConnectionsPerUID those of one peer uid; beyond them a new
 	// connection displaces a slow one or is refused with rate_limited
@@ -87,6 +91,12 @@ type EnvConfig struct {
 	Resolvectl []string `json:"resolvectl"`
 	Nscd       []string `json:"nscd"`
 	ExtraEnv   []string `json:"extra_env,omitempty"`
+	// NixRoot holds var/nix/profiles/system, as lmn-collect's --nix-root;
+	// RunRoot holds current-system and booted-system. SystemdRun runs a
+	// generation's activation.
+	NixRoot    string   `json:"nix_root"`
+	RunRoot    string   `json:"run_root"`
+	SystemdRun []string `json:"systemd_run"`
 }
 
 // Duration is a time.Duration written as "5m".
@@ -136,7 +146,9 @@ func DefaultConfig() Config {
 		Units:   e.Units,
 		Premise: action.DefaultPremise(),
 		Env: EnvConfig{SysRoot: e.SysRoot, ProcRoot: e.ProcRoot, Systemctl: e.Systemctl,
-			Journalctl: e.Journalctl, NixGC: e.NixGC, Resolvectl: e.Resolvectl, Nscd: e.Nscd},
+			Journalctl: e.Journalctl, NixGC: e.NixGC, Resolvectl: e.Resolvectl, Nscd: e.Nscd,
+			NixRoot: DefaultNixRoot, RunRoot: e.RunRoot, SystemdRun: e.SystemdRun},
+		Generations:          generations.DefaultPolicy(),
 		MaxConnections:       64,
 		MaxConnectionsPerUID: 16,
 		ReadTimeout:          Duration(5 * time.Second),
@@ -157,7 +169,8 @@ func (c Config) ActionEnv() action.Env {
 	premise := c.Premise
 	return action.Env{Premise: &premise, SysRoot: c.Env.SysRoot, ProcRoot: c.Env.ProcRoot, Systemctl: c.Env.Systemctl,
 		Journalctl: c.Env.Journalctl, NixGC: c.Env.NixGC, Resolvectl: c.Env.Resolvectl,
-		Nscd: c.Env.Nscd, Environ: action.MinimalEnviron(), ExtraEnv: c.Env.ExtraEnv, Units: c.Units}
+		Nscd: c.Env.Nscd, Environ: action.MinimalEnviron(), ExtraEnv: c.Env.ExtraEnv, Units: c.Units,
+		NixProfile: nixProfile(c.Env.NixRoot), RunRoot: c.Env.RunRoot, SystemdRun: c.Env.SystemdRun, Generations: c.Generations}
 }
 
 // ConfigError names the field of a bad configuration.
@@ -266,6 +279,9 @@ func (c Config) Validate() error {
 	}
 	if c.Env.SysRoot == "" || c.Env.ProcRoot == "" {
 		return bad("env", "sys_root and proc_root are required")
+	}
+	if err := c.validateGenerations(); err != nil {
+		return err
 	}
 	if c.MaxConnections < 1 || c.MaxConnections > 4096 {
 		return bad("max_connections", "%d not in 1..4096", c.MaxConnections)

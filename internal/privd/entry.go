@@ -48,6 +48,11 @@ type Peer struct {
 	// Chain are the caller's ancestors that must not be killed either
 	// (for exec: sudo's parent, the real caller).
 	Chain []int `json:"chain,omitempty"`
+	// AllowRejected is a person's override of the record of rejected
+	// generations: `lmn-privd --allow-rejected exec`, a flag before exec
+	// that a sudoers rule with a fixed prefix cannot add and the socket
+	// protocol cannot carry. Execute ignores it unless Via is "exec".
+	AllowRejected bool `json:"allow_rejected,omitempty"`
 }
 
 // maxLine is the longest line written to the audit log. A refusal line is

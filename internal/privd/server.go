@@ -199,6 +199,7 @@ func (s *Server) Execute(peer *Peer, req action.Request) privproto.Response {
 		env.Self = peer.PID // never kill the caller
 		env.Protect = peer.Chain
 	}
+	env.AllowRejected = peer != nil && peer.Via == "exec" && peer.AllowRejected
 	if err := action.Validate(env, req); err != nil {
 		code := privproto.CodeInvalid
 		if errors.Is(err, action.ErrDenied) {
@@ -358,7 +359,7 @@ func (s *Server) Started(version string) {
 
 func (s *Server) status() {
 	if s.OnStatus != nil {
-		s.OnStatus(fmt.Sprintf("serving: %d actions run, %d requests refused", s.ran.Load(), s.refused.Load()))
+		s.OnStatus(fmt.Sprintf("serving: %d actions run, %d requests refused", s.ran.Load(), s.refused.Load()) + s.generationStatus())
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package statefile writes the files lmn-detect and lmn-heal keep their
-// memory in across runs (--state), so that a crash at any moment leaves
-// the old file or the new one, never a torn one.
+// memory in across runs (--state), and lmn-privd its record of system
+// generations, so that a crash at any moment leaves the old file or the
+// new one, never a torn one.
 package statefile
 
 import (
@@ -10,8 +11,13 @@ import (
 )
 
 // Write replaces path with data: a temporary file in the same directory,
-// fsynced, renamed over path, and the directory fsynced.
-func Write(path string, data []byte) error {
+// fsynced, renamed over path, and the directory fsynced. The file is
+// readable by its owner only.
+func Write(path string, data []byte) error { return WritePerm(path, data, 0o600) }
+
+// WritePerm is Write for a file with mode perm, set before the rename so
+// that the file is never seen with another mode.
+func WritePerm(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -19,6 +25,10 @@ func Write(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after a successful rename there is nothing to remove
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("write state %s: %w", tmp, err)
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("write state %s: %w", tmp, err)

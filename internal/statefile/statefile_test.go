@@ -37,3 +37,18 @@ func TestWriteIntoMissingDirectoryFails(t *testing.T) {
 		t.Fatalf("Write into a missing directory: %v, want an error naming %s", err, path)
 	}
 }
+
+// WritePerm gives the file its mode before it takes the name, whatever
+// the umask: lmn-privd's record of generations is read by lmn-collect.
+func TestWritePermSetsMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "generations.json")
+	for _, perm := range []os.FileMode{0o644, 0o600} {
+		if err := WritePerm(path, []byte("{}"), perm); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != perm {
+			t.Fatalf("mode %v, %v; want %v", fi.Mode().Perm(), err, perm)
+		}
+	}
+}

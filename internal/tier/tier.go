@@ -164,6 +164,9 @@ func (l *Ladder) advice(job heal.Job, req action.Request) string {
 var unprivilegedActions = []string{"restart_unit", "reset_failed_unit", "restart_network", "flush_dns", "set_cpu_governor", "noop"}
 
 func (l *Ladder) unprivileged(ctx context.Context, job heal.Job, req action.Request) outcome {
+	if action.PrivdOnly(job.Action) {
+		return deny("only lmn-privd keeps the record of generations this action needs")
+	}
 	env := l.Env
 	if job.Scope == "user" {
 		env = l.UserEnv

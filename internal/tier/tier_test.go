@@ -411,3 +411,20 @@ func TestSudoRateLimitedNotRetried(t *testing.T) {
 		t.Errorf("asked again while rate limited: audit %d → %d lines, %+v", before, n, r)
 	}
 }
+
+// switch_generation is never run by the unprivileged tier, even as root:
+// its bounds live in lmn-privd's record. And what lmn-heal sends lmn-privd
+// is built from the request alone, always `exec ACTION k=v…`: no request
+// can become the --allow-rejected that only a person's command line sets
+// before `exec` (and over the socket there is no field for it at all).
+func TestGenerationActionsNeedPrivd(t *testing.T) {
+	l := &Ladder{Tiers: []string{record.TierUnprivileged, record.TierAdvise}, Env: safeEnv(t.TempDir()), Root: true}
+	r := l.Run(t.Context(), heal.Job{Action: "switch_generation", Params: map[string]string{"generation": "1"}})
+	if r.Tier != record.TierAdvise || !strings.Contains(r.Denied[record.TierUnprivileged], "only lmn-privd") {
+		t.Errorf("result = %+v", r)
+	}
+	args := execArgs(action.Request{Action: "switch_generation", Params: map[string]string{"generation": "1", "--allow-rejected": "x"}})
+	if args[0] != "exec" || slices.Contains(args, "--allow-rejected") {
+		t.Errorf("execArgs = %q", args)
+	}
+}

@@ -46,6 +46,8 @@ let
       # nix-gc.service goes through the daemon, as this unit cannot write
       # the store itself.
       extra_env = [ "NIX_REMOTE=daemon" ];
+      # switch_generation runs a generation's activation with it.
+      systemd_run = [ "${config.systemd.package}/bin/systemd-run" ];
     };
   } cfg.privd.settings;
   privdConfigFile = json.generate "luminous-privd.json" privdConfig;
@@ -176,6 +178,11 @@ in
           # set_cpu_governor writes policy*/scaling_governor below here
           # (ReadWritePaths= takes no globs; absent on machines without cpufreq).
           "-/sys/devices/system/cpu/cpufreq"
+          # switch_generation: points the system profile at another
+          # generation (a symlink renamed over it, under Nix's P.lock).
+          # Nothing else widens for it: the activation runs as a transient
+          # unit of PID 1 (systemd-run), not in this sandbox.
+          "-/nix/var/nix/profiles"
           # journal_vacuum: journalctl --vacuum-* deletes archived journal files.
           "-/var/log/journal"
           "-/run/log/journal"

@@ -13,9 +13,11 @@ import (
 // ContentType is the text exposition format's media type.
 const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// Handler serves /metrics and /healthz from l. now is the wall clock.
+// Handler serves /metrics, /healthz and /gate from l. now is the wall
+// clock.
 func Handler(l *dash.Live, version string, now func() time.Time) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /gate", gateHandler(l, now))
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		var b []byte
 		l.View(func(m *dash.Model) { b = Append(make([]byte, 0, 16<<10), m, now(), version) })

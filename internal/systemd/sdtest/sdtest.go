@@ -263,6 +263,13 @@ func (m *Manager) Systemctl() []string {
 	return []string{"nsenter", "-t", strconv.Itoa(m.pid), "-m", "--", "systemctl", "--user"}
 }
 
+// SystemdRun is the argv prefix of systemd-run --user reaching this
+// manager, as Systemctl is for systemctl: what it runs becomes a transient
+// unit of the sandboxed manager.
+func (m *Manager) SystemdRun() []string {
+	return []string{"nsenter", "-t", strconv.Itoa(m.pid), "-m", "--", "systemd-run", "--user"}
+}
+
 // Env is the environment the Systemctl prefix needs, to be added to the
 // caller's: the runtime directory whose systemd/private socket it dials.
 func (m *Manager) Env() []string {

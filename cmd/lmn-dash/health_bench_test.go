@@ -1,0 +1,39 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkGateGreenToExit measures what a deploy tool waits for after the
+// gate turns green: from the resolving record entering lmn-dash's stdin to
+// `lmn-dash health --wait` returning 0, through the pipe reader, the model,
+// the long poll and the client. Each iteration turns the gate red, starts
+// the waiting client outside the timed region (50 ms to reach its long
+// poll), then times the turn to green.
+func BenchmarkGateGreenToExit(b *testing.B) {
+	addr, w, done := startDash()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		io.WriteString(w, gateRecord("firing"))
+		for {
+			if _, out, _ := runHealth("--listen", addr); strings.Contains(out, "not green") {
+				break
+			}
+		}
+		exited := make(chan int)
+		go func() { code, _, _ := runHealth("--listen", addr, "--wait", "--timeout", "30s"); exited <- code }()
+		time.Sleep(50 * time.Millisecond)
+		b.StartTimer()
+		io.WriteString(w, gateRecord("resolved"))
+		if code := <-exited; code != 0 {
+			b.Fatalf("health --wait exited %d", code)
+		}
+	}
+	b.StopTimer()
+	w.Close()
+	<-done
+}

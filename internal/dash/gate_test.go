@@ -1,0 +1,71 @@
+package dash
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
+)
+
+var gateT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func ts(d time.Duration) string { return gateT0.Add(d).Format(time.RFC3339Nano) }
+
+// gateRecords are the records the gate reads, written as the binaries
+// write them.
+func sampleAt(d time.Duration) string {
+	return `{"kind":"sample","v":1,"ts":"` + ts(d) + `","host":"h","src":"lmn-collect"}`
+}
+
+const detectStart = `{"kind":"start","v":1,"ts":"2026-03-01T12:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`
+
+func genIssue(state string, d time.Duration) string {
+	return `{"kind":"issue","v":1,"ts":"` + ts(d) + `","host":"h","src":"lmn-detect","id":"gen7","rule":"generation_unhealthy",` +
+		`"subject":{"generation":"7"},"state":"` + state + `","severity":"critical","value":1,"threshold":0,"since":"` + ts(d) +
+		`","summary":"generation 7: web.service failed after the switch"}`
+}
+
+// The gate is green only with a live stream, lmn-detect upstream and no
+// generation_unhealthy firing; each red check names what it saw.
+func TestGate(t *testing.T) {
+	m := New()
+	apply := func(s string) {
+		t.Helper()
+		if err := m.Apply(lineOf(t, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(now time.Duration, green bool, failing string) {
+		t.Helper()
+		g := m.Gate(gateT0.Add(now))
+		if g.Green != green || strings.Join(g.Failing(), "; ") != failing {
+			t.Errorf("at %v: green %v failing %q, want %v %q", now, g.Green, g.Failing(), green, failing)
+		}
+	}
+	check(0, false, "stream: no sample yet; detect: no lmn-detect upstream: nothing judges the generation")
+	apply(sampleAt(0))
+	apply(sampleAt(5 * time.Second))
+	check(6*time.Second, false, "detect: no lmn-detect upstream: nothing judges the generation")
+	apply(detectStart)
+	check(6*time.Second, true, "")
+	apply(genIssue("firing", 6*time.Second))
+	check(7*time.Second, false, "generation_unhealthy: generation 7: web.service failed after the switch")
+	apply(genIssue("resolved", 8*time.Second))
+	check(9*time.Second, true, "")
+	// Three intervals of 5 s, but at least 15 s, without a sample.
+	check(20*time.Second, true, "")
+	check(21*time.Second, false, "stream: latest sample 16s ago (stale after 15s): is lmn-collect running?")
+	if len(m.Gate(gateT0).Checks) != 3 {
+		t.Errorf("checks %+v", m.Gate(gateT0).Checks)
+	}
+}
+
+func lineOf(t *testing.T, s string) record.Line {
+	t.Helper()
+	line, err := record.NewReader(strings.NewReader(s+"\n"), nil).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return line
+}
