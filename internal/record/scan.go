@@ -1,9 +1,11 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // maxDepth bounds the nesting of arrays and objects in one record.
@@ -19,6 +21,10 @@ type scanner struct {
 	depth int
 	kind  []byte // raw string value of the top-level "kind", quotes excluded
 	kindQ bool   // kind had escapes and must be unquoted
+	// odd is set by a top-level key that encoding/json could match to
+	// "kind" although it is not spelled so ("KIND", "\u006bind"): then
+	// the kind is found as encoding/json finds it.
+	odd bool
 }
 
 var errSyntax = errors.New("invalid JSON")
@@ -37,17 +43,44 @@ func scanObject(body []byte) (string, error) {
 	if s.i != len(s.b) {
 		return "", s.errAt("after the object")
 	}
-	if s.kind == nil {
+	switch {
+	case s.odd:
+		return slowKind(body), nil
+	case s.kind == nil:
 		return "", nil
-	}
-	if !s.kindQ {
+	case !s.kindQ && utf8.Valid(s.kind):
 		return string(s.kind), nil
 	}
+	// Escapes or bytes that are not UTF-8, which encoding/json replaces.
 	var k string
 	if err := json.Unmarshal(append(append([]byte{'"'}, s.kind...), '"'), &k); err != nil {
 		return "", nil
 	}
 	return k, nil
+}
+
+// slowKind is the top-level kind as encoding/json finds it: keys match
+// case-insensitively, the last match wins, and a kind that is not a
+// string is none.
+func slowKind(body []byte) string {
+	var h struct {
+		Kind json.RawMessage `json:"kind"`
+	}
+	var k string
+	if json.Unmarshal(body, &h) == nil && len(h.Kind) > 0 && h.Kind[0] == '"' {
+		json.Unmarshal(h.Kind, &k)
+	}
+	return k
+}
+
+// mayFold reports whether a raw key that is not exactly name could still
+// match it in encoding/json, which unescapes keys and compares them under
+// Unicode case folding (so "\u212a", the Kelvin sign, matches "k").
+func mayFold(key []byte, esc bool, name string) bool {
+	if esc {
+		return true
+	}
+	return len(key) >= len(name) && len(key) <= 3*len(name) && bytes.EqualFold(key, []byte(name))
 }
 
 func (s *scanner) errAt(what string) error {
@@ -132,6 +165,9 @@ func (s *scanner) object(top bool) error {
 		s.i++
 		s.space()
 		isKind := top && !keyEsc && string(key) == "kind"
+		if top && !isKind && mayFold(key, keyEsc, "kind") {
+			s.odd = true
+		}
 		if isKind && s.i < len(s.b) && s.b[s.i] == '"' {
 			v, esc, err := s.str()
 			if err != nil {
