@@ -151,7 +151,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		var line []byte
 		err = collect.Run(ctx, c, cfg.interval, cfg.count, func(s *record.Sample) error {
 			var err error
-			line, err = collect.AppendSample(line[:0], s)
+			line, err = record.AppendSample(line[:0], s)
 			if err != nil { // a bug, not the machine: say so, keep sampling
 				log.Error("sample left out", "seq", s.Seq, "err", err)
 				return nil
