@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/lmn-heal/lmn/internal/record"
 )
 
 // Rule kinds.
@@ -131,7 +133,7 @@ const DefaultsName = "built-in defaults"
 type Rules struct {
 	file     File
 	compiled []*rule
-	fields   fieldSet // what the compiled rules read of a sample
+	fields   record.FieldSet // what the compiled rules read of a sample
 	json     []byte
 	digest   string
 }
@@ -151,6 +153,9 @@ func (r *Rules) JSON() []byte { return r.json }
 
 // Digest is "sha256:" and the hex SHA-256 of the compact form of JSON().
 func (r *Rules) Digest() string { return r.digest }
+
+// Decoder returns a sample decoder for the fields these rules read.
+func (r *Rules) Decoder() *record.SampleDecoder { return record.NewSampleDecoder(r.fields) }
 
 // Len returns the number of enabled rules.
 func (r *Rules) Len() int { return len(r.compiled) }

@@ -114,5 +114,5 @@ func fitsKind(r *rule, s *subject) bool {
 	if r.list == nil {
 		return s.Name == "" && len(s.Subject) == 0
 	}
-	return s.Subject[r.list.key] == s.Name && (r.Kind == KindTrend || len(s.Points) == 0)
+	return s.Subject[r.list.Key] == s.Name && (r.Kind == KindTrend || len(s.Points) == 0)
 }

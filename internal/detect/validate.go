@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sort"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
 )
 
 // Fields every kind of rule accepts, and the further fields of each kind.
@@ -179,7 +181,7 @@ func sortedKeys[V any](m map[string]V) []string {
 type rule struct {
 	*Rule
 	metric             *metric
-	list               *listDef
+	list               *record.List
 	above              bool
 	warnFrom, critFrom *metric
 	and, escalate      []cond
@@ -200,7 +202,7 @@ func compile(r *Rule) (*rule, error) {
 		if c.metric, err = lookupMetric(r.Metric); err != nil {
 			return nil, &fieldError{"metric", err.Error()}
 		}
-		c.list = c.metric.list
+		c.list = c.metric.List
 	}
 	if c.warnFrom, err = sameList(c, "warning_from", r.WarningFrom); err != nil {
 		return nil, err
@@ -233,12 +235,12 @@ func sameList(c *rule, field, p string) (*metric, error) {
 	if err != nil {
 		return nil, &fieldError{field, err.Error()}
 	}
-	if m.list != nil && m.list != c.list {
+	if m.List != nil && m.List != c.list {
 		want := "a machine-wide metric"
 		if c.list != nil {
-			want = "a field of " + c.list.path + " or a machine-wide metric"
+			want = "a field of " + c.list.Path + " or a machine-wide metric"
 		}
-		return nil, &fieldError{field, fmt.Sprintf("%q is a field of %s, want %s", p, m.list.path, want)}
+		return nil, &fieldError{field, fmt.Sprintf("%q is a field of %s, want %s", p, m.List.Path, want)}
 	}
 	return m, nil
 }
