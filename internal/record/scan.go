@@ -12,7 +12,7 @@ import (
 const maxDepth = 1000
 
 // scanner checks that a line is one JSON object, in a single pass with no
-// allocation, and finds its top-level "kind". It accepts exactly what
+// allocation, and finds its top-level "kind" and "ts". It accepts exactly what
 // encoding/json.Valid accepts (FuzzScanMatchesValid holds it to that),
 // several times faster, since every record of every binary passes here.
 type scanner struct {
@@ -25,38 +25,67 @@ type scanner struct {
 	// "kind" although it is not spelled so ("KIND", "\u006bind"): then
 	// the kind is found as encoding/json finds it.
 	odd bool
+	ts  tsSpan
+	// tsOdd is the same for "ts", and for a ts that is escaped or not a
+	// string: then Line.TS asks encoding/json.
+	tsOdd bool
 }
+
+// tsSpan is where a line's top-level "ts" is, found by the scanner so that
+// every reader takes a record's time one way (Line.TS) without decoding it.
+type tsSpan struct {
+	off, end int32 // a plain string value, quotes excluded, in the line
+	state    uint8
+}
+
+// The states of a tsSpan. The zero state, for a Line made by hand, sends
+// Line.TS to encoding/json, as does anything unusual: escapes, a value that
+// is not a string, a key encoding/json matches case-insensitively.
+const (
+	tsUnknown uint8 = iota
+	tsAbsent
+	tsPlain
+)
 
 var errSyntax = errors.New("invalid JSON")
 
-// scanObject validates body and returns its kind ("" when absent or not a string).
-func scanObject(body []byte) (string, error) {
-	s := scanner{b: body}
+// scanObject validates body and returns its kind ("" when absent or not
+// a string) and where its ts is.
+func scanObject(body []byte) (string, tsSpan, error) {
+	s := scanner{b: body, ts: tsSpan{state: tsAbsent}}
 	s.space()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		return "", ErrNotObject
+		return "", tsSpan{}, ErrNotObject
 	}
 	if err := s.object(true); err != nil {
-		return "", err
+		return "", tsSpan{}, err
 	}
 	s.space()
 	if s.i != len(s.b) {
-		return "", s.errAt("after the object")
+		return "", tsSpan{}, s.errAt("after the object")
 	}
+	if s.tsOdd {
+		s.ts = tsSpan{}
+	}
+	return s.kindOf(body), s.ts, nil
+}
+
+// kindOf returns the kind the scan found, as encoding/json finds it.
+func (s *scanner) kindOf(body []byte) string {
 	switch {
 	case s.odd:
-		return slowKind(body), nil
+		return slowKind(body)
 	case s.kind == nil:
-		return "", nil
+		return ""
 	case !s.kindQ && utf8.Valid(s.kind):
-		return string(s.kind), nil
+		return string(s.kind)
 	}
 	// Escapes or bytes that are not UTF-8, which encoding/json replaces.
 	var k string
 	if err := json.Unmarshal(append(append([]byte{'"'}, s.kind...), '"'), &k); err != nil {
-		return "", nil
+		return ""
 	}
-	return k, nil
+	return k
 }
 
 // slowKind is the top-level kind as encoding/json finds it: keys match
@@ -73,14 +102,20 @@ func slowKind(body []byte) string {
 	return k
 }
 
-// mayFold reports whether a raw key that is not exactly name could still
-// match it in encoding/json, which unescapes keys and compares them under
-// Unicode case folding (so "\u212a", the Kelvin sign, matches "k").
+// mayFold reports whether a raw key could match name, a lower-case ASCII
+// key, in encoding/json, which unescapes keys and compares them under
+// Unicode case folding (so "\u212a", the Kelvin sign, matches "k"). It is
+// asked of every top-level key, so the first byte decides most.
 func mayFold(key []byte, esc bool, name string) bool {
-	if esc {
+	switch {
+	case esc:
 		return true
+	case len(key) < len(name) || len(key) > 3*len(name):
+		return false
+	case key[0]|0x20 != name[0] && key[0] < 0x80:
+		return false
 	}
-	return len(key) >= len(name) && len(key) <= 3*len(name) && bytes.EqualFold(key, []byte(name))
+	return bytes.EqualFold(key, []byte(name))
 }
 
 func (s *scanner) errAt(what string) error {
@@ -164,23 +199,13 @@ func (s *scanner) object(top bool) error {
 		}
 		s.i++
 		s.space()
-		isKind := top && !keyEsc && string(key) == "kind"
-		if top && !isKind && mayFold(key, keyEsc, "kind") {
-			s.odd = true
-		}
-		if isKind && s.i < len(s.b) && s.b[s.i] == '"' {
-			v, esc, err := s.str()
-			if err != nil {
-				return err
-			}
-			s.kind, s.kindQ = v, esc
+		if top {
+			err = s.topValue(key, keyEsc)
 		} else {
-			if isKind {
-				s.kind = nil
-			}
-			if err := s.value(); err != nil {
-				return err
-			}
+			err = s.value()
+		}
+		if err != nil {
+			return err
 		}
 		s.space()
 		if s.i >= len(s.b) {
@@ -197,6 +222,44 @@ func (s *scanner) object(top bool) error {
 			return s.errAt("',' or '}' expected")
 		}
 	}
+}
+
+// topValue scans the value of a top-level key, noting the kind and ts.
+func (s *scanner) topValue(key []byte, keyEsc bool) error {
+	switch {
+	case !keyEsc && string(key) == "ts":
+		return s.tsValue()
+	case !keyEsc && string(key) == "kind":
+		if s.i < len(s.b) && s.b[s.i] == '"' {
+			v, esc, err := s.str()
+			s.kind, s.kindQ = v, esc
+			return err
+		}
+		s.kind = nil
+		return s.value()
+	case keyEsc || len(key) > 1 && (key[0]|0x20 == 'k' || key[0]|0x20 == 't' || key[0] >= 0x80):
+		// Only such a key could fold to "kind" or "ts".
+		s.odd = s.odd || mayFold(key, keyEsc, "kind")
+		s.tsOdd = s.tsOdd || mayFold(key, keyEsc, "ts")
+	}
+	return s.value()
+}
+
+// tsValue scans the value of a top-level "ts" and notes where it is; as
+// in encoding/json, a later ts overrides an earlier one.
+func (s *scanner) tsValue() error {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		s.tsOdd = true
+		return s.value()
+	}
+	start := s.i + 1
+	_, esc, err := s.str()
+	if err != nil {
+		return err
+	}
+	s.tsOdd = s.tsOdd || esc
+	s.ts = tsSpan{off: int32(start), end: int32(s.i - 1), state: tsPlain}
+	return nil
 }
 
 func (s *scanner) array() error {
