@@ -66,8 +66,8 @@ var (
 	// may import; data flows one way.
 	mayImport = map[string][]string{
 		"internal/record":    {},
-		"internal/detect":    {"internal/record"},
-		"internal/heal":      {"internal/record", "internal/action"},
+		"internal/detect":    {"internal/record", "internal/config"},
+		"internal/heal":      {"internal/record", "internal/config", "internal/action"},
 		"internal/dash":      {"internal/record"},
 		"internal/systemd":   {},
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included

@@ -242,7 +242,7 @@ func (e *Engine) emit(i int, st *subject, state string, ts time.Time) {
 	}
 	is.Summary = t.render(&v)
 	if st.Flapping {
-		is.Summary += " (flapping: held firing until quiet for " + formatDuration(r.Flapping.Window.D()) + ")"
+		is.Summary += " (flapping: held firing until quiet for " + r.Flapping.Window.String() + ")"
 	}
 	e.out = append(e.out, is)
 }
