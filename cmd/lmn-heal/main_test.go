@@ -179,7 +179,7 @@ func TestPrintPolicyIsValid(t *testing.T) {
 	}
 	// What --print-policy prints is a valid policy file for --policy, and
 	// every action in it exists in the catalogue with its params.
-	p, err := heal.ParsePolicy([]byte(out), catalog)
+	p, err := heal.ParsePolicy("policy.json", []byte(out), catalog)
 	if err != nil {
 		t.Fatalf("printed policy does not parse: %v", err)
 	}
@@ -193,11 +193,11 @@ func TestPrintPolicyIsValid(t *testing.T) {
 
 func TestBadPolicyExits2(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"unknown field", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","stepz":[]}]}`, `unknown field "stepz"`},
-		{"bad type", `{"concurrency":"two"}`, "field concurrency"},
+		{"unknown field", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","stepz":[]}]}`, `ladders[0].stepz: unknown field (did you mean "steps"?)`},
+		{"bad type", `{"concurrency":"two"}`, `concurrency: want a whole number, got "two"`},
 		{"unknown action", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"rm_rf"}],"verify":"1m"}]}]}`, `ladders[0].steps[0].actions[0].action: unknown action "rm_rf"`},
 		{"missing param", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit"}],"verify":"1m"}]}]}`, "params.unit: required by restart_unit"},
-		{"bad duration", `{"breaker":{"window":"soon"}}`, "soon"},
+		{"bad duration", `{"breaker":{"window":"soon"}}`, `breaker.window: bad duration "soon"`},
 		{"bad template", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit"}}],"verify":"1m"}]}]}`, "{{ without }}"},
 		{"syntax", "{\n\"concurrency\": 1,,\n}", "line 2"},
 		{"no advice", `{"ladders":[{"name":"a","rules":["x"]}]}`, "ladders[0].advice: missing"},

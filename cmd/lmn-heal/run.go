@@ -68,11 +68,7 @@ func loadPolicy(file string) (*heal.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := heal.ParsePolicy(data, catalog)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return p, nil
+	return heal.ParsePolicy(file, data, catalog)
 }
 
 // catalog tells policy validation about the actions of internal/action.
