@@ -71,6 +71,7 @@ var (
 		"internal/record":    {}, // the stream: schema, codecs (schemagen included), reader, writer
 		"internal/config":    {}, // JSON configuration files: strict decoding, field paths, Duration
 		"internal/statefile": {},
+		"internal/cli":       {}, // the command line every binary shares
 		"internal/proc":      {},
 		"internal/sysfs":     {"internal/proc"},
 		"internal/systemd":   {}, // its D-Bus client (internal/systemd/dbus) and sdtest included

@@ -17,15 +17,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/collect"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/systemd/dbus"
@@ -43,7 +41,6 @@ type config struct {
 	sysRoot  string
 	nixRoot  string
 	units    string
-	version  bool
 
 	// Seams for tests; zero means the real thing.
 	host      string
@@ -64,29 +61,20 @@ type settings struct {
 	FirstDeltaSecs  float64 `json:"first_delta_seconds"`
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("lmn-collect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("lmn-collect", version, "[flags] > samples.ndjson", stdout, stderr)
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "time between samples")
 	fs.IntVar(&cfg.count, "count", 0, "stop after `N` samples (0: until stopped)")
 	fs.StringVar(&cfg.procRoot, "proc-root", "/proc", "procfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
-	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	bad := func(format string, a ...any) (config, error) {
-		err := fmt.Errorf(format, a...)
-		fmt.Fprintf(stderr, "lmn-collect: %v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
+	bad := func(format string, a ...any) (config, error) { return cfg, fs.Usagef(format, a...) }
 	switch {
-	case fs.NArg() > 0:
-		return bad("unexpected argument %q: lmn-collect takes flags only", fs.Arg(0))
 	case cfg.interval < time.Millisecond:
 		return bad("--interval %v: must be at least 1ms", cfg.interval)
 	case cfg.count < 0:
@@ -100,16 +88,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
-		os.Exit(2)
-	}
-	if cfg.version {
-		fmt.Println(version)
-		os.Exit(0)
+		os.Exit(cli.Code(err))
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		// A sample is sequential work. With one P the runtime does not

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/heal"
 	"github.com/lmn-heal/lmn/internal/record"
 )
@@ -28,7 +29,7 @@ func testConfig(t *testing.T, args ...string) config {
 	// Safe unless a test widens it: only advice, never sudo. A later flag
 	// in args overrides these.
 	args = append([]string{"--tiers", "advise", "--sudo", "never"}, args...)
-	cfg, err := parseFlags(args, io.Discard)
+	cfg, err := parseFlags(args, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatalf("flags %q: %v", args, err)
 	}
@@ -244,11 +245,14 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--tiers", "root"}, {"--tiers", ""}, {"--sudo", "always"}, {"extra"}, {"--systemctl", " "},
 	} {
-		if _, err := parseFlags(args, io.Discard); err == nil {
-			t.Errorf("%q accepted", args)
+		var stderr bytes.Buffer
+		if _, err := parseFlags(args, io.Discard, &stderr); err == nil || cli.Code(err) != 2 {
+			t.Errorf("%q: err %v, want a usage error", args, err)
+		} else if !strings.Contains(stderr.String(), "lmn-heal: ") {
+			t.Errorf("%q: exit 2 saying %q, want what was wrong", args, stderr.String())
 		}
 	}
-	cfg, err := parseFlags(nil, io.Discard)
+	cfg, err := parseFlags(nil, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
