@@ -80,10 +80,10 @@ var (
 		// One concept each, over the leaves.
 		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
 		"internal/detect":  {"internal/record", "internal/config"},
-		"internal/heal":    {"internal/record", "internal/config", "internal/action"},
+		"internal/heal":    {"internal/record", "internal/config", "internal/action", "internal/detect"}, // detect: the rules' names
 		"internal/tier":    {"internal/action", "internal/heal", "internal/privproto", "internal/record"},
 		"internal/privd":   {"internal/action", "internal/privproto", "internal/record", "internal/systemd", "internal/config", "internal/statefile"},
-		"internal/dash":    {"internal/record"},
+		"internal/dash":    {"internal/record", "internal/detect"}, // detect: the rules' names and levels
 		// The binaries, the whole-pipe tests and the benchmark drivers wire
 		// the packages together (never one command into another).
 		"cmd":   {"internal"},

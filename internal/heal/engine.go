@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -248,7 +249,7 @@ func (e *Engine) vars(is record.Issue) map[string]string {
 
 // memoryRules are the issues whose ladders may act on the unit using the
 // most memory ({{top_memory_unit}}, {{top_memory_scope}}).
-var memoryRules = []string{"mem_pressure", "swap_exhaustion"}
+var memoryRules = []string{detect.RuleMemPressure, detect.RuleSwapExhaustion}
 
 // topMemoryUnit is the largest unit of the latest sample's mem.top_units
 // that AllowUnit allows; ok is false when there is none.
