@@ -34,15 +34,15 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	ladder := newLadder(cfg)
+	runner := newRunner(cfg)
 	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
 		// {{top_memory_unit}} is the largest unit the catalogue would
 		// let restart_unit touch.
-		AllowUnit: func(unit string) bool { return ladder.Env.Units.Check(unit) == nil }})
+		AllowUnit: func(unit string) bool { return runner.Env.Units.Check(unit) == nil }})
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
-	h := &healer{cfg: cfg, eng: eng, log: log, ladder: ladder, lastSave: cfg.now()}
+	h := &healer{cfg: cfg, eng: eng, log: log, runner: runner, lastSave: cfg.now()}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
 	h.out = record.NewWriter(stdout)
@@ -98,9 +98,9 @@ func command(a string, params map[string]string, scope string) string {
 	return action.Command(env, action.Request{Action: a, Params: params})
 }
 
-// newLadder sets up the permission ladder from the flags. A key that
+// newRunner sets up the permission tiers from the flags. A key that
 // cannot be read leaves the privd tier out, with the reason.
-func newLadder(cfg config) *tier.Ladder {
+func newRunner(cfg config) *tier.Runner {
 	env := action.DefaultEnv()
 	env.Systemctl = cfg.systemctl
 	env.ExtraEnv = cfg.extraEnv
@@ -110,7 +110,7 @@ func newLadder(cfg config) *tier.Ladder {
 	env.Self = os.Getpid()
 	user := env
 	user.Systemctl = cfg.userctl
-	l := &tier.Ladder{
+	l := &tier.Runner{
 		Tiers: cfg.tiers, Env: env, UserEnv: user,
 		Sudo: cfg.sudo, SudoArgv: []string{"sudo"}, PrivdArgv: cfg.privdArgv, TTY: cfg.tty,
 		NixStore: []string{"nix-store"}, Root: os.Geteuid() == 0,
@@ -134,13 +134,13 @@ func keyReason(err error) error {
 	return err
 }
 
-// healer is the running filter: the engine, the ladder and the writer,
+// healer is the running filter: the engine, the tiers and the writer,
 // with jobs running in goroutines so the pipe keeps flowing.
 type healer struct {
 	cfg    config
 	eng    *heal.Engine
 	log    *slog.Logger
-	ladder *tier.Ladder
+	runner *tier.Runner
 	out    *record.Writer
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -163,8 +163,8 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	if h.cfg.stateFile != "" {
 		s["state"] = h.cfg.stateFile
 	}
-	if h.ladder.KeyErr != nil && !h.cfg.dryRun {
-		s["privd"] = h.ladder.KeyErr.Error()
+	if h.runner.KeyErr != nil && !h.cfg.dryRun {
+		s["privd"] = h.runner.KeyErr.Error()
 	}
 	return s
 }
@@ -204,7 +204,7 @@ func (h *healer) flushEngine(force bool) error {
 // records that follow it, the same way every run.
 func (h *healer) start(job heal.Job) {
 	if h.cfg.inline {
-		res := h.ladder.Run(h.ctx, job)
+		res := h.runner.Run(h.ctx, job)
 		h.eng.Complete(job.ID, res)
 		if err := h.flushEngine(true); err != nil {
 			h.log.Warn("write", "err", err)
@@ -214,7 +214,7 @@ func (h *healer) start(job heal.Job) {
 	h.jobs.Add(1)
 	go func() {
 		defer h.jobs.Done()
-		res := h.ladder.Run(h.ctx, job)
+		res := h.runner.Run(h.ctx, job)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.eng.Complete(job.ID, res)
