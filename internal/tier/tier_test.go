@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/heal"
 	"github.com/lmn-heal/lmn/internal/privd"
 	"github.com/lmn-heal/lmn/internal/privproto"
@@ -212,7 +213,7 @@ func auditLines(t *testing.T, d *daemon) int {
 }
 
 func loose() privd.RateLimits {
-	return privd.RateLimits{Overall: privd.Limit{Max: 100, Window: privd.Duration(time.Minute)}}
+	return privd.RateLimits{Overall: privd.Limit{Max: 100, Window: config.Duration(time.Minute)}}
 }
 
 func TestPrivdTierRuns(t *testing.T) {
@@ -262,7 +263,7 @@ func TestPrivdDownFallsThrough(t *testing.T) {
 
 func TestPrivdRateLimitedNotRetried(t *testing.T) {
 	sys := sysTree(t, "performance")
-	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: privd.Duration(10 * time.Minute)}})
+	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: config.Duration(10 * time.Minute)}})
 	l := &Runner{Tiers: []string{record.TierPrivd, record.TierAdvise}, Env: safeEnv(t.TempDir()),
 		Privd: &privproto.Client{Socket: d.socket, Key: d.key}}
 	// noop is lmn-privd's ping and not counted: use a real action on
@@ -392,7 +393,7 @@ func writeConfig(t *testing.T, path string, cfg privd.Config) {
 func TestSudoRateLimitedNotRetried(t *testing.T) {
 	sudoWorks(t)
 	sys := sysTree(t, "performance")
-	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: privd.Duration(time.Hour)}})
+	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: config.Duration(time.Hour)}})
 	cfgFile := filepath.Join(t.TempDir(), "privd.json")
 	writeConfig(t, cfgFile, d.cfg)
 	l := &Runner{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoNoninteractive,
