@@ -2,7 +2,9 @@
 # bench/ab.sh: two builds measured side by side in one run, interleaved
 # A/B/A/B (each round alternates which goes first), so the drift of a
 # shared machine's load falls on both alike. A is REV (default main), B is
-# the working tree. Per measure it prints both medians and B/A.
+# the working tree. Per measure it prints both medians, the median of the
+# rounds' B/A ratios (each round's pair ran back to back) and their
+# quartiles: a ratio whose quartiles straddle 1 is noise.
 #
 #   (a) lmn-collect, the binary: CPU per sample (SAMPLES at a 1 ms
 #       interval, minus a one-sample run), as bench/collect.sh takes it;
@@ -66,14 +68,16 @@ for r in $(seq "$ROUNDS"); do
 	order="A B"
 	[ $((r % 2)) = 0 ] && order="B A"
 	for x in $order; do
-		measure "$x" | sed "s/^/$x /" >>"$tmp/results"
+		measure "$x" | sed "s/^/$x $r /" >>"$tmp/results"
 	done
 	echo "round $r of $ROUNDS done, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
 echo
-printf "%-44s %14s %14s %8s\n" measure "A median" "B median" "B/A"
-awk '{print $2}' "$tmp/results" | sort -u | while read -r name; do
-	med() { grep "^$1 $name " "$tmp/results" | awk '{print $3}' | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-	a=$(med A) b=$(med B)
-	printf "%-44s %14s %14s %8s\n" "$name" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", b / a}')"
+printf "%-36s %12s %12s %8s  %s\n" measure "A median" "B median" "B/A" "(quartiles of the rounds' B/A)"
+awk '{print $3}' "$tmp/results" | sort -u | while read -r name; do
+	vals() { awk -v x="$1" -v n="$name" '$1 == x && $3 == n {print $2, $4}' "$tmp/results" | sort; }
+	q() { sort -g | awk -v p="$1" '{a[NR] = $1} END {i = 1 + (NR - 1) * p; j = int(i); f = i - j; print (j < NR) ? a[j] + f * (a[j+1] - a[j]) : a[j]}'; }
+	a=$(vals A | awk '{print $2}' | q 0.5) b=$(vals B | awk '{print $2}' | q 0.5)
+	join <(vals A) <(vals B) | awk '{if ($2 > 0) print $3 / $2}' >"$tmp/ratios"
+	printf "%-36s %12s %12s %8.3f  (%.3f–%.3f)\n" "$name" "$a" "$b" "$(q 0.5 <"$tmp/ratios")" "$(q 0.25 <"$tmp/ratios")" "$(q 0.75 <"$tmp/ratios")"
 done
