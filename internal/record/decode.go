@@ -79,16 +79,7 @@ type sampleDecoder struct {
 	a    *arena            // storage to reuse, or nil
 }
 
-func (d *sampleDecoder) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *sampleDecoder) ws() { d.i = skipSpace(d.b, d.i) }
 
 func (d *sampleDecoder) end() bool {
 	d.ws()

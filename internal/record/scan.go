@@ -122,15 +122,20 @@ func (s *scanner) errAt(what string) error {
 	return fmt.Errorf("%w at byte %d (%s)", errSyntax, s.i+1, what)
 }
 
-func (s *scanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+func (s *scanner) space() { s.i = skipSpace(s.b, s.i) }
+
+// skipSpace returns the index of the first byte from i on that is not
+// JSON whitespace (len(b) if none).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 func (s *scanner) value() error {
@@ -199,7 +204,9 @@ func (s *scanner) object(top bool) error {
 		}
 		s.i++
 		s.space()
-		if top {
+		// Only a top-level key starting with k, t or a byte beyond ASCII,
+		// or with escapes, could be (or fold to) "kind" or "ts".
+		if top && (keyEsc || len(key) > 1 && (key[0]|0x20 == 'k' || key[0]|0x20 == 't' || key[0] >= 0x80)) {
 			err = s.topValue(key, keyEsc)
 		} else {
 			err = s.value()
@@ -224,7 +231,8 @@ func (s *scanner) object(top bool) error {
 	}
 }
 
-// topValue scans the value of a top-level key, noting the kind and ts.
+// topValue scans the value of a top-level key that may be the kind or the
+// ts, noting them.
 func (s *scanner) topValue(key []byte, keyEsc bool) error {
 	switch {
 	case !keyEsc && string(key) == "ts":
@@ -237,8 +245,7 @@ func (s *scanner) topValue(key []byte, keyEsc bool) error {
 		}
 		s.kind = nil
 		return s.value()
-	case keyEsc || len(key) > 1 && (key[0]|0x20 == 'k' || key[0]|0x20 == 't' || key[0] >= 0x80):
-		// Only such a key could fold to "kind" or "ts".
+	default:
 		s.odd = s.odd || mayFold(key, keyEsc, "kind")
 		s.tsOdd = s.tsOdd || mayFold(key, keyEsc, "ts")
 	}
