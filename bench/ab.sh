@@ -59,8 +59,8 @@ measure() { # measure X: every measure of build X, one "name value" line each
 	many=$(cpu "$d/lmn-collect" --interval 1ms --count "$SAMPLES" --units none)
 	awk -v a="$many" -v b="$one" -v n="$SAMPLES" 'BEGIN{printf "collect-binary-us/sample %.1f\n", (a - b) / (n - 1) * 1e6}'
 	bench "$d/collect.test" "$src/internal/collect" 'BenchmarkSample$|BenchmarkEncodeAppend$' cpu-ns/op 3000x
-	bench "$d/detect.test" "$src/internal/detect" 'BenchmarkSampleDecoder/(defaults|full)$' ns/op 100x
-	bench "$d/cmddetect.test" "$src/cmd/lmn-detect" 'BenchmarkDetect$' ns/op 3x
+	bench "$d/detect.test" "$src/internal/detect" 'BenchmarkSampleDecoder/(defaults|full)$' ns/op 300x
+	bench "$d/cmddetect.test" "$src/cmd/lmn-detect" 'BenchmarkDetect$' ns/op 10x
 	echo "detect-day-cpu-s $(cpu "$d/lmn-detect" <"$tmp/day.ndjson")"
 	echo "detect-day-passthrough-cpu-s $(cpu "$d/lmn-detect" --rules "$tmp/none.json" <"$tmp/day.ndjson")"
 }
