@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,9 @@ type Pipe struct {
 func startPipe(t testing.TB, inject map[int]Injector, stages ...Stage) *Pipe {
 	t.Helper()
 	p := &Pipe{t: t, dying: make(chan struct{})}
+	if dir := os.Getenv("LMN_E2E_RECORD"); dir != "" {
+		t.Cleanup(func() { p.record(dir) }) // after the kill below: every line is in
+	}
 	t.Cleanup(p.kill)
 	var next *os.File // read end feeding the next stage
 	for i, st := range stages {
@@ -150,6 +154,21 @@ func relay(src, dst *os.File, out *Lines, inject Injector) {
 				dst.Write(inject(0, nil))
 			}
 			return
+		}
+	}
+}
+
+// record writes what each stage wrote to dir/TEST.STAGE.ndjson, for
+// replaying a real run through other builds (LMN_E2E_RECORD=dir).
+func (p *Pipe) record(dir string) {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(p.t.Name())
+	for _, pr := range p.Procs {
+		var b bytes.Buffer
+		for _, c := range pr.Out.All() {
+			b.Write(c.Raw)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+"."+pr.Name+".ndjson"), b.Bytes(), 0o644); err != nil {
+			p.t.Errorf("record %s: %v", pr.Name, err)
 		}
 	}
 }

@@ -20,8 +20,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +27,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/collect"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/systemd/dbus"
@@ -46,7 +45,6 @@ type config struct {
 	sysRoot  string
 	nixRoot  string
 	units    string
-	version  bool
 
 	// --probes and --print-probes
 	probesFile  string
@@ -71,10 +69,9 @@ type settings struct {
 	FirstDeltaSecs  float64 `json:"first_delta_seconds"`
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	var cfg config
-	fs := flag.NewFlagSet("lmn-collect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("lmn-collect", version, "[flags] > samples.ndjson", stdout, stderr)
 	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "time between samples")
 	fs.IntVar(&cfg.count, "count", 0, "stop after `N` samples (0: until stopped)")
 	fs.StringVar(&cfg.procRoot, "proc-root", "/proc", "procfs mount point (a fixture tree in tests)")
@@ -83,19 +80,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
 	fs.StringVar(&cfg.probesFile, "probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
 	fs.BoolVar(&cfg.printProbes, "print-probes", false, "print the effective probes (defaults filled in) as JSON and exit")
-	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	bad := func(format string, a ...any) (config, error) {
-		err := fmt.Errorf(format, a...)
-		fmt.Fprintf(stderr, "lmn-collect: %v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
+	bad := func(format string, a ...any) (config, error) { return cfg, fs.Usagef(format, a...) }
 	switch {
-	case fs.NArg() > 0:
-		return bad("unexpected argument %q: lmn-collect takes flags only", fs.Arg(0))
 	case cfg.interval < time.Millisecond:
 		return bad("--interval %v: must be at least 1ms", cfg.interval)
 	case cfg.count < 0:
@@ -109,16 +98,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
-		os.Exit(2)
-	}
-	if cfg.version {
-		fmt.Println(version)
-		os.Exit(0)
+		os.Exit(cli.Code(err))
 	}
 	if os.Getenv("GOMAXPROCS") == "" {
 		// A sample is sequential work. With one P the runtime does not
@@ -172,7 +154,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		var line []byte
 		err = collect.Run(ctx, c, cfg.interval, cfg.count, func(s *record.Sample) error {
 			var err error
-			line, err = collect.AppendSample(line[:0], s)
+			line, err = record.AppendSample(line[:0], s)
 			if err != nil { // a bug, not the machine: say so, keep sampling
 				log.Error("sample left out", "seq", s.Seq, "err", err)
 				return nil

@@ -52,7 +52,7 @@ func fixtureConfig(t *testing.T, args ...string) config {
 	root := collecttest.Root(t)
 	base := []string{"--proc-root", filepath.Join(root, "proc"), "--sys-root", filepath.Join(root, "sys"),
 		"--nix-root", filepath.Join(root, "nix")}
-	cfg, err := parseFlags(append(base, args...), io.Discard)
+	cfg, err := parseFlags(append(base, args...), io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	lmnconfig "github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/dash"
 	"github.com/lmn-heal/lmn/internal/dash/metrics"
@@ -34,46 +34,33 @@ type healthConfig struct {
 // boot it may not listen yet).
 const retryPause = 200 * time.Millisecond
 
-func parseHealth(args []string, stderr io.Writer) (healthConfig, int) {
+func parseHealth(args []string, stdout, stderr io.Writer) (healthConfig, error) {
 	c := healthConfig{}
-	fs := flag.NewFlagSet("lmn-dash health", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Exit 0 green, 1 not (the failing checks named), 2 usage.
+	fs := cli.New("lmn-dash health", version, "[--listen ADDR] [--wait [--timeout D]]", stdout, stderr)
 	listenAddr := fs.String("listen", "127.0.0.1:9464", "the `ADDR` the pipe's lmn-dash serves on (its --listen)")
 	fs.BoolVar(&c.wait, "wait", false, "wait until the gate is green, at most --timeout")
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "with --wait: give up after `D`, naming the failing checks")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lmn-dash health [--listen ADDR] [--wait [--timeout D]]\n\n"+
-			"Asks the running lmn-dash whether the gate is green: exit 0 green, 1 not (the failing checks named), 2 usage.\n\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return c, 0
-		}
-		return c, 2
+		return c, err
 	}
 	addr, err := listen.Addr(*listenAddr)
 	switch {
 	case err != nil:
-		fmt.Fprintf(stderr, "lmn-dash health: --listen: %v\n", err)
-		return c, 2
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "lmn-dash health: unexpected argument %q\n", fs.Arg(0))
-		return c, 2
+		return c, fs.Usagef("--listen: %v", err)
 	case c.timeout <= 0:
-		fmt.Fprintln(stderr, "lmn-dash health: --timeout must be positive")
-		return c, 2
+		return c, fs.Usagef("--timeout must be positive")
 	}
 	c.addr = addr
-	return c, -1
+	return c, nil
 }
 
 // health asks the gate, with --wait until it is green or the timeout, and
 // returns the exit status.
 func health(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c, code := parseHealth(args, stderr)
-	if code >= 0 {
-		return code
+	c, err := parseHealth(args, stdout, stderr)
+	if err != nil {
+		return cli.Code(err)
 	}
 	deadline := time.Now().Add(c.timeout)
 	url := "http://" + c.addr + "/gate"

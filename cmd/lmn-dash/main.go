@@ -17,13 +17,13 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/dash/term"
 	"github.com/lmn-heal/lmn/internal/listen"
 	"github.com/lmn-heal/lmn/internal/record"
@@ -52,9 +52,9 @@ func main() {
 		stop()
 		os.Exit(code)
 	}
-	cfg, code := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
-	if code >= 0 {
-		os.Exit(code)
+	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		os.Exit(cli.Code(err))
 	}
 	if term.IsTerminal(os.Stdin.Fd()) {
 		fmt.Fprintln(os.Stderr, "lmn-dash: stdin is a terminal; pipe the stream in: lmn-collect | lmn-detect | lmn-heal | lmn-dash")
@@ -68,57 +68,42 @@ func main() {
 	}
 	ctx, stop := record.NotifyContext(context.Background())
 	in, restore := record.Input(ctx, os.Stdin)
-	code = run(ctx, cfg, in, os.Stdout, os.Stderr)
+	code := run(ctx, cfg, in, os.Stdout, os.Stderr)
 	restore()
 	stop()
 	os.Exit(code)
 }
 
-// parseFlags returns the configuration, or an exit code >= 0 when the
-// program should end now (after -h, --version or a usage error).
-func parseFlags(args []string, stdout, stderr io.Writer) (config, int) {
+// parseFlags returns the configuration, or an error for main to exit
+// with (cli.Code): after -h, --version or a usage error.
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	cfg := config{tty: "/dev/tty", getenv: os.Getenv, now: time.Now, maxFPS: 10}
-	fs := flag.NewFlagSet("lmn-dash", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("lmn-dash", version, "[--listen ADDR] [--headless | --once] [--simple] < stream.ndjson", stdout, stderr)
+	fs.NoArgs = "the stream comes on stdin"
 	listenFlag := fs.String("listen", "", "serve Prometheus /metrics and /healthz on `ADDR` (\"9464\" or \":9464\" mean 127.0.0.1:9464); default off")
 	fs.BoolVar(&cfg.headless, "headless", false, "no terminal output: serve --listen only, until end of input")
 	fs.BoolVar(&cfg.once, "once", false, "read to end of input, print one final frame, exit")
 	fs.BoolVar(&cfg.simple, "simple", false, "plain ASCII frames, no colour (also chosen by NO_COLOR, TERM=dumb, or stdout not a terminal)")
-	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-dash [--listen ADDR] [--headless | --once] [--simple]\n\n"+
 			"Reads the lmn record stream on stdin and shows it. Keys (from /dev/tty): q quit, p pause, ? help.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return cfg, 0
-		}
-		return cfg, 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, version)
-		return cfg, 0
-	}
-	fail := func(format string, a ...any) (config, int) {
-		fmt.Fprintf(stderr, "lmn-dash: "+format+"\n", a...)
-		return cfg, 2
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q: the stream comes on stdin", fs.Arg(0))
+		return cfg, err
 	}
 	if cfg.headless && cfg.once {
-		return fail("--headless and --once exclude each other")
+		return cfg, fs.Usagef("--headless and --once exclude each other")
 	}
 	if *listenFlag != "" {
 		addr, err := listen.Addr(*listenFlag)
 		if err != nil {
-			return fail("--listen: %v", err)
+			return cfg, fs.Usagef("--listen: %v", err)
 		}
 		cfg.listen = addr
 	}
 	if cfg.headless && cfg.listen == "" {
-		return fail("--headless needs --listen: without a terminal, metrics are the only output")
+		return cfg, fs.Usagef("--headless needs --listen: without a terminal, metrics are the only output")
 	}
-	return cfg, -1
+	return cfg, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/cli"
 )
 
 // TestMain lets the test binary run as lmn-dash itself, so the terminal
@@ -28,8 +30,8 @@ func TestMain(m *testing.M) {
 const stream = "../../internal/dash/testdata/stream.ndjson"
 
 func testConfig(env map[string]string) config {
-	cfg, code := parseFlags(nil, io.Discard, io.Discard)
-	if code != -1 {
+	cfg, err := parseFlags(nil, io.Discard, io.Discard)
+	if err != nil {
 		panic("default flags rejected")
 	}
 	cfg.getenv = func(k string) string { return env[k] }
@@ -54,7 +56,11 @@ func TestFlags(t *testing.T) {
 		{[]string{"--once", "--simple"}, -1, ""},
 	} {
 		var stdout, stderr bytes.Buffer
-		cfg, code := parseFlags(tc.args, &stdout, &stderr)
+		cfg, err := parseFlags(tc.args, &stdout, &stderr)
+		code := -1
+		if err != nil {
+			code = cli.Code(err)
+		}
 		if code != tc.code || stdout.String() != tc.out {
 			t.Errorf("%v: code %d stdout %q, want %d %q (stderr %s)", tc.args, code, stdout.String(), tc.code, tc.out, stderr.String())
 		}

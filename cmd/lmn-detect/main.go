@@ -12,12 +12,11 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -28,7 +27,6 @@ type config struct {
 	printRules bool
 	stateFile  string
 	onlyIssues bool
-	version    bool
 	amListen   string // --alertmanager-listen, before listen.Addr
 	amToken    string // --alertmanager-token-file
 
@@ -43,42 +41,23 @@ type config struct {
 	onListen func(addr string)
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	cfg := config{now: time.Now, host: record.Hostname(), saveEvery: 30 * time.Second}
-	fs := flag.NewFlagSet("lmn-detect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("lmn-detect", version, "[flags] < samples.ndjson > with-issues.ndjson", stdout, stderr)
+	fs.NoArgs = "the stream comes on stdin"
 	fs.StringVar(&cfg.rulesFile, "rules", "", "rules `file` (JSON) replacing or, with \"extend\": true, extending the built-in rules")
 	fs.BoolVar(&cfg.printRules, "print-rules", false, "print the effective rules as JSON and exit")
 	fs.StringVar(&cfg.stateFile, "state", "", "keep pending counters, trend windows and firing issues in `file` across runs")
 	fs.BoolVar(&cfg.onlyIssues, "only-issues", false, "write only issue records (and the start record), not the records read")
 	fs.StringVar(&cfg.amListen, "alertmanager-listen", "", "accept Alertmanager webhooks (POST /alertmanager) on `ADDR` (\"9465\" or \":9465\" mean 127.0.0.1:9465); default off")
 	fs.StringVar(&cfg.amToken, "alertmanager-token-file", "", "require the bearer token, or user:password for basic auth, on the first line of `file`")
-	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lmn-detect [flags] < samples.ndjson > with-issues.ndjson\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	return cfg, nil
+	return cfg, fs.Parse(args)
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if err == flag.ErrHelp {
-		os.Exit(0)
-	}
+	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
-		os.Exit(2)
-	}
-	if cfg.version {
-		fmt.Println(version)
-		os.Exit(0)
+		os.Exit(cli.Code(err))
 	}
 	ctx, stop := record.NotifyContext(context.Background())
 	in, restore := record.Input(ctx, os.Stdin)

@@ -127,7 +127,7 @@ type detector struct {
 	cfg    config
 	log    *slog.Logger
 	rules  *detect.Rules
-	dec    *detect.SampleDecoder
+	dec    *record.SampleDecoder
 	engine *detect.Engine
 	w      *record.Writer
 	watch  *watchdog

@@ -71,7 +71,7 @@ func realisticStream(n int) []byte {
 func BenchmarkHeal(b *testing.B) {
 	in := realisticStream(10000)
 	lines := bytes.Count(in, []byte("\n"))
-	cfg, _ := parseFlags([]string{"--dry-run"}, io.Discard)
+	cfg, _ := parseFlags([]string{"--dry-run"}, io.Discard, io.Discard)
 	cfg.inline = true
 	var heal, bare time.Duration
 	for range b.N {

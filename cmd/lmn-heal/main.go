@@ -17,15 +17,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/tier"
 )
@@ -45,7 +43,6 @@ type config struct {
 	userctl     []string
 	privdArgv   []string
 	pauseFile   string
-	version     bool
 	amURL       string // --alertmanager-url
 
 	// inline runs actions in the reading goroutine (input is a file).
@@ -65,11 +62,11 @@ type config struct {
 	amPoll                   time.Duration // how often a held silence looks for its alert's resolve
 }
 
-func parseFlags(args []string, stderr io.Writer) (config, error) {
+func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty", amPoll: 2 * time.Second}
 	cfg.pauseEvery, cfg.pauseRecheck = pauseEvery, pauseRecheck
-	fs := flag.NewFlagSet("lmn-heal", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("lmn-heal", version, "[flags] < with-issues.ndjson > with-heals.ndjson", stdout, stderr)
+	fs.NoArgs = "the stream comes on stdin"
 	fs.StringVar(&cfg.policyFile, "policy", "", "policy `file` (JSON) replacing or, with \"extend\": true, extending the built-in policy")
 	fs.BoolVar(&cfg.printPolicy, "print-policy", false, "print the effective policy as JSON and exit")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "plan and write planned heal records; run nothing, write no state")
@@ -83,32 +80,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	privd := fs.String("lmn-privd", "", "lmn-privd `binary` the sudo tier runs (default: next to lmn-heal, else on PATH)")
 	fs.StringVar(&cfg.pauseFile, "pause-file", "/run/luminous/pause", "hold every action while this `file` exists (\"\": no pause file)")
 	fs.StringVar(&cfg.amURL, "alertmanager-url", "", "Alertmanager `URL` (http://host:9093): a maintenance silence holds disruptive actions; see docs/policy.md")
-	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lmn-heal [flags] < with-issues.ndjson > with-heals.ndjson\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cfg, fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
 	var err error
 	if cfg.tiers, err = tier.ParseTiers(*tiers); err != nil {
-		return cfg, fmt.Errorf("--tiers: %w", err)
+		return cfg, fs.Usagef("--tiers: %v", err)
 	}
 	switch cfg.sudo {
 	case tier.SudoNever, tier.SudoNoninteractive, tier.SudoPrompt:
 	default:
-		return cfg, fmt.Errorf("--sudo %q: want never, noninteractive or prompt", cfg.sudo)
+		return cfg, fs.Usagef("--sudo %q: want never, noninteractive or prompt", cfg.sudo)
 	}
 	if cfg.systemctl = strings.Fields(*systemctl); len(cfg.systemctl) == 0 {
-		return cfg, errors.New("--systemctl: empty")
+		return cfg, fs.Usagef("--systemctl: empty")
 	}
 	if cfg.userctl = strings.Fields(*userctl); len(cfg.userctl) == 0 {
-		return cfg, errors.New("--systemctl-user: empty")
+		return cfg, fs.Usagef("--systemctl-user: empty")
 	}
 	cfg.privdArgv = []string{privdBinary(*privd)}
 	return cfg, nil
@@ -130,17 +118,9 @@ func privdBinary(flagValue string) string {
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(0)
-	}
+	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "lmn-heal:", err)
-		os.Exit(2)
-	}
-	if cfg.version {
-		fmt.Println(version)
-		os.Exit(0)
+		os.Exit(cli.Code(err))
 	}
 	ctx, stop := record.NotifyContext(context.Background())
 	in, restore := record.Input(ctx, os.Stdin)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/heal"
 	"github.com/lmn-heal/lmn/internal/record"
 )
@@ -30,7 +31,7 @@ func testConfig(t *testing.T, args ...string) config {
 	// A pause file of the machine running the tests must not hold them;
 	// the pause tests name their own.
 	args = append([]string{"--tiers", "advise", "--sudo", "never", "--pause-file", ""}, args...)
-	cfg, err := parseFlags(args, io.Discard)
+	cfg, err := parseFlags(args, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatalf("flags %q: %v", args, err)
 	}
@@ -181,7 +182,7 @@ func TestPrintPolicyIsValid(t *testing.T) {
 	}
 	// What --print-policy prints is a valid policy file for --policy, and
 	// every action in it exists in the catalogue with its params.
-	p, err := heal.ParsePolicy([]byte(out), catalog)
+	p, err := heal.ParsePolicy("policy.json", []byte(out), catalog)
 	if err != nil {
 		t.Fatalf("printed policy does not parse: %v", err)
 	}
@@ -195,11 +196,11 @@ func TestPrintPolicyIsValid(t *testing.T) {
 
 func TestBadPolicyExits2(t *testing.T) {
 	for _, tc := range []struct{ name, body, want string }{
-		{"unknown field", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","stepz":[]}]}`, `unknown field "stepz"`},
-		{"bad type", `{"concurrency":"two"}`, "field concurrency"},
+		{"unknown field", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","stepz":[]}]}`, `ladders[0].stepz: unknown field (did you mean "steps"?)`},
+		{"bad type", `{"concurrency":"two"}`, `concurrency: want a whole number, got "two"`},
 		{"unknown action", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"rm_rf"}],"verify":"1m"}]}]}`, `ladders[0].steps[0].actions[0].action: unknown action "rm_rf"`},
 		{"missing param", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit"}],"verify":"1m"}]}]}`, "params.unit: required by restart_unit"},
-		{"bad duration", `{"breaker":{"window":"soon"}}`, "soon"},
+		{"bad duration", `{"breaker":{"window":"soon"}}`, `breaker.window: bad duration "soon"`},
 		{"bad template", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit"}}],"verify":"1m"}]}]}`, "{{ without }}"},
 		{"syntax", "{\n\"concurrency\": 1,,\n}", "line 2"},
 		{"no advice", `{"ladders":[{"name":"a","rules":["x"]}]}`, "ladders[0].advice: missing"},
@@ -246,11 +247,14 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--tiers", "root"}, {"--tiers", ""}, {"--sudo", "always"}, {"extra"}, {"--systemctl", " "},
 	} {
-		if _, err := parseFlags(args, io.Discard); err == nil {
-			t.Errorf("%q accepted", args)
+		var stderr bytes.Buffer
+		if _, err := parseFlags(args, io.Discard, &stderr); err == nil || cli.Code(err) != 2 {
+			t.Errorf("%q: err %v, want a usage error", args, err)
+		} else if !strings.Contains(stderr.String(), "lmn-heal: ") {
+			t.Errorf("%q: exit 2 saying %q, want what was wrong", args, stderr.String())
 		}
 	}
-	cfg, err := parseFlags(nil, io.Discard)
+	cfg, err := parseFlags(nil, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

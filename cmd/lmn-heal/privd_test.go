@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	jsonconfig "github.com/lmn-heal/lmn/internal/config" // lmn-heal has a config of its own
 	"github.com/lmn-heal/lmn/internal/privd"
 	"github.com/lmn-heal/lmn/internal/privproto"
 	"github.com/lmn-heal/lmn/internal/record"
@@ -83,7 +84,7 @@ func (d *daemon) config(t *testing.T, args ...string) config {
 }
 
 func loose() privd.RateLimits {
-	return privd.RateLimits{Overall: privd.Limit{Max: 1000, Window: privd.Duration(time.Minute)}}
+	return privd.RateLimits{Overall: privd.Limit{Max: 1000, Window: jsonconfig.Duration(time.Minute)}}
 }
 
 // stream builds an input stream: each entry is "offset kind args".
@@ -174,7 +175,7 @@ func TestPrivdDownFallsThroughToAdvice(t *testing.T) {
 }
 
 func TestPrivdRateLimitedReported(t *testing.T) {
-	d := startDaemon(t, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: privd.Duration(time.Hour)}})
+	d := startDaemon(t, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: jsonconfig.Duration(time.Hour)}})
 	var lines []string
 	for i := range 5 {
 		lines = append(lines, fmt.Sprintf("0s issue unit_failed unit=u%d.service firing", i))

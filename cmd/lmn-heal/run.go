@@ -35,15 +35,15 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	ladder := newLadder(cfg)
+	runner := newRunner(cfg)
 	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
 		// {{top_memory_unit}} is the largest unit the catalogue would
 		// let restart_unit touch.
-		AllowUnit: func(unit string) bool { return ladder.Env.Units.Check(unit) == nil }})
+		AllowUnit: func(unit string) bool { return runner.Env.Units.Check(unit) == nil }})
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
-	h := &healer{cfg: cfg, eng: eng, log: log, ladder: ladder, lastSave: cfg.now()}
+	h := &healer{cfg: cfg, eng: eng, log: log, runner: runner, lastSave: cfg.now()}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
 	if h.am, err = newAMLink(h.ctx, cfg, policy, log); err != nil {
@@ -80,11 +80,7 @@ func loadPolicy(file string) (*heal.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := heal.ParsePolicy(data, catalog)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	return p, nil
+	return heal.ParsePolicy(file, data, catalog)
 }
 
 // catalog tells policy validation about the actions of internal/action.
@@ -114,9 +110,9 @@ func command(a string, params map[string]string, scope string) string {
 	return action.Command(env, action.Request{Action: a, Params: params})
 }
 
-// newLadder sets up the permission ladder from the flags. A key that
+// newRunner sets up the permission tiers from the flags. A key that
 // cannot be read leaves the privd tier out, with the reason.
-func newLadder(cfg config) *tier.Ladder {
+func newRunner(cfg config) *tier.Runner {
 	env := action.DefaultEnv()
 	env.Systemctl = cfg.systemctl
 	env.ExtraEnv = cfg.extraEnv
@@ -126,7 +122,7 @@ func newLadder(cfg config) *tier.Ladder {
 	env.Self = os.Getpid()
 	user := env
 	user.Systemctl = cfg.userctl
-	l := &tier.Ladder{
+	l := &tier.Runner{
 		Tiers: cfg.tiers, Env: env, UserEnv: user,
 		Sudo: cfg.sudo, SudoArgv: []string{"sudo"}, PrivdArgv: cfg.privdArgv, TTY: cfg.tty,
 		NixStore: []string{"nix-store"}, Root: os.Geteuid() == 0,
@@ -150,13 +146,13 @@ func keyReason(err error) error {
 	return err
 }
 
-// healer is the running filter: the engine, the ladder and the writer,
+// healer is the running filter: the engine, the tiers and the writer,
 // with jobs running in goroutines so the pipe keeps flowing.
 type healer struct {
 	cfg    config
 	eng    *heal.Engine
 	log    *slog.Logger
-	ladder *tier.Ladder
+	runner *tier.Runner
 	am     *amLink // nil without --alertmanager-url
 	out    *record.Writer
 	ctx    context.Context
@@ -185,8 +181,8 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	if h.cfg.pauseFile != "" {
 		s["pause_file"] = h.cfg.pauseFile
 	}
-	if h.ladder.KeyErr != nil && !h.cfg.dryRun {
-		s["privd"] = h.ladder.KeyErr.Error()
+	if h.runner.KeyErr != nil && !h.cfg.dryRun {
+		s["privd"] = h.runner.KeyErr.Error()
 	}
 	if h.cfg.amURL != "" {
 		s["alertmanager_url"] = h.cfg.amURL
@@ -298,7 +294,7 @@ func (h *healer) run(job heal.Job) heal.Result {
 			return heal.Result{Tier: record.TierAdvise, Advice: advice}
 		}
 	}
-	return h.ladder.Run(h.ctx, job)
+	return h.runner.Run(h.ctx, job)
 }
 
 // wait lets running actions finish (each has its own timeout) and writes

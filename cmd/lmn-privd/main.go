@@ -24,13 +24,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -44,7 +42,6 @@ type config struct {
 	keyFile  string
 	auditKey string
 	reason   string
-	version  bool
 	args     []string // positional arguments after the subcommand
 
 	// allowRejected: a person's override of the record of rejected
@@ -54,25 +51,18 @@ type config struct {
 
 var subcommands = []string{"serve", "exec", "keygen", "ping", "verify-audit", "print-config", "pause", "resume"}
 
-// errHelp is returned for -h: usage was printed, exit 0.
-var errHelp = flag.ErrHelp
-
-// parseArgs accepts flags before and after the subcommand.
-func parseArgs(args []string, stderr io.Writer) (config, error) {
+// parseArgs accepts flags before and after the subcommand. An error ends
+// the binary with cli.Code(err).
+func parseArgs(args []string, stdout, stderr io.Writer) (config, error) {
 	var c config
-	fs := flag.NewFlagSet("lmn-privd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cli.New("lmn-privd", version, "["+strings.Join(subcommands, "|")+"] [flags] [args]", stdout, stderr)
+	fs.TakesArgs = true
 	fs.StringVar(&c.config, "config", "", "JSON configuration `file` (defaults: print-config)")
 	fs.StringVar(&c.listen, "listen", "", "socket `path` to listen on (serve) or connect to (ping) when not socket-activated")
 	fs.StringVar(&c.keyFile, "key-file", "", "HMAC key `file` (default $CREDENTIALS_DIRECTORY/hmac.key, then the config's key_file)")
 	fs.StringVar(&c.auditKey, "audit-key", "", "audit key `file` (verify-audit; default the config's audit_key, else FILE.key)")
 	fs.StringVar(&c.reason, "reason", "", "why healing is paused (pause)")
-	fs.BoolVar(&c.version, "version", false, "print the version and exit")
 	fs.BoolVar(&c.allowRejected, "allow-rejected", false, "exec: a person's override: switch_generation may switch to a generation lmn rejected, past its bounds")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lmn-privd [%s] [flags] [args]\n", strings.Join(subcommands, "|"))
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -95,28 +85,24 @@ func parseArgs(args []string, stderr io.Writer) (config, error) {
 		known = known || s == c.cmd
 	}
 	if !known {
-		return c, fmt.Errorf("unknown subcommand %q (want one of %s)", c.cmd, strings.Join(subcommands, ", "))
+		return c, fs.Usagef("unknown subcommand %q (want one of %s)", c.cmd, strings.Join(subcommands, ", "))
 	}
 	c.args = rest
 	if c.allowRejected && c.cmd != "exec" {
-		return c, errors.New("--allow-rejected is for exec (before it: lmn-privd --allow-rejected exec ACTION …)")
+		return c, fs.Usagef("--allow-rejected is for exec (before it: lmn-privd --allow-rejected exec ACTION …)")
 	}
 	want := map[string][2]int{"serve": {0, 0}, "exec": {1, 1 << 10}, "keygen": {1, 1}, "ping": {0, 0},
 		"verify-audit": {1, 1}, "print-config": {0, 0}, "pause": {0, 0}, "resume": {0, 0}}[c.cmd]
 	if len(rest) < want[0] || len(rest) > want[1] {
-		return c, fmt.Errorf("%s: %d arguments, want %d..%d", c.cmd, len(rest), want[0], want[1])
+		return c, fs.Usagef("%s: %d arguments, want %d..%d", c.cmd, len(rest), want[0], want[1])
 	}
 	return c, nil
 }
 
 func main() {
-	cfg, err := parseArgs(os.Args[1:], os.Stderr)
-	if errors.Is(err, errHelp) {
-		os.Exit(0)
-	}
+	cfg, err := parseArgs(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "lmn-privd:", err)
-		os.Exit(2)
+		os.Exit(cli.Code(err))
 	}
 	ctx, stop := record.NotifyContext(context.Background())
 	code := run(ctx, cfg, os.Stdin, os.Stdout, os.Stderr)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/privd"
 	"github.com/lmn-heal/lmn/internal/privproto"
 )
@@ -58,9 +59,9 @@ func newEnv(t testing.TB, extra string) env {
 func runArgs(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	c, err := parseArgs(args, &errb)
+	c, err := parseArgs(args, &out, &errb)
 	if err != nil {
-		return exitUsage, "", errb.String() + err.Error()
+		return cli.Code(err), out.String(), errb.String()
 	}
 	code := run(context.Background(), c, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
@@ -265,6 +266,9 @@ func TestUsageAndConfigErrors(t *testing.T) {
 	if code, out, _ := runArgs(t, "--version"); code != 0 || out != "dev\n" {
 		t.Errorf("--version: %d %q", code, out)
 	}
+	if code, _, stderr := runArgs(t, "restart"); code != 2 || !strings.Contains(stderr, `lmn-privd: unknown subcommand "restart"`) {
+		t.Errorf("unknown subcommand: exit %d, stderr %q", code, stderr)
+	}
 	code, out, _ := runArgs(t, "print-config")
 	var c privd.Config
 	if err := json.Unmarshal([]byte(out), &c); err != nil || code != 0 || c.RateLimits.Overall.Max != 10 {
@@ -281,7 +285,7 @@ func TestExecTakesNoFlagsAfterTheSubcommand(t *testing.T) {
 	pwned := filepath.Join(e.dir, "pwned")
 	os.WriteFile(evil, []byte(`{"env":{"resolvectl":["/bin/sh","-c","touch `+pwned+`"]}}`), 0o666)
 	os.Chmod(evil, 0o666)
-	c, err := parseArgs([]string{"--config", e.config, "exec", "--config", evil, "flush_dns"}, &bytes.Buffer{})
+	c, err := parseArgs([]string{"--config", e.config, "exec", "--config", evil, "flush_dns"}, &bytes.Buffer{}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

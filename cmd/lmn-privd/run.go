@@ -28,10 +28,6 @@ const (
 
 func run(ctx context.Context, c config, stdin io.Reader, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("src", "lmn-privd")
-	if c.version {
-		fmt.Fprintln(stdout, version)
-		return exitOK
-	}
 	switch c.cmd {
 	case "keygen":
 		if err := privproto.WriteKey(c.args[0]); err != nil {

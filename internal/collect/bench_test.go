@@ -49,7 +49,7 @@ func BenchmarkSample(b *testing.B) {
 	var line []byte
 	measure(b, func() {
 		var err error
-		line, err = AppendSample(line[:0], c.Sample(b.Context()))
+		line, err = record.AppendSample(line[:0], c.Sample(b.Context()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func BenchmarkSample(b *testing.B) {
 func BenchmarkEncodeAppend(b *testing.B) {
 	s := realCollector(b).Sample(b.Context())
 	var line []byte
-	measure(b, func() { line, _ = AppendSample(line[:0], s) })
+	measure(b, func() { line, _ = record.AppendSample(line[:0], s) })
 }
 
 func BenchmarkEncodeJSON(b *testing.B) {

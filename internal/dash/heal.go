@@ -40,13 +40,13 @@ func (h *Histogram) Observe(v float64) {
 	h.Count++
 }
 
-func (m *Model) applyHeal(line record.Line) error {
+func (m *Model) applyHeal(line record.Line) (record.Header, error) {
 	var h record.Heal
 	if err := line.Decode(&h); err != nil {
-		return err
+		return h.Header, err
 	}
 	if h.Action == "" || h.Phase == "" {
-		return fmt.Errorf("heal record without action or phase")
+		return h.Header, fmt.Errorf("heal record without action or phase")
 	}
 	switch h.Phase {
 	case record.PhaseSucceeded, record.PhaseFailed:
@@ -72,7 +72,7 @@ func (m *Model) applyHeal(line record.Line) error {
 	if h.Phase != record.PhasePlanned {
 		m.event(h.TS.Time, record.KindHeal, healLevel(&h), healText(&h))
 	}
-	return nil
+	return h.Header, nil
 }
 
 func (m *Model) finished(h *record.Heal) {

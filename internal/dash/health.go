@@ -1,6 +1,7 @@
 package dash
 
 import (
+	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -36,36 +37,18 @@ func SeverityLevel(severity string) Level {
 }
 
 // Once any issue record has been seen, health comes from firing issues only,
-// so the dashboard and lmn-detect never disagree. Before that, these fixed
-// levels apply: {warning, critical}.
-var (
-	defaultCPU     = [2]float64{0.85, 0.95} // busy ratio
-	defaultMemLow  = [2]float64{0.15, 0.05} // available ratio, lower is worse
-	defaultSwap    = [2]float64{0.50, 0.90} // used ratio
-	defaultPSI     = [2]float64{0.10, 0.30} // some avg10 ratio
-	defaultDisk    = [2]float64{0.85, 0.95} // used ratio
-	defaultTemp    = [2]float64{80, 95}     // celsius, when the sensor has no limits
-	defaultLoadPer = [2]float64{1.5, 3}     // load1 per cpu
-)
+// so the dashboard and lmn-detect never disagree. Before that, a line is
+// coloured by its value in the latest sample against the levels of
+// lmn-detect's built-in rule about it (detect.Rules.Severity).
+var builtin = detect.Defaults()
 
-func above(v float64, lim [2]float64) Level {
-	switch {
-	case v >= lim[1]:
-		return LevelCritical
-	case v >= lim[0]:
-		return LevelWarning
+// builtinLevel is the level of the latest sample against rule's levels,
+// for subject (a mount, a sensor) or machine-wide.
+func (m *Model) builtinLevel(rule, subject string) Level {
+	if m.Sample == nil {
+		return LevelOK
 	}
-	return LevelOK
-}
-
-func below(v float64, lim [2]float64) Level {
-	switch {
-	case v <= lim[1]:
-		return LevelCritical
-	case v <= lim[0]:
-		return LevelWarning
-	}
-	return LevelOK
+	return SeverityLevel(builtin.Severity(rule, m.Sample, subject))
 }
 
 // ruleLevel is the worst firing issue of the given rules.
@@ -95,54 +78,40 @@ func (m *Model) SubjectLevel(key, value string) Level {
 // CPULevel is the health of the CPU line.
 func (m *Model) CPULevel() Level {
 	if m.IssueSeen {
-		return m.ruleLevel("cpu_pressure")
+		return m.ruleLevel(detect.RuleCPUPressure)
 	}
-	if m.Sample == nil || m.Sample.CPU == nil {
-		return LevelOK
-	}
-	return above(m.Sample.CPU.BusyRatio, defaultCPU)
+	return m.builtinLevel(detect.RuleCPUPressure, "")
 }
 
 // MemLevel is the health of the memory line.
 func (m *Model) MemLevel() Level {
 	if m.IssueSeen {
-		return m.ruleLevel("mem_pressure")
+		return m.ruleLevel(detect.RuleMemPressure)
 	}
-	if m.Sample == nil || m.Sample.Mem == nil {
-		return LevelOK
-	}
-	return below(m.Sample.Mem.AvailableRatio, defaultMemLow)
+	return m.builtinLevel(detect.RuleMemPressure, "")
 }
 
 // SwapLevel is the health of the swap line.
 func (m *Model) SwapLevel() Level {
 	if m.IssueSeen {
-		return m.ruleLevel("swap_exhaustion")
+		return m.ruleLevel(detect.RuleSwapExhaustion)
 	}
-	if m.Sample == nil || m.Sample.Swap == nil {
-		return LevelOK
-	}
-	return above(m.Sample.Swap.UsedRatio, defaultSwap)
+	return m.builtinLevel(detect.RuleSwapExhaustion, "")
 }
 
-// LoadLevel is the health of the load line.
-func (m *Model) LoadLevel() Level {
-	if m.IssueSeen {
-		return m.ruleLevel("cpu_pressure")
-	}
-	if m.Sample == nil || m.Sample.Load == nil {
-		return LevelOK
-	}
-	return above(m.Sample.Load.Load1Per, defaultLoadPer)
-}
+// LoadLevel is the health of the load line: the CPU's, as lmn-detect
+// judges load by CPU pressure.
+func (m *Model) LoadLevel() Level { return m.CPULevel() }
+
+// psiRules are the rules about each pressure resource.
+var psiRules = map[string]string{"cpu": detect.RuleCPUPressure, "memory": detect.RuleMemPressure, "io": detect.RuleIOPressure}
 
 // PSILevel is the health of one pressure resource: "cpu", "memory", "io".
-func (m *Model) PSILevel(resource string, some float64) Level {
+func (m *Model) PSILevel(resource string) Level {
 	if m.IssueSeen {
-		rule := map[string]string{"cpu": "cpu_pressure", "memory": "mem_pressure", "io": "io_pressure"}[resource]
-		return m.ruleLevel(rule)
+		return m.ruleLevel(psiRules[resource])
 	}
-	return above(some, defaultPSI)
+	return m.builtinLevel(psiRules[resource], "")
 }
 
 // MountLevel is the health of one mounted filesystem.
@@ -150,7 +119,8 @@ func (m *Model) MountLevel(mt record.Mount) Level {
 	if m.IssueSeen {
 		return m.SubjectLevel("mount", mt.Mount)
 	}
-	return max(above(mt.UsedRatio, defaultDisk), above(mt.InodesUsedRatio, defaultDisk))
+	return max(m.builtinLevel(detect.RuleDiskUsage, mt.Mount), m.builtinLevel(detect.RuleInodeUsage, mt.Mount),
+		m.builtinLevel(detect.RuleNixStoreUsage, mt.Mount))
 }
 
 // InterfaceLevel is the health of one network interface.
@@ -158,21 +128,15 @@ func (m *Model) InterfaceLevel(in record.Interface) Level {
 	if m.IssueSeen {
 		return m.SubjectLevel("interface", in.Name)
 	}
-	if !in.Up {
-		return LevelWarning
-	}
-	return LevelOK
+	return m.builtinLevel(detect.RuleInterfaceDown, in.Name)
 }
 
 // RouteLevel is the health of the default route.
 func (m *Model) RouteLevel() Level {
 	if m.IssueSeen {
-		return m.ruleLevel("no_default_route")
+		return m.ruleLevel(detect.RuleNoDefaultRoute)
 	}
-	if m.Sample != nil && m.Sample.Net != nil && !m.Sample.Net.DefaultRoute {
-		return LevelWarning
-	}
-	return LevelOK
+	return m.builtinLevel(detect.RuleNoDefaultRoute, "")
 }
 
 // SensorLevel is the health of one temperature sensor.
@@ -180,14 +144,7 @@ func (m *Model) SensorLevel(s record.Sensor) Level {
 	if m.IssueSeen {
 		return m.SubjectLevel("sensor", s.Sensor)
 	}
-	lim := defaultTemp
-	if s.HighCelsius != nil {
-		lim[0] = *s.HighCelsius
-	}
-	if s.CritCelsius != nil {
-		lim[1] = *s.CritCelsius
-	}
-	return above(s.Celsius, lim)
+	return m.builtinLevel(detect.RuleTemperature, s.Sensor)
 }
 
 // UnitLevel is the health of a failed unit: warning unless an issue says

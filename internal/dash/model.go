@@ -146,20 +146,21 @@ func New() *Model {
 // left as it was.
 func (m *Model) Apply(line record.Line) error {
 	var h record.Header
-	if err := line.Decode(&h); err != nil {
-		m.Invalid++
-		return fmt.Errorf("dash: %w", err)
-	}
 	var err error
 	switch line.Kind {
 	case record.KindStart:
-		err = m.applyStart(line)
+		h, err = m.applyStart(line)
 	case record.KindSample:
-		err = m.applySample(line)
+		h, err = m.applySample(line)
 	case record.KindIssue:
-		err = m.applyIssue(line)
+		h, err = m.applyIssue(line)
 	case record.KindHeal:
-		err = m.applyHeal(line)
+		h, err = m.applyHeal(line)
+	default:
+		if err = line.Decode(&h); err != nil {
+			m.Invalid++
+			return fmt.Errorf("dash: %w", err)
+		}
 	}
 	if err != nil {
 		m.Invalid++
@@ -197,22 +198,27 @@ func (m *Model) source(name string) *Source {
 	return s
 }
 
-func (m *Model) applyStart(line record.Line) error {
+// The applyX decode a record of kind X, apply it and return its header;
+// on an error the model is as it was.
+
+func (m *Model) applyStart(line record.Line) (record.Header, error) {
 	var st record.Start
 	if err := line.Decode(&st); err != nil {
-		return err
+		return st.Header, err
 	}
 	if st.Src != "" {
 		m.source(st.Src).Version = st.Version
 	}
 	m.healSettings(line, st.Src)
-	return nil
+	return st.Header, nil
 }
 
-func (m *Model) applySample(line record.Line) error {
+// applySample decodes a sample as every reader of the stream does, with
+// record's sample decoder.
+func (m *Model) applySample(line record.Line) (record.Header, error) {
 	var s record.Sample
-	if err := line.Decode(&s); err != nil {
-		return err
+	if err := record.DecodeSample(line.Body(), &s); err != nil {
+		return s.Header, &record.LineError{Line: line.N, Err: err}
 	}
 	if m.Sample != nil && s.TS.After(m.Sample.TS.Time) {
 		m.SampleGap = s.TS.Sub(m.Sample.TS.Time)
@@ -232,7 +238,7 @@ func (m *Model) applySample(line record.Line) error {
 	if s.Disks != nil {
 		m.pushDisks(s.Disks.Mounts)
 	}
-	return nil
+	return s.Header, nil
 }
 
 func (m *Model) pushPSI(name string, p *record.Pressure) {
@@ -267,20 +273,20 @@ func (m *Model) pushDisks(mounts []record.Mount) {
 	}
 }
 
-func (m *Model) applyIssue(line record.Line) error {
+func (m *Model) applyIssue(line record.Line) (record.Header, error) {
 	var is record.Issue
 	if err := line.Decode(&is); err != nil {
-		return err
+		return is.Header, err
 	}
 	if is.ID == "" {
-		return fmt.Errorf("issue without id")
+		return is.Header, fmt.Errorf("issue without id")
 	}
 	m.IssueSeen = true
 	lvl := SeverityLevel(is.Severity)
 	switch is.State {
 	case record.StateFiring:
 		if _, ok := m.Issues[is.ID]; !ok && len(m.Issues) >= MaxIssues {
-			return fmt.Errorf("issue %s: more than %d firing issues; not shown", is.ID, MaxIssues)
+			return is.Header, fmt.Errorf("issue %s: more than %d firing issues; not shown", is.ID, MaxIssues)
 		}
 		m.Issues[is.ID] = &is
 		m.fired(&is)
@@ -291,9 +297,9 @@ func (m *Model) applyIssue(line record.Line) error {
 		m.closeBreakers(is.ID)
 		m.event(is.TS.Time, record.KindIssue, LevelOK, words("RESOLVED", is.Rule, SubjectString(is.Subject), is.Summary))
 	default:
-		return fmt.Errorf("issue %s: unknown state %q", is.ID, is.State)
+		return is.Header, fmt.Errorf("issue %s: unknown state %q", is.ID, is.State)
 	}
-	return nil
+	return is.Header, nil
 }
 
 func (m *Model) event(ts time.Time, kind string, lvl Level, text string) {

@@ -107,14 +107,23 @@ func TestHealthFromIssues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Before any issue: fixed levels. 97 % full is critical, 50 % fine.
-	apply(`{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","host":"h","src":"lmn-collect","cpu":{"busy_ratio":0.9},"disks":{"mounts":[{"mount":"/","used_ratio":0.97},{"mount":"/home","used_ratio":0.5}]}}`)
+	// Before any issue: lmn-detect's built-in levels. 97 % full is
+	// critical, 50 % fine; tasks waiting for CPU 60 % of the minute is a
+	// warning (cpu_pressure, 50 %), however busy the CPU.
+	apply(`{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","host":"h","src":"lmn-collect","cpu":{"busy_ratio":1},"mem":{"available_ratio":0.04},` +
+		`"psi":{"cpu":{"some":{"avg60_ratio":0.6}}},"disks":{"mounts":[{"mount":"/","used_ratio":0.97},{"mount":"/home","used_ratio":0.5}]}}`)
 	mounts := m.Sample.Disks.Mounts
 	if got := m.MountLevel(mounts[0]); got != LevelCritical {
 		t.Errorf("default / level %v", got)
 	}
+	if got := m.MountLevel(mounts[1]); got != LevelOK {
+		t.Errorf("default /home level %v", got)
+	}
 	if got := m.CPULevel(); got != LevelWarning {
 		t.Errorf("default cpu level %v", got)
+	}
+	if got := m.MemLevel(); got != LevelCritical {
+		t.Errorf("default memory level %v (4 %% available, mem_pressure critical below 5 %%)", got)
 	}
 	// An issue about /home makes it red and everything else green.
 	apply(`{"kind":"issue","v":1,"ts":"2026-11-26T18:00:01Z","id":"x","rule":"inode_usage","subject":{"mount":"/home"},"state":"firing","severity":"critical"}`)

@@ -97,7 +97,7 @@ func (r *rule) subjectOf(name string) map[string]string {
 	if r.list == nil {
 		return map[string]string{}
 	}
-	return map[string]string{r.list.key: name}
+	return map[string]string{r.list.Key: name}
 }
 
 // Sample evaluates every rule on s and returns the issues it causes, in a
@@ -139,9 +139,9 @@ func each(r *rule, s *record.Sample, f func(j int, name string)) {
 		f(0, "")
 		return
 	}
-	n := r.list.n(s)
+	n := r.list.Len(s)
 	for j := range n {
-		name := r.list.name(s, j)
+		name := r.list.Name(s, j)
 		if r.matches(name) {
 			f(j, name)
 		}
@@ -152,7 +152,7 @@ func each(r *rule, s *record.Sample, f func(j int, name string)) {
 // although their list was, and forgets those idle for long.
 func (e *Engine) gone(i int, s *record.Sample, forget time.Duration) {
 	r := e.rules[i]
-	if r.list == nil || r.list.n(s) == 0 {
+	if r.list == nil || r.list.Len(s) == 0 {
 		return
 	}
 	ts := s.TS.Time
@@ -233,7 +233,7 @@ func (e *Engine) emit(i int, st *subject, state string, ts time.Time) {
 		value: st.Value, threshold: st.Threshold, clear: st.Clear, eta: st.ETA,
 	}
 	if r.metric != nil {
-		v.metric, v.unit = r.metric.path, r.metric.unit
+		v.metric, v.unit = r.metric.Path, r.metric.unit
 	}
 	e.describe(r, st, &v)
 	t := r.summary
@@ -242,7 +242,7 @@ func (e *Engine) emit(i int, st *subject, state string, ts time.Time) {
 	}
 	is.Summary = t.render(&v)
 	if st.Flapping {
-		is.Summary += " (flapping: held firing until quiet for " + formatDuration(r.Flapping.Window.D()) + ")"
+		is.Summary += " (flapping: held firing until quiet for " + r.Flapping.Window.String() + ")"
 	}
 	e.out = append(e.out, is)
 }
@@ -256,7 +256,7 @@ func (e *Engine) describe(r *rule, st *subject, v *vars) {
 		v.unit, v.interval = "seconds", st.Clear
 	default:
 		if r.list != nil {
-			v.subject = st.Subject[r.list.key]
+			v.subject = st.Subject[r.list.Key]
 		}
 	}
 	if v.subject == "" {

@@ -9,7 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
+
+	"github.com/lmn-heal/lmn/internal/config"
+	"github.com/lmn-heal/lmn/internal/record"
 )
 
 // Rule kinds.
@@ -65,18 +69,18 @@ type Rule struct {
 	// reaches Limit within Horizon (critical within CriticalHorizon), once
 	// MinHistory of samples is in the window, and resolves when the
 	// estimate moves beyond ClearHorizon.
-	Limit           *float64 `json:"limit,omitempty"`
-	Window          Duration `json:"window,omitzero"`
-	Horizon         Duration `json:"horizon,omitzero"`
-	CriticalHorizon Duration `json:"critical_horizon,omitzero"`
-	ClearHorizon    Duration `json:"clear_horizon,omitzero"`
-	MinHistory      Duration `json:"min_history,omitzero"`
+	Limit           *float64        `json:"limit,omitempty"`
+	Window          config.Duration `json:"window,omitzero"`
+	Horizon         config.Duration `json:"horizon,omitzero"`
+	CriticalHorizon config.Duration `json:"critical_horizon,omitzero"`
+	ClearHorizon    config.Duration `json:"clear_horizon,omitzero"`
+	MinHistory      config.Duration `json:"min_history,omitzero"`
 
 	// Intervals and Interval shape an absence rule: it fires when no sample
 	// came for Intervals times the expected interval (Interval, or each
 	// sample's interval_seconds when Interval is not set).
-	Intervals int      `json:"intervals,omitempty"`
-	Interval  Duration `json:"interval,omitzero"`
+	Intervals int             `json:"intervals,omitempty"`
+	Interval  config.Duration `json:"interval,omitzero"`
 
 	// For is how long the condition must hold before firing.
 	For Hold `json:"for,omitzero"`
@@ -103,22 +107,8 @@ type Condition struct {
 
 // Flapping is a rule's flap detection; Transitions 0 turns it off.
 type Flapping struct {
-	Transitions int      `json:"transitions"`
-	Window      Duration `json:"window"`
-}
-
-// RulesError says what is wrong in a rules file, and where.
-type RulesError struct {
-	File string // the file's name, "built-in defaults" for the defaults
-	Path string // a field path such as "rules[3].for"; "" for the whole file
-	Msg  string
-}
-
-func (e *RulesError) Error() string {
-	if e.Path == "" {
-		return fmt.Sprintf("rules %s: %s", e.File, e.Msg)
-	}
-	return fmt.Sprintf("rules %s: %s: %s", e.File, e.Path, e.Msg)
+	Transitions int             `json:"transitions"`
+	Window      config.Duration `json:"window"`
 }
 
 //go:embed defaults.json
@@ -131,7 +121,7 @@ const DefaultsName = "built-in defaults"
 type Rules struct {
 	file     File
 	compiled []*rule
-	fields   fieldSet // what the compiled rules read of a sample
+	fields   record.FieldSet // what the compiled rules read of a sample
 	json     []byte
 	digest   string
 }
@@ -152,11 +142,15 @@ func (r *Rules) JSON() []byte { return r.json }
 // Digest is "sha256:" and the hex SHA-256 of the compact form of JSON().
 func (r *Rules) Digest() string { return r.digest }
 
+// Decoder returns a sample decoder for the fields these rules read.
+func (r *Rules) Decoder() *record.SampleDecoder { return record.NewSampleDecoder(r.fields) }
+
 // Len returns the number of enabled rules.
 func (r *Rules) Len() int { return len(r.compiled) }
 
 // ParseRules reads a rules file named name (used in errors). A file with
-// "extend": true is applied on top of the built-in defaults.
+// "extend": true is applied on top of the built-in defaults. A mistake is a
+// *config.Error naming the file and the field path.
 func ParseRules(name string, data []byte) (*Rules, error) {
 	raws, extend, err := parseTop(name, data)
 	if err != nil {
@@ -178,10 +172,10 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 			err = normalize(&rl, raw.fields)
 		}
 		if err != nil {
-			return nil, wrapRuleErr(name, path, err)
+			return nil, config.In(name, config.Field(path, err))
 		}
 		if j, dup := seen[rl.Name]; dup {
-			return nil, &RulesError{File: name, Path: path + ".name", Msg: fmt.Sprintf("rule %q is already defined by rules[%d]", rl.Name, raws[j].index)}
+			return nil, config.In(name, config.Errorf(path+".name", "rule %q is already defined by rules[%d]", rl.Name, raws[j].index))
 		}
 		seen[rl.Name] = i
 		f.Rules = append(f.Rules, rl)
@@ -197,7 +191,7 @@ func build(name string, f File, raws []rawRule) (*Rules, error) {
 		}
 		c, err := compile(&f.Rules[i])
 		if err != nil {
-			return nil, wrapRuleErr(name, fmt.Sprintf("rules[%d]", raws[i].index), err)
+			return nil, config.In(name, config.Field(fmt.Sprintf("rules[%d]", raws[i].index), err))
 		}
 		r.compiled = append(r.compiled, c)
 		c.needs(&r.fields)
@@ -217,22 +211,6 @@ func build(name string, f File, raws []rawRule) (*Rules, error) {
 	return r, nil
 }
 
-// fieldError is an error at one field of a rule.
-type fieldError struct {
-	field string // "for", "and[1].metric"
-	msg   string
-}
-
-func (e *fieldError) Error() string { return e.field + ": " + e.msg }
-
-func wrapRuleErr(file, path string, err error) error {
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		return &RulesError{File: file, Path: path + "." + fe.field, Msg: fe.msg}
-	}
-	return &RulesError{File: file, Path: path, Msg: err.Error()}
-}
-
 // rawRule is one rule as key → raw JSON value, with its index in the file
 // that gave it (for error paths).
 type rawRule struct {
@@ -241,43 +219,65 @@ type rawRule struct {
 }
 
 func parseTop(name string, data []byte) ([]rawRule, bool, error) {
+	raws, extend, err := parseTopFields(data)
+	return raws, extend, config.In(name, err)
+}
+
+func parseTopFields(data []byte) ([]rawRule, bool, error) {
 	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, false, &RulesError{File: name, Msg: jsonErrMsg(data, err) + " (want an object such as {\"extend\": true, \"rules\": [...]})"}
+	if err := config.Decode(data, &top); err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) && ce.Field == "" {
+			return nil, false, fmt.Errorf("%w (want an object such as {\"extend\": true, \"rules\": [...]})", ce.Err)
+		}
+		return nil, false, err
 	}
 	var extend bool
 	var list []json.RawMessage
-	for k, v := range top {
+	for _, k := range sortedKeys(top) {
 		var err error
 		switch k {
 		case "extend":
-			err = json.Unmarshal(v, &extend)
+			err = config.Decode(top[k], &extend)
 		case "rules":
-			err = json.Unmarshal(v, &list)
+			err = config.Decode(top[k], &list)
 		default:
-			return nil, false, &RulesError{File: name, Path: k, Msg: "unknown field (want \"extend\" or \"rules\")"}
+			return nil, false, config.Errorf(k, "unknown field (want \"extend\" or \"rules\")")
 		}
 		if err != nil {
-			return nil, false, &RulesError{File: name, Path: k, Msg: cleanJSONErr(err)}
+			return nil, false, config.Field(k, err)
 		}
 	}
 	if _, ok := top["rules"]; !ok {
-		return nil, false, &RulesError{File: name, Path: "rules", Msg: "missing (want a list of rules)"}
+		return nil, false, config.Errorf("rules", "missing (want a list of rules)")
 	}
 	raws := make([]rawRule, 0, len(list))
 	for i, item := range list {
 		var m map[string]json.RawMessage
 		if err := json.Unmarshal(item, &m); err != nil || m == nil {
-			return nil, false, &RulesError{File: name, Path: fmt.Sprintf("rules[%d]", i), Msg: "want an object, got " + preview(item)}
+			return nil, false, config.Errorf(fmt.Sprintf("rules[%d]", i), "want an object, got %s", preview(item))
 		}
-		for k := range m {
+		for _, k := range sortedKeys(m) {
 			if _, ok := ruleFields[k]; !ok {
-				return nil, false, &RulesError{File: name, Path: fmt.Sprintf("rules[%d].%s", i, k), Msg: "unknown field"}
+				return nil, false, config.Errorf(fmt.Sprintf("rules[%d].%s", i, k), "unknown field%s", hint(k))
 			}
 		}
 		raws = append(raws, rawRule{index: i, fields: m})
 	}
 	return raws, extend, nil
+}
+
+// hint suggests the rule field a misspelt key was meant to be.
+func hint(key string) string {
+	names := make([]string, 0, len(ruleFields))
+	for k := range ruleFields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	if s := config.Suggest(key, names); s != "" {
+		return " (" + s + ")"
+	}
+	return ""
 }
 
 // mergeRules patches base with over: same-named rules are merged field by
@@ -330,73 +330,10 @@ func decodeRule(fields map[string]json.RawMessage) (Rule, error) {
 	var r Rule
 	v := reflect.ValueOf(&r).Elem()
 	for _, k := range sortedKeys(fields) {
-		raw := fields[k]
 		dst := v.Field(ruleFields[k]).Addr().Interface()
-		var err error
-		switch k {
-		case "and", "escalate":
-			err = decodeConditions(k, raw, dst.(*[]Condition))
-		default:
-			err = strictUnmarshal(raw, dst)
-		}
-		if err != nil {
-			var fe *fieldError
-			if errors.As(err, &fe) {
-				return r, err
-			}
-			return r, &fieldError{field: k, msg: cleanJSONErr(err)}
+		if err := config.Decode(fields[k], dst); err != nil {
+			return r, config.Field(k, err)
 		}
 	}
 	return r, nil
-}
-
-func decodeConditions(key string, raw json.RawMessage, dst *[]Condition) error {
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return &fieldError{field: key, msg: "want a list of conditions such as [{\"metric\": \"psi.memory.some.avg60_ratio\", \"above\": 0.1}]"}
-	}
-	*dst = make([]Condition, len(items))
-	for i, item := range items {
-		if err := strictUnmarshal(item, &(*dst)[i]); err != nil {
-			return &fieldError{field: fmt.Sprintf("%s[%d]", key, i), msg: cleanJSONErr(err)}
-		}
-	}
-	return nil
-}
-
-func strictUnmarshal(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-func cleanJSONErr(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		msg := fmt.Sprintf("want %s, got %s", te.Type, te.Value)
-		if te.Field != "" {
-			msg = te.Field + ": " + msg
-		}
-		return msg
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
-}
-
-// jsonErrMsg turns a syntax error's offset into a line and column.
-func jsonErrMsg(data []byte, err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		// Offset counts the bytes read, the offending one included.
-		off := int(max(0, min(se.Offset-1, int64(len(data)))))
-		line := 1 + bytes.Count(data[:off], []byte("\n"))
-		col := off - bytes.LastIndexByte(data[:off], '\n')
-		return fmt.Sprintf("line %d column %d: %s", line, col, cleanJSONErr(err))
-	}
-	return cleanJSONErr(err)
 }

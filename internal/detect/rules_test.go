@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/lmn-heal/lmn/internal/config"
 )
 
 func TestDefaults(t *testing.T) {
@@ -94,16 +96,17 @@ func TestRulesErrors(t *testing.T) {
 	tests := []struct {
 		name, file, path, msg string
 	}{
-		{"not json", `{"rules": [`, "", "line 1 column 11"},
+		{"not json", `{"rules": [`, "", "not closed"},
+		{"syntax error", `{"rules": [}`, "", "line 1 column 12"},
 		{"syntax error line", "{\n\"rules\": [\n}", "", "line 3 column 1"},
 		{"top unknown", `{"rulez": []}`, "rulez", "unknown field"},
 		{"missing rules", `{"extend": true}`, "rules", "missing"},
 		{"rules not a list", `{"rules": {}}`, "rules", "want"},
 		{"rule not object", `{"rules": [` + ok + `, 3]}`, "rules[1]", "want an object"},
-		{"unknown rule field", `{"rules": [` + ok + `, {"name":"x","kind":"unit_failed","fo":1}]}`, "rules[1].fo", "unknown field"},
+		{"unknown rule field", `{"rules": [` + ok + `, {"name":"x","kind":"unit_failed","fo":1}]}`, "rules[1].fo", `unknown field (did you mean "for"?)`},
 		{"bad for", `{"rules": [{"name":"x","kind":"unit_failed","for":"5 minutes"}]}`, "rules[0].for", "bad duration"},
 		{"negative for", `{"rules": [{"name":"x","kind":"unit_failed","for":-1}]}`, "rules[0].for", "want a number of samples"},
-		{"wrong type", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","warning":"high"}]}`, "rules[0].warning", "want float64"},
+		{"wrong type", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","warning":"high"}]}`, "rules[0].warning", `want a number, got "high"`},
 		{"bad name", `{"rules": [{"name":"Disk Usage","kind":"unit_failed"}]}`, "rules[0].name", "lower case"},
 		{"bad kind", `{"rules": [{"name":"x","kind":"thresold"}]}`, "rules[0].kind", "want one of"},
 		{"field of other kind", `{"rules": [{"name":"x","kind":"unit_failed","metric":"mem.available_ratio"}]}`, "rules[0].metric", "not used by a unit_failed rule"},
@@ -113,7 +116,7 @@ func TestRulesErrors(t *testing.T) {
 		{"critical before warning", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","direction":"below","warning":0.1,"critical":0.2}]}`, "rules[0].critical", "not below"},
 		{"bad direction", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","direction":"up","warning":1}]}`, "rules[0].direction", "above"},
 		{"condition both", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","warning":1,"and":[{"metric":"swap.used_ratio","above":1,"below":2}]}]}`, "rules[0].and[0]", "exactly one"},
-		{"condition unknown field", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","warning":1,"and":[{"metric":"swap.used_ratio","over":1}]}]}`, "rules[0].and[0]", "unknown field"},
+		{"condition unknown field", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","warning":1,"and":[{"metric":"swap.used_ratio","over":1}]}]}`, "rules[0].and[0].over", "unknown field"},
 		{"condition other list", `{"rules": [{"name":"x","kind":"threshold","metric":"disks.mounts[].used_ratio","warning":1,"and":[{"metric":"temps.sensors[].celsius","above":1}]}]}`, "rules[0].and[0].metric", "disks.mounts[]"},
 		{"warning_from other list", `{"rules": [{"name":"x","kind":"threshold","metric":"mem.available_ratio","warning":1,"warning_from":"temps.sensors[].high_celsius"}]}`, "rules[0].warning_from", "machine-wide"},
 		{"trend without limit", `{"rules": [{"name":"x","kind":"trend","metric":"mem.available_ratio","window":"1h","horizon":"1h"}]}`, "rules[0].limit", "needs the limit"},
@@ -128,12 +131,12 @@ func TestRulesErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseRules("mine.json", []byte(tt.file))
-			var re *RulesError
+			var re *config.Error
 			if !errors.As(err, &re) {
-				t.Fatalf("err = %v, want a *RulesError", err)
+				t.Fatalf("err = %v, want a *config.Error", err)
 			}
-			if re.File != "mine.json" || re.Path != tt.path || !strings.Contains(re.Msg, tt.msg) {
-				t.Errorf("got file %q path %q msg %q\nwant file mine.json path %q msg containing %q", re.File, re.Path, re.Msg, tt.path, tt.msg)
+			if re.File != "mine.json" || re.Field != tt.path || !strings.Contains(re.Err.Error(), tt.msg) {
+				t.Errorf("got file %q path %q msg %q\nwant file mine.json path %q msg containing %q", re.File, re.Field, re.Err, tt.path, tt.msg)
 			}
 			if !strings.Contains(err.Error(), "mine.json") {
 				t.Errorf("error %q does not name the file", err)
@@ -152,9 +155,9 @@ func FuzzParseRules(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseRules("fuzz.json", data)
 		if err != nil {
-			var re *RulesError
-			if !errors.As(err, &re) {
-				t.Fatalf("error is not a *RulesError: %v", err)
+			var re *config.Error
+			if !errors.As(err, &re) || re.File != "fuzz.json" {
+				t.Fatalf("error is not a *config.Error naming the file: %v", err)
 			}
 			return
 		}

@@ -1,11 +1,11 @@
 package detect
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -59,10 +59,8 @@ func EncodeState(st *State) ([]byte, error) {
 // a state of this format and version.
 func DecodeState(b []byte) (*State, error) {
 	var st State
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("decode state: %s", cleanJSONErr(err))
+	if err := config.Decode(b, &st); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
 	}
 	if st.Format != StateFormat || st.Version != StateVersion {
 		return nil, fmt.Errorf("decode state: format %q version %d, want %q version %d", st.Format, st.Version, StateFormat, StateVersion)
@@ -114,5 +112,5 @@ func fitsKind(r *rule, s *subject) bool {
 	if r.list == nil {
 		return s.Name == "" && len(s.Subject) == 0
 	}
-	return s.Subject[r.list.key] == s.Name && (r.Kind == KindTrend || len(s.Points) == 0)
+	return s.Subject[r.list.Key] == s.Name && (r.Kind == KindTrend || len(s.Points) == 0)
 }

@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"sort"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/config"
+	"github.com/lmn-heal/lmn/internal/record"
 )
 
 // Fields every kind of rule accepts, and the further fields of each kind.
@@ -18,7 +21,7 @@ var (
 		KindUnitFailed: {},
 		KindAbsence:    {"intervals", "interval"},
 	}
-	defaultFlapping = Flapping{Transitions: 5, Window: Duration(time.Hour)}
+	defaultFlapping = Flapping{Transitions: 5, Window: config.Duration(time.Hour)}
 	ruleName        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 )
 
@@ -34,15 +37,15 @@ var defaultSummaries = map[string][2]string{
 // defaults, so the effective rule is explicit.
 func normalize(r *Rule, fields map[string]json.RawMessage) error {
 	if !ruleName.MatchString(r.Name) {
-		return &fieldError{"name", fmt.Sprintf("%q: want lower case letters, digits and _ (such as \"disk_usage\")", r.Name)}
+		return config.Errorf("name", "%q: want lower case letters, digits and _ (such as \"disk_usage\")", r.Name)
 	}
 	allowed, ok := kindKeys[r.Kind]
 	if !ok {
-		return &fieldError{"kind", fmt.Sprintf("%q: want one of threshold, trend, unit_failed, absence", r.Kind)}
+		return config.Errorf("kind", "%q: want one of threshold, trend, unit_failed, absence", r.Kind)
 	}
 	for _, k := range sortedKeys(fields) {
 		if !contains(commonKeys, k) && !contains(allowed, k) {
-			return &fieldError{k, "not used by a " + r.Kind + " rule"}
+			return config.Errorf(k, "not used by a %s rule", r.Kind)
 		}
 	}
 	if r.Enabled == nil {
@@ -54,14 +57,14 @@ func normalize(r *Rule, fields map[string]json.RawMessage) error {
 		r.Flapping = &f
 	}
 	if r.Flapping.Transitions < 0 {
-		return &fieldError{"flapping.transitions", "must not be negative (0 turns flap detection off)"}
+		return config.Errorf("flapping.transitions", "must not be negative (0 turns flap detection off)")
 	}
 	if r.Flapping.Transitions > 0 && r.Flapping.Window <= 0 {
-		return &fieldError{"flapping.window", "want a duration such as \"1h\""}
+		return config.Errorf("flapping.window", "want a duration such as \"1h\"")
 	}
 	for i, p := range r.Match {
 		if _, err := path.Match(p, ""); err != nil {
-			return &fieldError{fmt.Sprintf("match[%d]", i), fmt.Sprintf("bad pattern %q", p)}
+			return config.Errorf(fmt.Sprintf("match[%d]", i), "bad pattern %q", p)
 		}
 	}
 	def := defaultSummaries[r.Kind]
@@ -78,7 +81,7 @@ func normalize(r *Rule, fields map[string]json.RawMessage) error {
 		return normalizeTrend(r)
 	case KindAbsence:
 		if r.Intervals < 1 {
-			return &fieldError{"intervals", "want a number of missed intervals, at least 1"}
+			return config.Errorf("intervals", "want a number of missed intervals, at least 1")
 		}
 	}
 	return nil
@@ -89,7 +92,7 @@ func normalizeThreshold(r *Rule) error {
 		return err
 	}
 	if r.Warning == nil && r.Critical == nil {
-		return &fieldError{"warning", "a threshold rule needs a warning or a critical level"}
+		return config.Errorf("warning", "a threshold rule needs a warning or a critical level")
 	}
 	above := r.Direction == "above"
 	fire := r.Warning
@@ -97,14 +100,14 @@ func normalizeThreshold(r *Rule) error {
 		fire = r.Critical
 	}
 	if r.Warning != nil && r.Critical != nil && beyond(*r.Warning, *r.Critical, above) && *r.Warning != *r.Critical {
-		return &fieldError{"critical", fmt.Sprintf("%g is not %s the warning level %g", *r.Critical, r.Direction, *r.Warning)}
+		return config.Errorf("critical", "%g is not %s the warning level %g", *r.Critical, r.Direction, *r.Warning)
 	}
 	if r.Clear == nil {
 		c := *fire
 		r.Clear = &c
 	}
 	if beyond(*r.Clear, *fire, above) && *r.Clear != *fire {
-		return &fieldError{"clear", fmt.Sprintf("%g is %s the fire level %g; the clear level must be on the other side (hysteresis)", *r.Clear, r.Direction, *fire)}
+		return config.Errorf("clear", "%g is %s the fire level %g; the clear level must be on the other side (hysteresis)", *r.Clear, r.Direction, *fire)
 	}
 	return nil
 }
@@ -115,34 +118,34 @@ func normalizeTrend(r *Rule) error {
 	}
 	switch {
 	case r.Limit == nil:
-		return &fieldError{"limit", "a trend rule needs the limit it watches for (such as 1 for a full disk)"}
+		return config.Errorf("limit", "a trend rule needs the limit it watches for (such as 1 for a full disk)")
 	case r.Window <= 0:
-		return &fieldError{"window", "want the fit window, such as \"1h\""}
+		return config.Errorf("window", "want the fit window, such as \"1h\"")
 	case r.Horizon <= 0:
-		return &fieldError{"horizon", "want how far ahead to look, such as \"6h\""}
+		return config.Errorf("horizon", "want how far ahead to look, such as \"6h\"")
 	case r.MinHistory > r.Window:
-		return &fieldError{"min_history", fmt.Sprintf("%s is longer than the window %s", formatDuration(r.MinHistory.D()), formatDuration(r.Window.D()))}
+		return config.Errorf("min_history", "%s is longer than the window %s", r.MinHistory, r.Window)
 	case r.CriticalHorizon > r.Horizon:
-		return &fieldError{"critical_horizon", "must not be longer than horizon"}
+		return config.Errorf("critical_horizon", "must not be longer than horizon")
 	}
 	if r.ClearHorizon == 0 {
 		r.ClearHorizon = r.Horizon * 3 / 2
 	}
 	if r.ClearHorizon < r.Horizon {
-		return &fieldError{"clear_horizon", "must not be shorter than horizon (hysteresis)"}
+		return config.Errorf("clear_horizon", "must not be shorter than horizon (hysteresis)")
 	}
 	return nil
 }
 
 func checkDirection(r *Rule) error {
 	if r.Metric == "" {
-		return &fieldError{"metric", "missing: want a sample field such as \"mem.available_ratio\""}
+		return config.Errorf("metric", "missing: want a sample field such as \"mem.available_ratio\"")
 	}
 	if r.Direction == "" {
 		r.Direction = "above"
 	}
 	if r.Direction != "above" && r.Direction != "below" {
-		return &fieldError{"direction", fmt.Sprintf("%q: want \"above\" or \"below\"", r.Direction)}
+		return config.Errorf("direction", "%q: want \"above\" or \"below\"", r.Direction)
 	}
 	return nil
 }
@@ -179,7 +182,7 @@ func sortedKeys[V any](m map[string]V) []string {
 type rule struct {
 	*Rule
 	metric             *metric
-	list               *listDef
+	list               *record.List
 	above              bool
 	warnFrom, critFrom *metric
 	and, escalate      []cond
@@ -198,9 +201,9 @@ func compile(r *Rule) (*rule, error) {
 	var err error
 	if r.Metric != "" {
 		if c.metric, err = lookupMetric(r.Metric); err != nil {
-			return nil, &fieldError{"metric", err.Error()}
+			return nil, config.Field("metric", err)
 		}
-		c.list = c.metric.list
+		c.list = c.metric.List
 	}
 	if c.warnFrom, err = sameList(c, "warning_from", r.WarningFrom); err != nil {
 		return nil, err
@@ -215,10 +218,10 @@ func compile(r *Rule) (*rule, error) {
 		return nil, err
 	}
 	if c.summary, err = parseTemplate(r.Summary); err != nil {
-		return nil, &fieldError{"summary", err.Error()}
+		return nil, config.Field("summary", err)
 	}
 	if c.resolved, err = parseTemplate(r.ResolvedSummary); err != nil {
-		return nil, &fieldError{"resolved_summary", err.Error()}
+		return nil, config.Field("resolved_summary", err)
 	}
 	return c, nil
 }
@@ -231,14 +234,14 @@ func sameList(c *rule, field, p string) (*metric, error) {
 	}
 	m, err := lookupMetric(p)
 	if err != nil {
-		return nil, &fieldError{field, err.Error()}
+		return nil, config.Field(field, err)
 	}
-	if m.list != nil && m.list != c.list {
+	if m.List != nil && m.List != c.list {
 		want := "a machine-wide metric"
 		if c.list != nil {
-			want = "a field of " + c.list.path + " or a machine-wide metric"
+			want = "a field of " + c.list.Path + " or a machine-wide metric"
 		}
-		return nil, &fieldError{field, fmt.Sprintf("%q is a field of %s, want %s", p, m.list.path, want)}
+		return nil, config.Errorf(field, "%q is a field of %s, want %s", p, m.List.Path, want)
 	}
 	return m, nil
 }
@@ -252,10 +255,10 @@ func compileConds(c *rule, key string, conds []Condition) ([]cond, error) {
 			return nil, err
 		}
 		if m == nil {
-			return nil, &fieldError{at + ".metric", "missing"}
+			return nil, config.Errorf(at+".metric", "missing")
 		}
 		if (k.Above == nil) == (k.Below == nil) {
-			return nil, &fieldError{at, "want exactly one of \"above\" and \"below\""}
+			return nil, config.Errorf(at, "want exactly one of \"above\" and \"below\"")
 		}
 		cc := cond{m: m, above: k.Above != nil}
 		if cc.above {
@@ -267,7 +270,7 @@ func compileConds(c *rule, key string, conds []Condition) ([]cond, error) {
 		if k.Clear != nil {
 			cc.clear = *k.Clear
 			if beyond(cc.clear, cc.level, cc.above) && cc.clear != cc.level {
-				return nil, &fieldError{at + ".clear", fmt.Sprintf("%g is past the level %g; the clear level must be on the other side", cc.clear, cc.level)}
+				return nil, config.Errorf(at+".clear", "%g is past the level %g; the clear level must be on the other side", cc.clear, cc.level)
 			}
 		}
 		out = append(out, cc)

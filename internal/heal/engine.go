@@ -1,13 +1,13 @@
 package heal
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -81,6 +81,7 @@ type Engine struct {
 	topUnits    []record.UnitMemory          // mem.top_units of the latest sample
 	sample      []byte                       // the latest sample, not yet decoded
 	sampleFresh bool
+	dec         *record.SampleDecoder // of factFields
 	running     int
 	busy        map[string]int // subjects and targets with an action in flight
 	inflight    map[uint64]*flight
@@ -108,6 +109,7 @@ func New(cfg Config) *Engine {
 	return &Engine{
 		cfg:      cfg,
 		st:       newState(),
+		dec:      record.NewSampleDecoder(factFields),
 		facts:    map[string]map[string]string{},
 		busy:     map[string]int{},
 		inflight: map[uint64]*flight{},
@@ -136,36 +138,27 @@ func (e *Engine) Dirty() bool {
 	return d
 }
 
-// factsView is the part of a sample the engine reads: facts about mounts
-// and the units using the most memory. Each group is decoded on its own,
-// so a malformed one does not hide the other.
-type factsView struct {
-	Mem   json.RawMessage `json:"mem"`
-	Disks json.RawMessage `json:"disks"`
-}
-
-type memView struct {
-	TopUnits []record.UnitMemory `json:"top_units"`
-}
-
-type mountsView struct {
-	Disks *struct {
-		Mounts []struct {
-			Mount         string `json:"mount"`
-			HoldsNixStore bool   `json:"holds_nix_store"`
-			HoldsVarLog   bool   `json:"holds_var_log"`
-		} `json:"mounts"`
-	} `json:"disks"`
-}
+// factFields are the fields of a sample the engine reads: facts about
+// mounts and the units using the most memory.
+var factFields = func() (fs record.FieldSet) {
+	for _, f := range []record.Field{
+		record.FieldMemTopUnitsUnit, record.FieldMemTopUnitsScope, record.FieldMemTopUnitsMemoryBytes,
+		record.FieldDisksMountsMount, record.FieldDisksMountsHoldsNixStore, record.FieldDisksMountsHoldsVarLog,
+	} {
+		fs.Add(f)
+	}
+	return fs
+}()
 
 // Observe takes one record of the stream: its ts moves the clock, issues
 // start, verify and end ladders, samples give facts. Then every ladder
 // is advanced. An error means the record could not be used; the engine is
 // unchanged by it and the caller goes on.
 //
-// Only issues are decoded whole. Of other records only ts is read, and the
-// latest sample is kept as bytes and decoded when an issue needs its facts:
-// most samples are passed on without a second full decode.
+// Only issues are decoded whole. Of other records only ts is read (the
+// reader's scanner found it), and the latest sample is kept as bytes and
+// decoded, for the facts only, when an issue needs them: most samples are
+// passed on without a second decode.
 func (e *Engine) Observe(line record.Line) error {
 	if line.Kind == record.KindIssue {
 		var is record.Issue
@@ -180,44 +173,17 @@ func (e *Engine) Observe(line record.Line) error {
 		e.tick()
 		return nil
 	}
-	body := line.Body()
-	ts, ok := headerTime(body)
-	if !ok {
-		var h struct {
-			TS record.Time `json:"ts"`
-		}
-		if err := json.Unmarshal(body, &h); err != nil {
-			return &record.LineError{Line: line.N, Err: fmt.Errorf("ts: %w", err)}
-		}
-		ts = h.TS.Time
+	ts, err := line.TS()
+	if err != nil {
+		return &record.LineError{Line: line.N, Err: fmt.Errorf("ts: %w", err)}
 	}
 	if line.Kind == record.KindSample {
-		e.sample = append(e.sample[:0], body...)
+		e.sample = append(e.sample[:0], line.Body()...)
 		e.sampleFresh = true
 	}
 	e.advanceClock(ts)
 	e.tick()
 	return nil
-}
-
-// headerTime finds the header's "ts" without decoding the record; ok is
-// false when it is not there in the usual form.
-func headerTime(body []byte) (time.Time, bool) {
-	const key = `"ts":"`
-	i := bytes.Index(body, []byte(key))
-	if i < 0 || i > 200 {
-		return time.Time{}, false
-	}
-	rest := body[i+len(key):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
-	if err != nil {
-		return time.Time{}, false
-	}
-	return t.UTC(), true
 }
 
 func (e *Engine) advanceClock(t time.Time) {
@@ -227,26 +193,25 @@ func (e *Engine) advanceClock(t time.Time) {
 	}
 }
 
-// sampleFacts decodes the facts of the latest sample, once.
+// sampleFacts decodes the facts of the latest sample, once. A field of
+// the wrong type leaves only itself out: the decoder then gives what
+// json.Unmarshal could decode, so a malformed mem.top_units does not hide
+// the mounts' facts.
 func (e *Engine) sampleFacts() {
 	if !e.sampleFresh {
 		return
 	}
 	e.sampleFresh = false
+	var s record.Sample
+	e.dec.Decode(e.sample, &s)
 	e.topUnits = nil
-	var v factsView
-	if json.Unmarshal(e.sample, &v) != nil {
+	if s.Mem != nil {
+		e.topUnits = slices.Clone(s.Mem.TopUnits)
+	}
+	if s.Disks == nil {
 		return
 	}
-	var mem memView
-	if v.Mem != nil && json.Unmarshal(v.Mem, &mem) == nil {
-		e.topUnits = mem.TopUnits
-	}
-	var d mountsView
-	if v.Disks == nil || json.Unmarshal(v.Disks, &d.Disks) != nil || d.Disks == nil {
-		return
-	}
-	for _, m := range d.Disks.Mounts {
+	for _, m := range s.Disks.Mounts {
 		e.facts[m.Mount] = map[string]string{
 			"holds_nix_store": fmt.Sprint(m.HoldsNixStore),
 			"holds_var_log":   fmt.Sprint(m.HoldsVarLog),
@@ -286,7 +251,7 @@ func (e *Engine) vars(is record.Issue) map[string]string {
 
 // memoryRules are the issues whose ladders may act on the unit using the
 // most memory ({{top_memory_unit}}, {{top_memory_scope}}).
-var memoryRules = []string{"mem_pressure", "swap_exhaustion"}
+var memoryRules = []string{detect.RuleMemPressure, detect.RuleSwapExhaustion}
 
 // topMemoryUnit is the largest unit of the latest sample's mem.top_units
 // that AllowUnit allows; ok is false when there is none.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -124,11 +125,11 @@ func TestResolvedWhileRunning(t *testing.T) {
 // shortPolicy is a policy with a ladder of n restarts and a small breaker.
 func shortPolicy(n, maxAttempts int) *Policy {
 	p := DefaultPolicy()
-	p.Breaker = Breaker{MaxAttempts: maxAttempts, Window: Duration(30 * time.Minute), Backoff: Duration(10 * time.Second),
-		MaxBackoff: Duration(time.Minute), Cooldown: Duration(10 * time.Minute), ResetAfter: Duration(time.Hour)}
+	p.Breaker = Breaker{MaxAttempts: maxAttempts, Window: config.Duration(30 * time.Minute), Backoff: config.Duration(10 * time.Second),
+		MaxBackoff: config.Duration(time.Minute), Cooldown: config.Duration(10 * time.Minute), ResetAfter: config.Duration(time.Hour)}
 	var steps []Step
 	for range n {
-		steps = append(steps, Step{Actions: []Act{{Action: "restart_unit", Params: map[string]string{"unit": "{{unit}}"}}}, Verify: Duration(time.Minute)})
+		steps = append(steps, Step{Actions: []Act{{Action: "restart_unit", Params: map[string]string{"unit": "{{unit}}"}}}, Verify: config.Duration(time.Minute)})
 	}
 	p.Ladders = []Ladder{{Name: "u", Rules: []string{"unit_failed"}, Steps: steps, Advice: "fix {{unit}}"}}
 	return p

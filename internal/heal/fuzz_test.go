@@ -15,7 +15,7 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(`{"breaker": {"window": "-1s"}}`))
 	f.Add([]byte(`{"ladders": [{"name": "a", "rules": ["x"], "advice": "a", "steps": [{"actions": [{"action": "n", "params": {"u": "{{ }}"}}], "verify": "1s"}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := ParsePolicy(data, nil)
+		p, err := ParsePolicy("policy.json", data, nil)
 		if err != nil {
 			return
 		}
@@ -27,7 +27,7 @@ func FuzzParsePolicy(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		q, err := ParsePolicy(b, nil)
+		q, err := ParsePolicy("policy.json", b, nil)
 		if err != nil {
 			t.Fatalf("printed policy does not parse: %v\n%s", err, b)
 		}

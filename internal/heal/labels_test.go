@@ -32,7 +32,7 @@ const alertPolicy = `{"extend": true, "ladders": [
   "advice": "nginx keeps failing on {{instance}}: {{journalctl}} -u {{unit}}"}]}`
 
 func TestAlertLadderMatchesLabels(t *testing.T) {
-	p, err := ParsePolicy([]byte(alertPolicy), nil)
+	p, err := ParsePolicy("policy.json", []byte(alertPolicy), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestAlertLadderMatchesLabels(t *testing.T) {
 // (another team's nginx; another alert) ends in the built-in advice, and
 // nothing runs.
 func TestAlertWithoutLadderAdvises(t *testing.T) {
-	p, err := ParsePolicy([]byte(alertPolicy), nil)
+	p, err := ParsePolicy("policy.json", []byte(alertPolicy), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,12 +12,10 @@ package heal
 import (
 	"bytes"
 	_ "embed"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"path"
-	"strings"
-	"time"
+
+	"github.com/lmn-heal/lmn/internal/config"
 )
 
 //go:embed policy.json
@@ -35,7 +33,7 @@ type Policy struct {
 	Breaker     Breaker `json:"breaker"`
 	// RestoreAfter is how long an issue must stay resolved before an
 	// undoable change made for it (a CPU governor) is put back.
-	RestoreAfter Duration `json:"restore_after"`
+	RestoreAfter config.Duration `json:"restore_after"`
 	// Alertmanager says what to do with Alertmanager, when lmn-heal is
 	// given one (alertmanager.go).
 	Alertmanager Alertmanager `json:"alertmanager"`
@@ -45,25 +43,25 @@ type Policy struct {
 // Budget bounds the actions of all ladders together: at most MaxActions
 // started within any Window.
 type Budget struct {
-	MaxActions int      `json:"max_actions"`
-	Window     Duration `json:"window"`
+	MaxActions int             `json:"max_actions"`
+	Window     config.Duration `json:"window"`
 }
 
 // Breaker configures the circuit breaker kept per (action, target).
 type Breaker struct {
 	// MaxAttempts within Window opens the breaker.
-	MaxAttempts int      `json:"max_attempts"`
-	Window      Duration `json:"window"`
+	MaxAttempts int             `json:"max_attempts"`
+	Window      config.Duration `json:"window"`
 	// Backoff is the wait after the first attempt; it doubles with each
 	// further attempt in the window, up to MaxBackoff.
-	Backoff    Duration `json:"backoff"`
-	MaxBackoff Duration `json:"max_backoff"`
+	Backoff    config.Duration `json:"backoff"`
+	MaxBackoff config.Duration `json:"max_backoff"`
 	// Cooldown is how long an open breaker stays open before one
 	// half-open retry; it doubles each time the retry fails.
-	Cooldown Duration `json:"cooldown"`
+	Cooldown config.Duration `json:"cooldown"`
 	// ResetAfter without an attempt closes the breaker and forgets its
 	// attempts.
-	ResetAfter Duration `json:"reset_after"`
+	ResetAfter config.Duration `json:"reset_after"`
 }
 
 // Ladder is the answer to one kind of issue: steps tried in order, each
@@ -85,8 +83,8 @@ type Ladder struct {
 // Step runs its actions in order, then waits up to Verify for the issue
 // to resolve.
 type Step struct {
-	Actions []Act    `json:"actions"`
-	Verify  Duration `json:"verify"`
+	Actions []Act           `json:"actions"`
+	Verify  config.Duration `json:"verify"`
 }
 
 // Act is one action of a step. Params may use {{key}} for the issue's
@@ -98,34 +96,6 @@ type Act struct {
 	// as its previous state) once the issue has resolved and stayed quiet
 	// for restore_after. The values are saved before the action runs.
 	Restore bool `json:"restore,omitempty"`
-}
-
-// Duration is a time.Duration written as a string such as "30m".
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// MarshalJSON writes d as a Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a Go duration string such as "90s" or "30m".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration must be a string such as \"30m\": %w", err)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	if v < 0 {
-		return fmt.Errorf("duration %q is negative", s)
-	}
-	*d = Duration(v)
-	return nil
 }
 
 // Catalog tells policy validation which actions exist and which params
@@ -144,17 +114,17 @@ func DefaultPolicy() *Policy {
 // DefaultPolicyJSON returns the built-in policy as written in the binary.
 func DefaultPolicyJSON() []byte { return bytes.Clone(defaultPolicy) }
 
-// ParsePolicy reads a user policy file's contents. Unknown fields are
-// errors. With "extend": true it is merged over the defaults; otherwise
-// it replaces their ladders, and settings it leaves out keep the defaults.
-// The result is validated against cat.
-func ParsePolicy(data []byte, cat Catalog) (*Policy, error) {
-	var probe struct {
-		Extend bool `json:"extend"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, describeJSONError(data, err)
-	}
+// ParsePolicy reads the contents of the policy file called name. Unknown
+// fields are errors. With "extend": true it is merged over the defaults;
+// otherwise it replaces their ladders, and settings it leaves out keep the
+// defaults. The result is validated against cat. A mistake is a
+// *config.Error naming the file and the field path.
+func ParsePolicy(name string, data []byte, cat Catalog) (*Policy, error) {
+	p, err := parsePolicy(data, cat)
+	return p, config.In(name, err)
+}
+
+func parsePolicy(data []byte, cat Catalog) (*Policy, error) {
 	def := DefaultPolicy()
 	base := *def
 	base.Ladders = nil
@@ -172,40 +142,10 @@ func ParsePolicy(data []byte, cat Catalog) (*Policy, error) {
 }
 
 func decodePolicy(data []byte, into *Policy) (*Policy, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return nil, describeJSONError(data, err)
-	}
-	if dec.More() {
-		return nil, errors.New("policy: more than one JSON value")
+	if err := config.Decode(data, into); err != nil {
+		return nil, err
 	}
 	return into, nil
-}
-
-// describeJSONError turns a decoder error into one that names the field
-// or the line.
-func describeJSONError(data []byte, err error) error {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		return fmt.Errorf("policy: field %s: %s is not a valid %s (line %d)",
-			te.Field, te.Value, te.Type, lineOf(data, te.Offset))
-	case errors.As(err, &se):
-		return fmt.Errorf("policy: line %d: %v", lineOf(data, se.Offset), se)
-	}
-	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("policy: unknown field %s", msg)
-	}
-	return fmt.Errorf("policy: %w", err)
-}
-
-func lineOf(data []byte, off int64) int {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	return 1 + bytes.Count(data[:off], []byte("\n"))
 }
 
 // mergeLadders puts user ladders first, replacing default ones of the
@@ -229,29 +169,30 @@ func mergeLadders(user, def []Ladder) []Ladder {
 func (p *Policy) Validate(cat Catalog) error {
 	switch {
 	case p.Concurrency < 1:
-		return fmt.Errorf("policy: concurrency: must be at least 1, not %d", p.Concurrency)
+		return config.Errorf("concurrency", "must be at least 1, not %d", p.Concurrency)
 	case p.Budget.MaxActions < 1:
-		return fmt.Errorf("policy: budget.max_actions: must be at least 1, not %d", p.Budget.MaxActions)
+		return config.Errorf("budget.max_actions", "must be at least 1, not %d", p.Budget.MaxActions)
 	case p.Budget.Window <= 0:
-		return errors.New("policy: budget.window: must be positive")
+		return config.Errorf("budget.window", "must be positive")
 	case p.Breaker.MaxAttempts < 1:
-		return fmt.Errorf("policy: breaker.max_attempts: must be at least 1, not %d", p.Breaker.MaxAttempts)
+		return config.Errorf("breaker.max_attempts", "must be at least 1, not %d", p.Breaker.MaxAttempts)
 	case p.Breaker.Window <= 0:
-		return errors.New("policy: breaker.window: must be positive")
+		return config.Errorf("breaker.window", "must be positive")
 	case p.Breaker.Cooldown <= 0:
-		return errors.New("policy: breaker.cooldown: must be positive")
+		return config.Errorf("breaker.cooldown", "must be positive")
 	case p.Breaker.ResetAfter <= 0:
-		return errors.New("policy: breaker.reset_after: must be positive")
+		return config.Errorf("breaker.reset_after", "must be positive")
 	case p.Breaker.MaxBackoff < p.Breaker.Backoff:
-		return errors.New("policy: breaker.max_backoff: must not be less than breaker.backoff")
+		return config.Errorf("breaker.max_backoff", "must not be less than breaker.backoff")
 	}
 	names := map[string]int{}
 	for i, l := range p.Ladders {
+		at := fmt.Sprintf("ladders[%d]", i)
 		if err := l.validate(cat); err != nil {
-			return fmt.Errorf("policy: ladders[%d]%s", i, err)
+			return config.Field(at, err)
 		}
 		if j, dup := names[l.Name]; dup {
-			return fmt.Errorf("policy: ladders[%d].name: %q already used by ladders[%d]", i, l.Name, j)
+			return config.Errorf(at+".name", "%q already used by ladders[%d]", l.Name, j)
 		}
 		names[l.Name] = i
 	}
@@ -260,42 +201,42 @@ func (p *Policy) Validate(cat Catalog) error {
 
 func (l *Ladder) validate(cat Catalog) error {
 	if l.Name == "" {
-		return errors.New(".name: missing")
+		return config.Errorf("name", "missing")
 	}
 	if len(l.Rules) == 0 {
-		return errors.New(".rules: at least one rule name is needed")
+		return config.Errorf("rules", "at least one rule name is needed")
 	}
 	for i, r := range l.Rules {
 		if r == "" {
-			return fmt.Errorf(".rules[%d]: empty", i)
+			return config.Errorf(fmt.Sprintf("rules[%d]", i), "empty")
 		}
 	}
 	for k, pat := range l.Match {
 		if _, err := path.Match(pat, ""); err != nil {
-			return fmt.Errorf(".match.%s: bad pattern %q: %v", k, pat, err)
+			return config.Errorf("match."+k, "bad pattern %q: %v", pat, err)
 		}
 	}
 	for i, s := range l.Steps {
 		if err := s.validate(cat); err != nil {
-			return fmt.Errorf(".steps[%d]%s", i, err)
+			return config.Field(fmt.Sprintf("steps[%d]", i), err)
 		}
 	}
 	if l.Advice == "" {
-		return errors.New(".advice: missing (every ladder ends in advice)")
+		return config.Errorf("advice", "missing (every ladder ends in advice)")
 	}
 	return nil
 }
 
 func (s *Step) validate(cat Catalog) error {
 	if len(s.Actions) == 0 {
-		return errors.New(".actions: at least one action is needed")
+		return config.Errorf("actions", "at least one action is needed")
 	}
 	if s.Verify <= 0 {
-		return errors.New(".verify: must be positive")
+		return config.Errorf("verify", "must be positive")
 	}
 	for i, a := range s.Actions {
 		if err := a.validate(cat); err != nil {
-			return fmt.Errorf(".actions[%d]%s", i, err)
+			return config.Field(fmt.Sprintf("actions[%d]", i), err)
 		}
 	}
 	return nil
@@ -303,11 +244,11 @@ func (s *Step) validate(cat Catalog) error {
 
 func (a *Act) validate(cat Catalog) error {
 	if a.Action == "" {
-		return errors.New(".action: missing")
+		return config.Errorf("action", "missing")
 	}
 	for k, v := range a.Params {
 		if err := checkTemplate(v); err != nil {
-			return fmt.Errorf(".params.%s: %v", k, err)
+			return config.Field("params."+k, err)
 		}
 	}
 	if cat == nil {
@@ -315,11 +256,11 @@ func (a *Act) validate(cat Catalog) error {
 	}
 	required, ok := cat(a.Action)
 	if !ok {
-		return fmt.Errorf(".action: unknown action %q", a.Action)
+		return config.Errorf("action", "unknown action %q", a.Action)
 	}
 	for _, r := range required {
 		if _, ok := a.Params[r]; !ok {
-			return fmt.Errorf(".params.%s: required by %s", r, a.Action)
+			return config.Errorf("params."+r, "required by %s", a.Action)
 		}
 	}
 	return nil

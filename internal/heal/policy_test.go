@@ -1,9 +1,12 @@
 package heal
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/config"
 )
 
 func TestFind(t *testing.T) {
@@ -33,7 +36,7 @@ func TestFind(t *testing.T) {
 }
 
 func TestParsePolicyReplaceAndExtend(t *testing.T) {
-	p, err := ParsePolicy([]byte(`{"ladders": [{"name": "x", "rules": ["cpu_*"], "advice": "a"}]}`), nil)
+	p, err := ParsePolicy("policy.json", []byte(`{"ladders": [{"name": "x", "rules": ["cpu_*"], "advice": "a"}]}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +46,7 @@ func TestParsePolicyReplaceAndExtend(t *testing.T) {
 	if l := p.Find("cpu_pressure", nil); l == nil || l.Name != "x" {
 		t.Error("glob rule did not match")
 	}
-	p, err = ParsePolicy([]byte(`{"extend": true, "breaker": {"max_attempts": 5},
+	p, err = ParsePolicy("policy.json", []byte(`{"extend": true, "breaker": {"max_attempts": 5},
 		"ladders": [{"name": "temperature", "enabled": false, "rules": ["temperature"], "advice": "a"}]}`), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,16 +64,18 @@ func TestParsePolicyReplaceAndExtend(t *testing.T) {
 		`{"ladders": [{"name": "a", "rules": ["x"], "advice": "a", "steps": [{"actions": [{"action": "noop"}]}]}]}`,
 		`{} {}`,
 	} {
-		if _, err := ParsePolicy([]byte(bad), nil); err == nil {
+		_, err := ParsePolicy("policy.json", []byte(bad), nil)
+		var ce *config.Error
+		if err == nil {
 			t.Errorf("%s accepted", bad)
-		} else if !strings.HasPrefix(err.Error(), "policy: ") {
+		} else if !errors.As(err, &ce) || ce.Field == "" && !strings.Contains(err.Error(), "line ") {
 			t.Errorf("%s: error %q does not say where", bad, err)
 		}
 	}
 }
 
 func TestBackoff(t *testing.T) {
-	cfg := Breaker{Backoff: Duration(30 * time.Second), MaxBackoff: Duration(100 * time.Second)}
+	cfg := Breaker{Backoff: config.Duration(30 * time.Second), MaxBackoff: config.Duration(100 * time.Second)}
 	for n, want := range map[int]time.Duration{1: 30 * time.Second, 2: 60 * time.Second, 3: 100 * time.Second, 9: 100 * time.Second} {
 		if got := backoff(cfg, n); got != want {
 			t.Errorf("backoff after %d attempts = %v, want %v", n, got, want)

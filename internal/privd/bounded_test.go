@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/privproto"
 )
 
@@ -161,7 +162,7 @@ func TestFolderWindows(t *testing.T) {
 // lock file lives only while its action runs.
 func TestRefusedRequestsLeaveNoLockFiles(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.RateLimits = RateLimits{Overall: Limit{Max: 1, Window: Duration(time.Hour)}}
+		c.RateLimits = RateLimits{Overall: Limit{Max: 1, Window: config.Duration(time.Hour)}}
 		c.Env.Systemctl = failedManager(t)
 		c.Units = action.UnitPolicy{}
 	})
@@ -206,7 +207,7 @@ func slowConn(t *testing.T, socket string) net.Conn {
 // slowAfter), so a ping gets in even from the very process (this test)
 // that holds the slow connections.
 func TestSlowClientsDoNotStarveAPing(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.ReadTimeout = Duration(30 * time.Second) })
+	h := newHarness(t, func(c *Config) { c.ReadTimeout = config.Duration(30 * time.Second) })
 	var mu sync.Mutex
 	clock := time.Now()
 	h.stop()

@@ -1,18 +1,15 @@
 package privd
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"reflect"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/generations"
 )
 
@@ -48,9 +45,9 @@ type Config struct {
 	MaxConnectionsPerUID int `json:"max_connections_per_uid"`
 	// ReadTimeout bounds the wait for a client's request after the
 	// challenge is sent.
-	ReadTimeout Duration `json:"read_timeout"`
+	ReadTimeout config.Duration `json:"read_timeout"`
 	// ShutdownGrace is how long SIGTERM waits for running actions.
-	ShutdownGrace Duration `json:"shutdown_grace"`
+	ShutdownGrace config.Duration `json:"shutdown_grace"`
 }
 
 // Clients lists allowed peers.
@@ -77,8 +74,8 @@ type RateLimits struct {
 
 // Limit allows Max actions in any Window. Max 0 disables the limit.
 type Limit struct {
-	Max    int      `json:"max"`
-	Window Duration `json:"window"`
+	Max    int             `json:"max"`
+	Window config.Duration `json:"window"`
 }
 
 // EnvConfig is the action.Env of the daemon: roots and binaries.
@@ -99,30 +96,6 @@ type EnvConfig struct {
 	SystemdRun []string `json:"systemd_run"`
 }
 
-// Duration is a time.Duration written as "5m".
-type Duration time.Duration
-
-// MarshalJSON writes d as a Go duration string.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a Go duration string.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	// An *json.UnmarshalTypeError gets the field path added by the decoder.
-	bad := &json.UnmarshalTypeError{Value: string(b) + " (want a duration such as \"5m\")", Type: reflect.TypeFor[Duration]()}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return bad
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return bad
-	}
-	*d = Duration(v)
-	return nil
-}
-
 // Default paths, as the NixOS module sets them.
 const (
 	DefaultSocket   = "/run/luminous/privd.sock"
@@ -138,9 +111,9 @@ func DefaultConfig() Config {
 		Socket:   SocketConfig{Path: DefaultSocket},
 		AuditLog: DefaultAuditLog,
 		RateLimits: RateLimits{
-			Overall:   Limit{Max: 10, Window: Duration(5 * time.Minute)},
-			PerAction: Limit{Max: 5, Window: Duration(5 * time.Minute)},
-			PerTarget: Limit{Max: 3, Window: Duration(15 * time.Minute)},
+			Overall:   Limit{Max: 10, Window: config.Duration(5 * time.Minute)},
+			PerAction: Limit{Max: 5, Window: config.Duration(5 * time.Minute)},
+			PerTarget: Limit{Max: 3, Window: config.Duration(15 * time.Minute)},
 			Actions:   map[string]Limit{},
 		},
 		Units:   e.Units,
@@ -151,8 +124,8 @@ func DefaultConfig() Config {
 		Generations:          generations.DefaultPolicy(),
 		MaxConnections:       64,
 		MaxConnectionsPerUID: 16,
-		ReadTimeout:          Duration(5 * time.Second),
-		ShutdownGrace:        Duration(30 * time.Second),
+		ReadTimeout:          config.Duration(5 * time.Second),
+		ShutdownGrace:        config.Duration(30 * time.Second),
 	}
 }
 
@@ -173,24 +146,16 @@ func (c Config) ActionEnv() action.Env {
 		NixProfile: nixProfile(c.Env.NixRoot), RunRoot: c.Env.RunRoot, SystemdRun: c.Env.SystemdRun, Generations: c.Generations}
 }
 
-// ConfigError names the field of a bad configuration.
-type ConfigError struct {
-	File, Field string
-	Err         error
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("config %s: field %s: %v", e.File, e.Field, e.Err)
-}
-
-func (e *ConfigError) Unwrap() error { return e.Err }
+// ConfigError names the file and field of a bad configuration, written
+// "file: field.path: what is wrong" like every lmn configuration's.
+type ConfigError = config.Error
 
 // LoadConfig reads a configuration file over the defaults. Errors are
 // *ConfigError naming the field where one is known.
 func LoadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, &ConfigError{File: path, Field: "(file)", Err: err}
+		return Config{}, &ConfigError{File: path, Err: err}
 	}
 	return ParseConfig(path, b)
 }
@@ -198,13 +163,8 @@ func LoadConfig(path string) (Config, error) {
 // ParseConfig parses b (named path in errors) over the defaults.
 func ParseConfig(path string, b []byte) (Config, error) {
 	c := DefaultConfig()
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&c); err != nil {
-		return Config{}, &ConfigError{File: path, Field: jsonField(err), Err: err}
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return Config{}, &ConfigError{File: path, Field: "(file)", Err: errors.New("data after the JSON object")}
+	if err := config.Decode(b, &c); err != nil {
+		return Config{}, config.In(path, err)
 	}
 	if err := c.Validate(); err != nil {
 		var ce *ConfigError
@@ -214,23 +174,6 @@ func ParseConfig(path string, b []byte) (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
-}
-
-// jsonField extracts the field name from an encoding/json error.
-func jsonField(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		return te.Field
-	}
-	if s := err.Error(); strings.Contains(s, "unknown field ") {
-		return strings.TrimPrefix(s[strings.Index(s, "unknown field "):], "unknown field ")
-	}
-	if s := err.Error(); strings.HasPrefix(s, "json: cannot unmarshal") || strings.Contains(s, "Go struct field") {
-		if i := strings.Index(s, "Go struct field "); i >= 0 {
-			return strings.Fields(s[i+len("Go struct field "):])[0]
-		}
-	}
-	return "(syntax)"
 }
 
 // Validate checks the semantic rules of c.
@@ -314,11 +257,11 @@ func (l Limit) check() error {
 func CheckRootOwned(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return &ConfigError{File: path, Field: "(file)", Err: err}
+		return &ConfigError{File: path, Err: err}
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok || st.Uid != 0 || fi.Mode().Perm()&0o022 != 0 {
-		return &ConfigError{File: path, Field: "(file)", Err: fmt.Errorf("must be owned by root and writable only by root (mode %04o)", fi.Mode().Perm())}
+		return &ConfigError{File: path, Err: fmt.Errorf("must be owned by root and writable only by root (mode %04o)", fi.Mode().Perm())}
 	}
 	return nil
 }

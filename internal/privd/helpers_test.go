@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/privproto"
 )
 
@@ -40,8 +41,8 @@ func testConfig(dir string) Config {
 	cfg.Socket.Path = filepath.Join(dir, "privd.sock")
 	cfg.Env.ProcRoot = filepath.Join(dir, "proc")
 	cfg.Env.SysRoot = filepath.Join(dir, "sys")
-	cfg.ReadTimeout = Duration(time.Second)
-	cfg.ShutdownGrace = Duration(5 * time.Second)
+	cfg.ReadTimeout = config.Duration(time.Second)
+	cfg.ShutdownGrace = config.Duration(5 * time.Second)
 	return cfg
 }
 

@@ -4,14 +4,16 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/config"
 )
 
 func TestLimiterSlidingWindows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLimiter(RateLimits{
-			Overall:   Limit{Max: 3, Window: Duration(5 * time.Minute)},
-			PerTarget: Limit{Max: 1, Window: Duration(10 * time.Minute)},
-			Actions:   map[string]Limit{"kill_process": {Max: 2, Window: Duration(time.Minute)}},
+			Overall:   Limit{Max: 3, Window: config.Duration(5 * time.Minute)},
+			PerTarget: Limit{Max: 1, Window: config.Duration(10 * time.Minute)},
+			Actions:   map[string]Limit{"kill_process": {Max: 2, Window: config.Duration(time.Minute)}},
 		})
 		run := func(action, target string) (time.Duration, bool) {
 			wait, _, ok := l.check(time.Now(), action, target)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/privproto"
 )
 
@@ -245,7 +246,7 @@ func TestSlowlorisOfAnotherUID(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
 		c.Socket.Path = filepath.Join(dir, "privd.sock")
 		c.Clients = Clients{UIDs: []int{0, 65534}}
-		c.ReadTimeout = Duration(5 * time.Second)
+		c.ReadTimeout = config.Duration(5 * time.Second)
 	})
 	os.Chmod(h.socket, 0o666)
 	cmd := exec.Command(bin, "-test.run=^$")

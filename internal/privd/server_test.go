@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/privproto"
 )
 
@@ -183,7 +184,7 @@ func signed(key, ch, body []byte) []byte {
 }
 
 func TestSilentClientsDoNotBlock(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxConnections = 3; c.ReadTimeout = Duration(500 * time.Millisecond) })
+	h := newHarness(t, func(c *Config) { c.MaxConnections = 3; c.ReadTimeout = config.Duration(500 * time.Millisecond) })
 	var conns []net.Conn
 	for range 2 { // two silent clients hold two of three slots
 		c, err := net.Dial("unix", h.socket)
@@ -217,7 +218,7 @@ func TestSilentClientsDoNotBlock(t *testing.T) {
 }
 
 func TestFullServerRefusesAtOnce(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.MaxConnections = 1; c.ReadTimeout = Duration(3 * time.Second) })
+	h := newHarness(t, func(c *Config) { c.MaxConnections = 1; c.ReadTimeout = config.Duration(3 * time.Second) })
 	c, err := net.Dial("unix", h.socket)
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +234,7 @@ func TestFullServerRefusesAtOnce(t *testing.T) {
 
 func TestFloodRunsExactlyTheLimit(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
-		c.RateLimits = RateLimits{Overall: Limit{Max: 10, Window: Duration(5 * time.Minute)}}
+		c.RateLimits = RateLimits{Overall: Limit{Max: 10, Window: config.Duration(5 * time.Minute)}}
 		c.Env.Systemctl = failedManager(t) // a real program that says every unit failed, instead of a service manager
 		c.Units = action.UnitPolicy{}
 	})

@@ -144,7 +144,7 @@ func (f *Filter) read(full, free chan *batch, done chan struct{}) {
 		if err == nil {
 			b.buf = append(b.buf, line.Raw...)
 			b.ends = append(b.ends, len(b.buf))
-			b.lines = append(b.lines, Line{N: line.N, Kind: line.Kind})
+			b.lines = append(b.lines, Line{N: line.N, Kind: line.Kind, ts: line.ts})
 		} else {
 			b.err = err
 		}

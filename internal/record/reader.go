@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // MaxLine is the default maximum length of one line, terminator excluded.
@@ -19,6 +20,32 @@ type Line struct {
 	N    int    // 1-based line number in the input
 	Raw  []byte // the bytes as read
 	Kind string // the record's "kind" field; "" when it has none
+	ts   tsSpan // where the scanner found "ts"
+}
+
+// TS returns the record's "ts" as json.Unmarshal into its Header gives it:
+// the zero time when there is none (or it is null), an error when it is
+// not an RFC 3339 time. The scanner found it, so reading it costs only the
+// parse: every reader of the stream takes a record's time this way.
+func (l Line) TS() (time.Time, error) {
+	if l.ts.state == tsAbsent {
+		return time.Time{}, nil
+	}
+	if l.ts.state == tsPlain && int(l.ts.end) <= len(l.Raw) {
+		s := l.Raw[l.ts.off:l.ts.end]
+		t, err := time.Parse(time.RFC3339Nano, string(s))
+		if err != nil {
+			return time.Time{}, fmt.Errorf("time %q: %w", s, err)
+		}
+		return t.UTC(), nil
+	}
+	var h struct {
+		TS Time `json:"ts"`
+	}
+	if err := json.Unmarshal(l.Body(), &h); err != nil {
+		return time.Time{}, err
+	}
+	return h.TS.Time, nil
 }
 
 // Body returns the line without its terminator.
@@ -111,10 +138,10 @@ func (r *Reader) Next() (Line, error) {
 		r.n++
 		if tooLong {
 			r.reject(fmt.Errorf("%w (more than %d bytes)", ErrTooLong, r.max()))
-		} else if kind, verr := validate(raw); verr != nil {
+		} else if kind, ts, verr := validate(raw); verr != nil {
 			r.reject(verr)
 		} else {
-			return Line{N: r.n, Raw: raw, Kind: kind}, nil
+			return Line{N: r.n, Raw: raw, Kind: kind, ts: ts}, nil
 		}
 		if err != nil {
 			return Line{}, err
@@ -184,21 +211,22 @@ func trimLimit(line []byte, max int) ([]byte, bool, error) {
 	return line, false, nil
 }
 
-// validate checks that line is one JSON object and returns its kind.
-func validate(line []byte) (string, error) {
+// validate checks that line is one JSON object and returns its kind and
+// where its ts is.
+func validate(line []byte) (string, tsSpan, error) {
 	body := bytes.TrimRight(line, "\r\n")
 	trimmed := bytes.TrimLeft(body, " \t")
 	if len(trimmed) == 0 {
-		return "", fmt.Errorf("%w: empty line", ErrNotObject)
+		return "", tsSpan{}, fmt.Errorf("%w: empty line", ErrNotObject)
 	}
 	if trimmed[0] != '{' {
-		return "", fmt.Errorf("%w: starts with %q", ErrNotObject, preview(trimmed))
+		return "", tsSpan{}, fmt.Errorf("%w: starts with %q", ErrNotObject, preview(trimmed))
 	}
-	kind, err := scanObject(body)
+	kind, ts, err := scanObject(body)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrNotObject, err)
+		return "", tsSpan{}, fmt.Errorf("%w: %v", ErrNotObject, err)
 	}
-	return kind, nil
+	return kind, ts, nil
 }
 
 func preview(b []byte) string {

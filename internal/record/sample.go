@@ -1,14 +1,28 @@
 package record
 
+//go:generate go run ./schemagen
+
 // Sample is one collection tick of lmn-collect. A group the machine lacks
 // (no /proc/pressure, no thermal zones, no systemd, no /nix) is nil and so
 // absent from the line, never zero.
 //
 // Rates (_per_s) and CPU ratios come from the delta between two readings;
 // IntervalSeconds is the length of that delta.
+//
+// This struct and the types it holds are the stream's schema, said once:
+// the encoder, the decoder, the field enumeration and the table of metric
+// paths the rules read are generated from them (go generate, see
+// docs/stream.md). Besides the json tags, an lmn tag says what the rules
+// make of a field:
+//
+//	lmn:"nometric"               no metric path for this field (or group)
+//	lmn:"subject=K"              a list of subjects, each named by its field K,
+//	                             the subject key of the issues about them
+//	lmn:"subject=K,name=N"       the same, named by its field N
+//	lmn:"count=NAME"             a list whose length is the metric NAME
 type Sample struct {
-	Header
-	Seq             uint64  `json:"seq"`
+	Header          `lmn:"nometric"`
+	Seq             uint64  `json:"seq" lmn:"nometric"`
 	IntervalSeconds float64 `json:"interval_seconds"`
 	CPU             *CPU    `json:"cpu,omitempty"`
 	Mem             *Mem    `json:"mem,omitempty"`
@@ -43,7 +57,7 @@ type Mem struct {
 	AvailableRatio float64 `json:"available_ratio"`
 	// TopUnits are the services using the most memory, largest first, from
 	// their cgroups; absent where the cgroup tree cannot be read.
-	TopUnits []UnitMemory `json:"top_units,omitempty"`
+	TopUnits []UnitMemory `json:"top_units,omitempty" lmn:"subject=unit"`
 }
 
 // UnitMemory is one unit's memory use as its cgroup counts it (anonymous
@@ -100,8 +114,8 @@ type PressureLine struct {
 
 // Disks holds real mounted filesystems and block devices.
 type Disks struct {
-	Mounts  []Mount       `json:"mounts,omitempty"`
-	Devices []BlockDevice `json:"devices,omitempty"`
+	Mounts  []Mount       `json:"mounts,omitempty" lmn:"subject=mount"`
+	Devices []BlockDevice `json:"devices,omitempty" lmn:"subject=device"`
 }
 
 // Mount is one real mounted filesystem, from statfs(2).
@@ -134,7 +148,7 @@ type BlockDevice struct {
 // Net holds network interfaces and whether a default route exists.
 type Net struct {
 	DefaultRoute bool        `json:"default_route"`
-	Interfaces   []Interface `json:"interfaces,omitempty"`
+	Interfaces   []Interface `json:"interfaces,omitempty" lmn:"subject=interface,name=name"`
 }
 
 // Interface is one network interface, from /sys/class/net and /proc/net/dev.
@@ -155,7 +169,7 @@ type Interface struct {
 // Units are the failed systemd units of one scope.
 type Units struct {
 	Scope  string `json:"scope"` // "system" or "user"
-	Failed []Unit `json:"failed"`
+	Failed []Unit `json:"failed" lmn:"count=failed_count"`
 }
 
 // Unit is one failed unit as systemctl lists it.
@@ -169,7 +183,7 @@ type Unit struct {
 
 // Temps holds temperature sensors.
 type Temps struct {
-	Sensors []Sensor `json:"sensors"`
+	Sensors []Sensor `json:"sensors" lmn:"subject=sensor"`
 }
 
 // Sensor is one thermal zone or hwmon input. Sensor is a stable name such

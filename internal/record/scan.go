@@ -1,16 +1,18 @@
 package record
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // maxDepth bounds the nesting of arrays and objects in one record.
 const maxDepth = 1000
 
 // scanner checks that a line is one JSON object, in a single pass with no
-// allocation, and finds its top-level "kind". It accepts exactly what
+// allocation, and finds its top-level "kind" and "ts". It accepts exactly what
 // encoding/json.Valid accepts (FuzzScanMatchesValid holds it to that),
 // several times faster, since every record of every binary passes here.
 type scanner struct {
@@ -19,50 +21,121 @@ type scanner struct {
 	depth int
 	kind  []byte // raw string value of the top-level "kind", quotes excluded
 	kindQ bool   // kind had escapes and must be unquoted
+	// odd is set by a top-level key that encoding/json could match to
+	// "kind" although it is not spelled so ("KIND", "\u006bind"): then
+	// the kind is found as encoding/json finds it.
+	odd bool
+	ts  tsSpan
+	// tsOdd is the same for "ts", and for a ts that is escaped or not a
+	// string: then Line.TS asks encoding/json.
+	tsOdd bool
 }
+
+// tsSpan is where a line's top-level "ts" is, found by the scanner so that
+// every reader takes a record's time one way (Line.TS) without decoding it.
+type tsSpan struct {
+	off, end int32 // a plain string value, quotes excluded, in the line
+	state    uint8
+}
+
+// The states of a tsSpan. The zero state, for a Line made by hand, sends
+// Line.TS to encoding/json, as does anything unusual: escapes, a value that
+// is not a string, a key encoding/json matches case-insensitively.
+const (
+	tsUnknown uint8 = iota
+	tsAbsent
+	tsPlain
+)
 
 var errSyntax = errors.New("invalid JSON")
 
-// scanObject validates body and returns its kind ("" when absent or not a string).
-func scanObject(body []byte) (string, error) {
-	s := scanner{b: body}
+// scanObject validates body and returns its kind ("" when absent or not
+// a string) and where its ts is.
+func scanObject(body []byte) (string, tsSpan, error) {
+	s := scanner{b: body, ts: tsSpan{state: tsAbsent}}
 	s.space()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		return "", ErrNotObject
+		return "", tsSpan{}, ErrNotObject
 	}
 	if err := s.object(true); err != nil {
-		return "", err
+		return "", tsSpan{}, err
 	}
 	s.space()
 	if s.i != len(s.b) {
-		return "", s.errAt("after the object")
+		return "", tsSpan{}, s.errAt("after the object")
 	}
-	if s.kind == nil {
-		return "", nil
+	if s.tsOdd {
+		s.ts = tsSpan{}
 	}
-	if !s.kindQ {
-		return string(s.kind), nil
+	return s.kindOf(body), s.ts, nil
+}
+
+// kindOf returns the kind the scan found, as encoding/json finds it.
+func (s *scanner) kindOf(body []byte) string {
+	switch {
+	case s.odd:
+		return slowKind(body)
+	case s.kind == nil:
+		return ""
+	case !s.kindQ && utf8.Valid(s.kind):
+		return string(s.kind)
 	}
+	// Escapes or bytes that are not UTF-8, which encoding/json replaces.
 	var k string
 	if err := json.Unmarshal(append(append([]byte{'"'}, s.kind...), '"'), &k); err != nil {
-		return "", nil
+		return ""
 	}
-	return k, nil
+	return k
+}
+
+// slowKind is the top-level kind as encoding/json finds it: keys match
+// case-insensitively, the last match wins, and a kind that is not a
+// string is none.
+func slowKind(body []byte) string {
+	var h struct {
+		Kind json.RawMessage `json:"kind"`
+	}
+	var k string
+	if json.Unmarshal(body, &h) == nil && len(h.Kind) > 0 && h.Kind[0] == '"' {
+		json.Unmarshal(h.Kind, &k)
+	}
+	return k
+}
+
+// mayFold reports whether a raw key could match name, a lower-case ASCII
+// key, in encoding/json, which unescapes keys and compares them under
+// Unicode case folding (so "\u212a", the Kelvin sign, matches "k"). It is
+// asked of every top-level key, so the first byte decides most.
+func mayFold(key []byte, esc bool, name string) bool {
+	switch {
+	case esc:
+		return true
+	case len(key) < len(name) || len(key) > 3*len(name):
+		return false
+	case key[0]|0x20 != name[0] && key[0] < 0x80:
+		return false
+	}
+	return bytes.EqualFold(key, []byte(name))
 }
 
 func (s *scanner) errAt(what string) error {
 	return fmt.Errorf("%w at byte %d (%s)", errSyntax, s.i+1, what)
 }
 
-func (s *scanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
+func (s *scanner) space() { s.i = skipSpace(s.b, s.i) }
+
+// skipSpace returns the index of the first byte from i on that is not
+// JSON whitespace (len(b) if none).
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
 		case ' ', '\t', '\n', '\r':
-			s.i++
+			i++
 		default:
-			return
+			return i
 		}
 	}
+	return i
 }
 
 func (s *scanner) value() error {
@@ -131,20 +204,15 @@ func (s *scanner) object(top bool) error {
 		}
 		s.i++
 		s.space()
-		isKind := top && !keyEsc && string(key) == "kind"
-		if isKind && s.i < len(s.b) && s.b[s.i] == '"' {
-			v, esc, err := s.str()
-			if err != nil {
-				return err
-			}
-			s.kind, s.kindQ = v, esc
+		// Only a top-level key starting with k, t or a byte beyond ASCII,
+		// or with escapes, could be (or fold to) "kind" or "ts".
+		if top && (keyEsc || len(key) > 1 && (key[0]|0x20 == 'k' || key[0]|0x20 == 't' || key[0] >= 0x80)) {
+			err = s.topValue(key, keyEsc)
 		} else {
-			if isKind {
-				s.kind = nil
-			}
-			if err := s.value(); err != nil {
-				return err
-			}
+			err = s.value()
+		}
+		if err != nil {
+			return err
 		}
 		s.space()
 		if s.i >= len(s.b) {
@@ -161,6 +229,44 @@ func (s *scanner) object(top bool) error {
 			return s.errAt("',' or '}' expected")
 		}
 	}
+}
+
+// topValue scans the value of a top-level key that may be the kind or the
+// ts, noting them.
+func (s *scanner) topValue(key []byte, keyEsc bool) error {
+	switch {
+	case !keyEsc && string(key) == "ts":
+		return s.tsValue()
+	case !keyEsc && string(key) == "kind":
+		if s.i < len(s.b) && s.b[s.i] == '"' {
+			v, esc, err := s.str()
+			s.kind, s.kindQ = v, esc
+			return err
+		}
+		s.kind = nil
+		return s.value()
+	default:
+		s.odd = s.odd || mayFold(key, keyEsc, "kind")
+		s.tsOdd = s.tsOdd || mayFold(key, keyEsc, "ts")
+	}
+	return s.value()
+}
+
+// tsValue scans the value of a top-level "ts" and notes where it is; as
+// in encoding/json, a later ts overrides an earlier one.
+func (s *scanner) tsValue() error {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		s.tsOdd = true
+		return s.value()
+	}
+	start := s.i + 1
+	_, esc, err := s.str()
+	if err != nil {
+		return err
+	}
+	s.tsOdd = s.tsOdd || esc
+	s.ts = tsSpan{off: int32(start), end: int32(s.i - 1), state: tsPlain}
+	return nil
 }
 
 func (s *scanner) array() error {

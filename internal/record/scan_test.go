@@ -16,6 +16,13 @@ func TestScanObject(t *testing.T) {
 		{`{"a":{"kind":"inner"},"kind":"heal"}`, "heal", true},
 		{`{"a":{"kind":"inner"}}`, "", true},
 		{`{"kind":"s\u0061mple"}`, "sample", true},
+		{"{\"kind\":\"\x87\"}", "\uFFFD", true},
+		{`{"KIND":"x"}`, "x", true},
+		{`{"kind":"a","Kind":"b"}`, "b", true},
+		{`{"\u006bind":"x"}`, "x", true},
+		{"{\"\u212aind\":\"x\"}", "x", true},
+		{`{"kind":"a","KIND":7}`, "", true},
+		{`{"kinds":"a","kin":"b"}`, "", true},
 		{`{"kind":7}`, "", true},
 		{`{"kind":"a","kind":7}`, "", true},
 		{`{"x":[1,-0.5e+3,true,false,null,"\n",{}],"y":[]}`, "", true},
@@ -35,7 +42,7 @@ func TestScanObject(t *testing.T) {
 		{strings.Repeat(`{"a":`, maxDepth+1) + "1" + strings.Repeat("}", maxDepth+1), "", false},
 	}
 	for _, c := range cases {
-		kind, err := scanObject([]byte(c.in))
+		kind, _, err := scanObject([]byte(c.in))
 		if (err == nil) != c.ok || kind != c.kind {
 			t.Errorf("scanObject(%q) = %q, %v; want kind %q ok %v", c.in, kind, err, c.kind, c.ok)
 		}
@@ -50,13 +57,16 @@ func TestScanObject(t *testing.T) {
 
 // FuzzScanMatchesValid holds the scanner to encoding/json: it accepts a
 // line exactly when json.Valid does and the line is an object, and finds
-// the same top-level kind as json.Unmarshal.
+// the same top-level kind as json.Unmarshal, and the same ts
+// (Line.TS fails exactly when json.Unmarshal into a Header does).
 func FuzzScanMatchesValid(f *testing.F) {
 	for _, s := range []string{`{"kind":"sample","v":1,"a":[1,2.5e-3,{"b":null}]}`, `{"kind":"\u0041"}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `{"kind":1}`, `{} `, `[]`} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"kind":"sample","ts":"2026-11-26T18:00:00.5+01:00"}`))
+	f.Add([]byte(`{"ts":"2026-11-26T18:00:00Z","TS":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		kind, err := scanObject(b)
+		kind, ts, err := scanObject(b)
 		if err != nil && strings.Contains(err.Error(), "nested too deep") {
 			return // past maxDepth; encoding/json allows 10000 levels
 		}
@@ -81,7 +91,37 @@ func FuzzScanMatchesValid(f *testing.F) {
 		if kind != wantKind {
 			t.Fatalf("scanObject(%q) kind %q, json.Unmarshal %q", b, kind, wantKind)
 		}
+		checkTS(t, Line{Raw: b, ts: ts})
 	})
+}
+
+// checkTS holds Line.TS to json.Unmarshal of the line's ts into a Time.
+func checkTS(t *testing.T, l Line) {
+	t.Helper()
+	var h struct {
+		TS Time `json:"ts"`
+	}
+	werr := json.Unmarshal(l.Raw, &h)
+	got, err := l.TS()
+	if (err == nil) != (werr == nil) || err == nil && !got.Equal(h.TS.Time) {
+		t.Fatalf("%q: TS() = %v, %v; json.Unmarshal %v, %v", l.Raw, got, err, h.TS.Time, werr)
+	}
+}
+
+func TestLineTS(t *testing.T) {
+	for _, s := range []string{
+		`{"kind":"x","ts":"2026-11-26T18:00:00.123456789Z"}`, `{"ts":"2026-11-26T19:00:00+01:00"}`,
+		`{}`, `{"ts":null}`, `{"ts":5}`, `{"ts":"yesterday"}`, `{"TS":"2026-11-26T18:00:00Z"}`,
+		`{"ts":"2026-11-26T18:00:00Z","ts":"2026-11-27T18:00:00Z"}`, `{"ts":"2026-11-26T18:00:00Z","Ts":null}`,
+		`{"ts":"2026-11-26T18:00:00\u005a"}`, `{"a":{"ts":"2026-11-26T18:00:00Z"}}`, `{"ts":"2026-11-26T18:00:00Z","ts":7}`,
+	} {
+		_, ts, err := scanObject([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkTS(t, Line{Raw: []byte(s), ts: ts})
+		checkTS(t, Line{Raw: []byte(s)}) // made by hand: no span
+	}
 }
 
 func BenchmarkValidate(b *testing.B) {
@@ -89,7 +129,7 @@ func BenchmarkValidate(b *testing.B) {
 	b.Run("scan", func(b *testing.B) {
 		b.SetBytes(int64(len(line)))
 		for range b.N {
-			if _, err := validate(line); err != nil {
+			if _, _, err := validate(line); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -21,7 +21,7 @@ import (
 // audit log and rate limit as the daemon, for machines without the socket.
 // It never prompts on the pipe: -n, or with --sudo prompt a password
 // asked on the controlling terminal when there is one.
-func (l *Ladder) sudo(ctx context.Context, job heal.Job, req action.Request) outcome {
+func (l *Runner) sudo(ctx context.Context, job heal.Job, req action.Request) outcome {
 	switch {
 	case job.Scope == "user":
 		return deny("a user unit: only the user's own service manager can act on it")
@@ -79,7 +79,7 @@ func execArgs(req action.Request) []string {
 
 // sudoOutcome reads what sudo and lmn-privd exec said: exec prints the
 // daemon's response (privproto.Response) as JSON on stdout.
-func (l *Ladder) sudoOutcome(err error, stdout []byte, stderr string) outcome {
+func (l *Runner) sudoOutcome(err error, stdout []byte, stderr string) outcome {
 	msg := strings.TrimSpace(stderr)
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 		return deny("no sudo")
@@ -111,7 +111,7 @@ func (l *Ladder) sudoOutcome(err error, stdout []byte, stderr string) outcome {
 
 // execResponse maps lmn-privd exec's response like the privd tier maps
 // the daemon's.
-func (l *Ladder) execResponse(r privproto.Response) outcome {
+func (l *Runner) execResponse(r privproto.Response) outcome {
 	switch r.Code {
 	case "":
 		if r.Result != nil {
@@ -140,7 +140,7 @@ func firstLine(s string) string {
 // that is nix_gc: `nix-store --gc` as the invoking user removes only store
 // paths nothing refers to, and (unlike --delete-older-than) deletes no
 // profile generation. Nothing here ever deletes a user's files.
-func (l *Ladder) fallback(ctx context.Context, job heal.Job, req action.Request) outcome {
+func (l *Runner) fallback(ctx context.Context, job heal.Job, req action.Request) outcome {
 	if job.Action != "nix_gc" || len(l.NixStore) == 0 {
 		return deny("no user-space alternative for %s", job.Action)
 	}

@@ -55,8 +55,10 @@ func ParseTiers(s string) ([]string, error) {
 	return out, nil
 }
 
-// Ladder runs actions through the tiers. It is safe for concurrent use.
-type Ladder struct {
+// Runner runs actions through the tiers, lowest privilege first. (A
+// ladder, heal.Ladder, is a policy's steps for one kind of issue.) It is
+// safe for concurrent use.
+type Runner struct {
 	// Tiers are the tiers allowed (--tiers); the order is always Order.
 	Tiers []string
 	// Env is the unprivileged tier's environment for system-wide actions;
@@ -97,7 +99,7 @@ func deny(format string, args ...any) outcome {
 }
 
 // Run performs job through the ladder and returns what happened.
-func (l *Ladder) Run(ctx context.Context, job heal.Job) heal.Result {
+func (l *Runner) Run(ctx context.Context, job heal.Job) heal.Result {
 	now := l.clock()
 	start := now()
 	req := action.Request{Action: job.Action, Params: job.Params}
@@ -137,7 +139,7 @@ func (l *Ladder) Run(ctx context.Context, job heal.Job) heal.Result {
 	return heal.Result{Denied: nonEmpty(denied), Err: "no tier could run " + job.Action, Duration: now().Sub(start)}
 }
 
-func (l *Ladder) clock() func() time.Time {
+func (l *Runner) clock() func() time.Time {
 	if l.now != nil {
 		return l.now
 	}
@@ -152,7 +154,7 @@ func nonEmpty(m map[string]string) map[string]string {
 }
 
 // advice is the command a person should run, as root where needed.
-func (l *Ladder) advice(job heal.Job, req action.Request) string {
+func (l *Runner) advice(job heal.Job, req action.Request) string {
 	if job.Scope == "user" {
 		return "run: " + action.Command(l.UserEnv, req)
 	}
@@ -163,7 +165,7 @@ func (l *Ladder) advice(job heal.Job, req action.Request) string {
 // polkit rules may allow them, or the files may be writable.
 var unprivilegedActions = []string{"restart_unit", "reset_failed_unit", "restart_network", "flush_dns", "set_cpu_governor", "noop"}
 
-func (l *Ladder) unprivileged(ctx context.Context, job heal.Job, req action.Request) outcome {
+func (l *Runner) unprivileged(ctx context.Context, job heal.Job, req action.Request) outcome {
 	if action.PrivdOnly(job.Action) {
 		return deny("only lmn-privd keeps the record of generations this action needs")
 	}
@@ -200,7 +202,7 @@ func permissionError(err error) bool {
 	return false
 }
 
-func (l *Ladder) privd(ctx context.Context, job heal.Job, req action.Request) outcome {
+func (l *Runner) privd(ctx context.Context, job heal.Job, req action.Request) outcome {
 	if job.Scope == "user" {
 		return deny("a user unit: only the user's own service manager can act on it")
 	}
@@ -234,13 +236,13 @@ func (l *Ladder) privd(ctx context.Context, job heal.Job, req action.Request) ou
 	return outcome{ran: true, err: err}
 }
 
-func (l *Ladder) rateLimited() time.Duration {
+func (l *Runner) rateLimited() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.privdUntil.Sub(l.clock()())
 }
 
-func (l *Ladder) setRateLimited(d time.Duration) {
+func (l *Runner) setRateLimited(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if until := l.clock()().Add(d); until.After(l.privdUntil) {

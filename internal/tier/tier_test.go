@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/action"
+	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/heal"
 	"github.com/lmn-heal/lmn/internal/privd"
 	"github.com/lmn-heal/lmn/internal/privproto"
@@ -90,7 +91,7 @@ func TestParseTiers(t *testing.T) {
 }
 
 func TestAdviseOnly(t *testing.T) {
-	l := &Ladder{Tiers: []string{record.TierAdvise}, Env: safeEnv(t.TempDir()), UserEnv: safeEnv(t.TempDir())}
+	l := &Runner{Tiers: []string{record.TierAdvise}, Env: safeEnv(t.TempDir()), UserEnv: safeEnv(t.TempDir())}
 	l.UserEnv.Systemctl = []string{"systemctl", "--user"}
 	r := l.Run(t.Context(), heal.Job{Action: "restart_unit", Params: map[string]string{"unit": "a.service"}, Scope: "user"})
 	if r.Tier != record.TierAdvise || r.Advice != "run: systemctl --user restart -- a.service" {
@@ -105,7 +106,7 @@ func TestAdviseOnly(t *testing.T) {
 
 func TestUnprivilegedGovernorAndRestore(t *testing.T) {
 	sys := sysTree(t, "schedutil")
-	l := &Ladder{Tiers: Order, Env: safeEnv(sys), Root: true}
+	l := &Runner{Tiers: Order, Env: safeEnv(sys), Root: true}
 	r := l.Run(t.Context(), heal.Job{Action: "set_cpu_governor", Params: map[string]string{"governor": "powersave"}, Restore: true})
 	if r.Tier != record.TierUnprivileged || r.Err != "" || governor(t, sys) != "powersave" {
 		t.Fatalf("result = %+v, governor %s", r, governor(t, sys))
@@ -120,7 +121,7 @@ func TestUnprivilegedGovernorAndRestore(t *testing.T) {
 }
 
 func TestUnprivilegedNeedsRoot(t *testing.T) {
-	l := &Ladder{Tiers: []string{record.TierUnprivileged, record.TierAdvise}, Env: safeEnv(t.TempDir())}
+	l := &Runner{Tiers: []string{record.TierUnprivileged, record.TierAdvise}, Env: safeEnv(t.TempDir())}
 	r := l.Run(t.Context(), heal.Job{Action: "drop_caches", Params: map[string]string{"level": "1"}})
 	if r.Tier != record.TierAdvise || r.Denied[record.TierUnprivileged] != "needs root" {
 		t.Errorf("result = %+v", r)
@@ -130,10 +131,10 @@ func TestUnprivilegedNeedsRoot(t *testing.T) {
 	}
 }
 
-func TestFailedActionStopsLadder(t *testing.T) {
+func TestFailedActionStopsTiers(t *testing.T) {
 	// `false` as systemctl: the action runs and fails; no higher tier is
 	// tried, since it would fail the same way.
-	l := &Ladder{Tiers: Order, Env: safeEnv(t.TempDir()), Root: true}
+	l := &Runner{Tiers: Order, Env: safeEnv(t.TempDir()), Root: true}
 	r := l.Run(t.Context(), heal.Job{Action: "restart_unit", Params: map[string]string{"unit": "a.service"}})
 	if r.Tier != record.TierUnprivileged || r.Err == "" {
 		t.Errorf("result = %+v", r)
@@ -212,13 +213,13 @@ func auditLines(t *testing.T, d *daemon) int {
 }
 
 func loose() privd.RateLimits {
-	return privd.RateLimits{Overall: privd.Limit{Max: 100, Window: privd.Duration(time.Minute)}}
+	return privd.RateLimits{Overall: privd.Limit{Max: 100, Window: config.Duration(time.Minute)}}
 }
 
 func TestPrivdTierRuns(t *testing.T) {
 	sys := sysTree(t, "performance")
 	d := startDaemon(t, sys, loose())
-	l := &Ladder{Tiers: []string{record.TierPrivd, record.TierAdvise}, Env: safeEnv(t.TempDir()),
+	l := &Runner{Tiers: []string{record.TierPrivd, record.TierAdvise}, Env: safeEnv(t.TempDir()),
 		Privd: &privproto.Client{Socket: d.socket, Key: d.key}}
 	r := l.Run(t.Context(), heal.Job{Action: "set_cpu_governor", Params: map[string]string{"governor": "powersave"}, Restore: true})
 	if r.Tier != record.TierPrivd || r.Err != "" || governor(t, sys) != "powersave" {
@@ -235,7 +236,7 @@ func TestPrivdTierRuns(t *testing.T) {
 func TestPrivdDownFallsThrough(t *testing.T) {
 	dir := t.TempDir()
 	key := make([]byte, privproto.KeyLen)
-	l := &Ladder{Tiers: Order, Env: safeEnv(dir), Sudo: SudoNever,
+	l := &Runner{Tiers: Order, Env: safeEnv(dir), Sudo: SudoNever,
 		Privd: &privproto.Client{Socket: filepath.Join(dir, "gone.sock"), Key: key}}
 	r := l.Run(t.Context(), heal.Job{Action: "journal_vacuum", Params: map[string]string{"size": "500M"}})
 	want := map[string]string{
@@ -262,8 +263,8 @@ func TestPrivdDownFallsThrough(t *testing.T) {
 
 func TestPrivdRateLimitedNotRetried(t *testing.T) {
 	sys := sysTree(t, "performance")
-	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: privd.Duration(10 * time.Minute)}})
-	l := &Ladder{Tiers: []string{record.TierPrivd, record.TierAdvise}, Env: safeEnv(t.TempDir()),
+	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: config.Duration(10 * time.Minute)}})
+	l := &Runner{Tiers: []string{record.TierPrivd, record.TierAdvise}, Env: safeEnv(t.TempDir()),
 		Privd: &privproto.Client{Socket: d.socket, Key: d.key}}
 	// noop is lmn-privd's ping and not counted: use a real action on
 	// the temporary sysfs.
@@ -337,7 +338,7 @@ func TestSudoTierRunsPrivdExec(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "privd.json")
 	writeConfig(t, cfgFile, d.cfg)
 	// The daemon's socket is gone: the ladder falls through to sudo.
-	l := &Ladder{Tiers: []string{record.TierPrivd, record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()),
+	l := &Runner{Tiers: []string{record.TierPrivd, record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()),
 		Privd: &privproto.Client{Socket: filepath.Join(t.TempDir(), "gone.sock"), Key: d.key},
 		Sudo:  SudoNoninteractive, SudoArgv: []string{"sudo"}, PrivdArgv: []string{buildPrivd(t), "--config", cfgFile}}
 	r := l.Run(t.Context(), heal.Job{Action: "set_cpu_governor", Params: map[string]string{"governor": "powersave"}, Restore: true})
@@ -361,7 +362,7 @@ func TestSudoNeedsPassword(t *testing.T) {
 		t.Skip("needs root to run sudo as another user")
 	}
 	// The real sudo, run as nobody, who may not use it without a password.
-	l := &Ladder{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoNoninteractive,
+	l := &Runner{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoNoninteractive,
 		SudoArgv: []string{"sudo", "-u", "nobody", "sudo"}, PrivdArgv: []string{"true"}}
 	r := l.Run(t.Context(), heal.Job{Action: "noop"})
 	if r.Tier != record.TierAdvise || r.Denied[record.TierSudo] != "sudo needs a password" {
@@ -370,7 +371,7 @@ func TestSudoNeedsPassword(t *testing.T) {
 }
 
 func TestSudoPromptWithoutTerminal(t *testing.T) {
-	l := &Ladder{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoPrompt,
+	l := &Runner{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoPrompt,
 		SudoArgv: []string{"sudo"}, PrivdArgv: []string{"true"}, TTY: filepath.Join(t.TempDir(), "no-tty")}
 	r := l.Run(t.Context(), heal.Job{Action: "noop"})
 	if r.Denied[record.TierSudo] != "no terminal to ask for the sudo password" {
@@ -392,10 +393,10 @@ func writeConfig(t *testing.T, path string, cfg privd.Config) {
 func TestSudoRateLimitedNotRetried(t *testing.T) {
 	sudoWorks(t)
 	sys := sysTree(t, "performance")
-	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: privd.Duration(time.Hour)}})
+	d := startDaemon(t, sys, privd.RateLimits{Overall: privd.Limit{Max: 1, Window: config.Duration(time.Hour)}})
 	cfgFile := filepath.Join(t.TempDir(), "privd.json")
 	writeConfig(t, cfgFile, d.cfg)
-	l := &Ladder{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoNoninteractive,
+	l := &Runner{Tiers: []string{record.TierSudo, record.TierAdvise}, Env: safeEnv(t.TempDir()), Sudo: SudoNoninteractive,
 		SudoArgv: []string{"sudo"}, PrivdArgv: []string{buildPrivd(t), "--config", cfgFile}}
 	job := heal.Job{Action: "set_cpu_governor", Params: map[string]string{"governor": "powersave"}}
 	if r := l.Run(t.Context(), job); r.Tier != record.TierSudo || r.Err != "" {
@@ -418,7 +419,7 @@ func TestSudoRateLimitedNotRetried(t *testing.T) {
 // can become the --allow-rejected that only a person's command line sets
 // before `exec` (and over the socket there is no field for it at all).
 func TestGenerationActionsNeedPrivd(t *testing.T) {
-	l := &Ladder{Tiers: []string{record.TierUnprivileged, record.TierAdvise}, Env: safeEnv(t.TempDir()), Root: true}
+	l := &Runner{Tiers: []string{record.TierUnprivileged, record.TierAdvise}, Env: safeEnv(t.TempDir()), Root: true}
 	r := l.Run(t.Context(), heal.Job{Action: "switch_generation", Params: map[string]string{"generation": "1"}})
 	if r.Tier != record.TierAdvise || !strings.Contains(r.Denied[record.TierUnprivileged], "only lmn-privd") {
 		t.Errorf("result = %+v", r)

@@ -190,7 +190,7 @@ func (r *renderer) psi(p *record.PSI) line {
 		if res.p == nil || res.p.Some == nil {
 			continue
 		}
-		lvl := r.m.PSILevel(res.name, res.p.Some.Avg10Ratio)
+		lvl := r.m.PSILevel(res.name)
 		worst = max(worst, lvl)
 		l = append(l, span{s: res.name[:min(3, len(res.name))] + " "}, span{s: pct(res.p.Some.Avg10Ratio), st: levelStyle[lvl]}, span{s: " "})
 	}
@@ -271,7 +271,7 @@ func (r *renderer) trends(width int) panel {
 	ts := []trend{{"CPU busy", m.CPU, m.CPULevel(), 1}, {"Mem avail", m.MemAvail, m.MemLevel(), 1}}
 	for _, res := range []string{"cpu", "memory", "io"} {
 		if ring := m.PSI[res]; ring != nil {
-			ts = append(ts, trend{"PSI " + res[:min(3, len(res))], ring, m.PSILevel(res, last(ring)), 0})
+			ts = append(ts, trend{"PSI " + res[:min(3, len(res))], ring, m.PSILevel(res), 0})
 		}
 	}
 	if s := m.Sample; s != nil && s.Disks != nil {

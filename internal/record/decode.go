@@ -1,34 +1,35 @@
-package detect
+package record
 
 import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math/bits"
-	"strconv"
-	"time"
 	"unicode/utf8"
-
-	"github.com/lmn-heal/lmn/internal/record"
 )
 
 // DecodeSample decodes one sample line into s (which it zeroes first),
 // exactly as json.Unmarshal would. Decoding dominates lmn-detect's cost,
 // so the usual shape of a line (lower-case keys, plain strings, numbers,
-// booleans, null) takes a single hand-written pass; anything else, such as
-// an escaped string, a key in another case or a syntax error, falls back
-// to json.Unmarshal, which also gives the error.
-func DecodeSample(b []byte, s *record.Sample) error {
+// booleans, null) takes a single pass of generated code (sample_decode.go);
+// anything else, such as an escaped string, a key in another case or a
+// value of the wrong type, falls back to json.Unmarshal, which also gives
+// the error. After an error s holds what json.Unmarshal could decode: the
+// fields of the right type.
+func DecodeSample(b []byte, s *Sample) error {
 	return decodeSample(b, s, &allFields, nil, nil)
 }
 
-// A SampleDecoder decodes sample lines for one rule set: only the fields
-// its rules read are parsed into the sample, the others are checked (so a
-// line decodes without error exactly when json.Unmarshal takes it) and
-// left zero. It keeps the strings it has seen, so the names repeated in
-// every sample are not allocated again. It is not safe for concurrent use.
+// A SampleDecoder decodes sample lines for a reader that needs some of
+// their fields (the rules loaded, lmn-heal's facts): only the fields wanted
+// are parsed into the sample, the others are checked (so a line decodes
+// without error exactly when json.Unmarshal takes it) and left zero. The
+// sample's own fields outside any group (kind, ts, host, seq, ...) are
+// always decoded. It keeps the strings it has seen, so the names repeated
+// in every sample are not allocated again. It is not safe for concurrent
+// use.
 type SampleDecoder struct {
-	want  fieldSet
+	want  FieldSet
 	strs  map[string]string
 	arena arena
 }
@@ -36,28 +37,35 @@ type SampleDecoder struct {
 // maxInterned bounds the strings a SampleDecoder keeps.
 const maxInterned = 4096
 
-// Decoder returns a SampleDecoder for the fields these rules read.
-func (r *Rules) Decoder() *SampleDecoder {
-	return &SampleDecoder{want: r.fields, strs: map[string]string{}}
+// NewSampleDecoder returns a SampleDecoder for the fields in want.
+func NewSampleDecoder(want FieldSet) *SampleDecoder {
+	for _, f := range topFields {
+		want.Add(f)
+	}
+	return &SampleDecoder{want: want, strs: map[string]string{}}
 }
 
 // Decode decodes one sample line into s (which it zeroes first): the
-// fields the rules read are as json.Unmarshal gives them, the others zero
-// (but a group or list present in the line is there, maybe empty), and
-// the error is non-nil exactly when json.Unmarshal fails. The groups and
-// lists of s are the decoder's, reused by the next Decode: keep none.
-func (sd *SampleDecoder) Decode(b []byte, s *record.Sample) error {
+// fields wanted are as json.Unmarshal gives them, the others zero (but a
+// group or list present in the line is there, maybe empty), and the error
+// is non-nil exactly when json.Unmarshal fails. The groups and lists of s
+// are the decoder's, reused by the next Decode: keep none.
+func (sd *SampleDecoder) Decode(b []byte, s *Sample) error {
 	return decodeSample(b, s, &sd.want, sd.strs, &sd.arena)
 }
 
-func decodeSample(b []byte, s *record.Sample, want *fieldSet, strs map[string]string, a *arena) error {
-	*s = record.Sample{}
+func decodeSample(b []byte, s *Sample, want *FieldSet, strs map[string]string, a *arena) error {
+	*s = Sample{}
 	d := sampleDecoder{b: b, want: want, strs: strs, a: a}
 	if d.sample(s) == nil && d.end() {
 		return nil
 	}
-	*s = record.Sample{}
+	*s = Sample{}
 	return json.Unmarshal(b, s)
+}
+
+func (d *sampleDecoder) sample(s *Sample) error {
+	return d.object(func(k []byte) error { return d.decSample(s, k) })
 }
 
 // errSlow sends a line to json.Unmarshal.
@@ -66,21 +74,12 @@ var errSlow = errors.New("not on the fast path")
 type sampleDecoder struct {
 	b    []byte
 	i    int
-	want *fieldSet
+	want *FieldSet
 	strs map[string]string // interned strings, or nil
 	a    *arena            // storage to reuse, or nil
 }
 
-func (d *sampleDecoder) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *sampleDecoder) ws() { d.i = skipSpace(d.b, d.i) }
 
 func (d *sampleDecoder) end() bool {
 	d.ws()
@@ -245,18 +244,6 @@ func (d *sampleDecoder) strRest(start, j int) ([]byte, error) {
 	return nil, errSlow
 }
 
-func (d *sampleDecoder) string(v *string) error {
-	if d.null() {
-		return nil
-	}
-	s, err := d.str()
-	if err != nil {
-		return err
-	}
-	*v = d.intern(s)
-	return nil
-}
-
 // intern returns b as a string, allocated once for the strings a sample
 // repeats (host, names) while the decoder keeps fewer than maxInterned.
 func (d *sampleDecoder) intern(b []byte) string {
@@ -320,83 +307,6 @@ func digits(b []byte, j int) int {
 	return j
 }
 
-func (d *sampleDecoder) float(v *float64) error {
-	if d.null() {
-		return nil
-	}
-	n, err := d.number()
-	if err != nil {
-		return err
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil {
-		return errSlow
-	}
-	*v = f
-	return nil
-}
-
-func (d *sampleDecoder) int(v *int) error {
-	if d.null() {
-		return nil
-	}
-	n, err := d.number()
-	if err != nil {
-		return err
-	}
-	i, err := strconv.ParseInt(string(n), 10, strconv.IntSize)
-	if err != nil {
-		return errSlow
-	}
-	*v = int(i)
-	return nil
-}
-
-func (d *sampleDecoder) uint(v *uint64) error {
-	if d.null() {
-		return nil
-	}
-	n, err := d.number()
-	if err != nil {
-		return err
-	}
-	u, err := strconv.ParseUint(string(n), 10, 64)
-	if err != nil {
-		return errSlow
-	}
-	*v = u
-	return nil
-}
-
-func (d *sampleDecoder) bool(v *bool) error {
-	switch {
-	case d.null():
-	case d.peek() == 't' && d.lit("true"):
-		*v = true
-	case d.peek() == 'f' && d.lit("false"):
-		*v = false
-	default:
-		return errSlow
-	}
-	return nil
-}
-
-func (d *sampleDecoder) time(v *record.Time) error {
-	if d.null() {
-		return nil
-	}
-	s, err := d.str()
-	if err != nil {
-		return err
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(s))
-	if err != nil {
-		return errSlow
-	}
-	v.Time = t.UTC()
-	return nil
-}
-
 // skip passes over the value of a key the sample does not have. A key that
 // json.Unmarshal might match case-insensitively takes the slow path.
 func (d *sampleDecoder) skip(key []byte) error {
@@ -422,8 +332,7 @@ func (d *sampleDecoder) value(depth int) error {
 		_, err := d.str()
 		return err
 	case c == 't', c == 'f', c == 'n':
-		var b bool
-		return d.bool(&b)
+		return d.boolean(nil)
 	default:
 		_, err := d.number()
 		return err
