@@ -123,7 +123,11 @@ func TestLiveBusyIsNotAbsent(t *testing.T) {
 		cfg.live = true
 		done := make(chan int)
 		go func() { done <- run(context.Background(), cfg, pr, out, io.Discard) }()
-		time.Sleep(10 * time.Minute) // blocked writing; a sample waits unread
+		// Blocked writing; a sample waits unread. Half a second off the
+		// watchdog's whole-second rechecks: at the same instant as one,
+		// the recheck could run after the write is let go and before the
+		// waiting sample is read, and rightly see an idle reader.
+		time.Sleep(10*time.Minute + 500*time.Millisecond)
 		close(out.open)
 		if code := <-done; code != 0 {
 			t.Fatalf("exit %d", code)
