@@ -45,13 +45,24 @@ type Env struct {
 	// {"systemctl", "--user"} or a sandbox prefix.
 	Systemctl  []string
 	Journalctl []string
-	NixGC      []string
+	// NixGC is nix-collect-garbage. nix_gc no longer runs it (it deletes
+	// generations by age alone); where it is an absolute path, nix-env
+	// and nix-store are looked for beside it (see nixTools).
+	NixGC []string
+	// NixEnv and NixStore are the nix-env and nix-store nix_gc runs.
+	NixEnv     []string
+	NixStore   []string
 	Resolvectl []string
 	Nscd       []string
 	// ExtraEnv is added to the inherited environment of commands run.
 	ExtraEnv []string
 	// Units limits which units restart_unit and reset_failed_unit touch.
 	Units UnitPolicy
+	// NixProfile is the system profile whose generations nix_gc may
+	// delete ("/nix/var/nix/profiles/system"); RunRoot holds the
+	// booted-system and current-system links ("/run").
+	NixProfile string
+	RunRoot    string
 	// Self is a pid that must never be killed (the caller's own), besides
 	// pid 1 and the current process.
 	Self int
@@ -69,6 +80,8 @@ func DefaultEnv() Env {
 		Systemctl:  []string{"systemctl"},
 		Journalctl: []string{"journalctl"},
 		NixGC:      []string{"nix-collect-garbage"},
+		NixProfile: "/nix/var/nix/profiles/system",
+		RunRoot:    "/run",
 		Resolvectl: []string{"resolvectl"},
 		Nscd:       []string{"nscd"},
 		Units:      DefaultUnitPolicy(),
@@ -86,6 +99,12 @@ func (e Env) withDefaults() Env {
 	if e.ProcRoot == "" {
 		e.ProcRoot = d.ProcRoot
 	}
+	if e.NixProfile == "" {
+		e.NixProfile = d.NixProfile
+	}
+	if e.RunRoot == "" {
+		e.RunRoot = d.RunRoot
+	}
 	fill := func(v *[]string, def []string) {
 		if len(*v) == 0 {
 			*v = def
@@ -96,6 +115,7 @@ func (e Env) withDefaults() Env {
 	fill(&e.NixGC, d.NixGC)
 	fill(&e.Resolvectl, d.Resolvectl)
 	fill(&e.Nscd, d.Nscd)
+	e.NixEnv, e.NixStore = nixTools(e)
 	return e
 }
 
@@ -120,6 +140,11 @@ type Spec struct {
 	Params  []Param
 	Timeout time.Duration
 	Doc     string
+	// Destructive says the action deletes something that cannot be put
+	// back (Nix generations, journal files). This is the one place that
+	// says so: lmn-heal runs a destructive action only on a strong signal
+	// (docs/policy.md, "Destructive actions").
+	Destructive bool
 }
 
 // Param describes one parameter of an action.

@@ -103,8 +103,8 @@ in
         fi
         jq --argjson gid "$gid" '.clients.gids = [$gid]' ${privdConfigFile} >${privdRuntimeConfig}
       '';
-      # nix_gc without nix-gc.service goes through the daemon: this unit
-      # cannot write the store itself.
+      # nix_gc collects through the daemon: this unit cannot write the
+      # store itself.
       environment.NIX_REMOTE = "daemon";
       serviceConfig = {
         Type = "notify";
@@ -120,8 +120,9 @@ in
 
         # Root, but with one capability left. CAP_KILL: kill_process
         # signals (by pidfd) processes of other users. Nothing else needs
-        # one: restart_unit, reset_failed_unit, restart_network and nix_gc
-        # ask PID 1 over its socket, which checks the peer's uid;
+        # one: restart_unit, reset_failed_unit and restart_network ask PID 1
+        # over its socket, which checks the peer's uid; nix_gc asks the Nix
+        # daemon and unlinks generation links (a writable path below);
         # set_cpu_governor and drop_caches write root-owned files, which
         # needs uid 0 and a writable mount, not a capability (sysctl
         # permission is by euid; sysfs files by mode and owner).
@@ -138,6 +139,9 @@ in
           # (ReadWritePaths= takes no globs; absent on machines without cpufreq).
           "-/sys/devices/system/cpu/cpufreq"
           # journal_vacuum: journalctl --vacuum-* deletes archived journal files.
+          # nix_gc: nix-env --delete-generations removes old generation links
+          # of the system profile (never the current, booted or rollback one).
+          "-/nix/var/nix/profiles"
           "-/var/log/journal"
           "-/run/log/journal"
         ];
