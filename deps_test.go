@@ -67,7 +67,7 @@ var (
 	mayImport = map[string][]string{
 		"internal/record":    {},
 		"internal/detect":    {"internal/record"},
-		"internal/heal":      {"internal/record", "internal/action"},
+		"internal/heal":      {"internal/record", "internal/action", "internal/config"},
 		"internal/dash":      {"internal/record"},
 		"internal/systemd":   {},
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included

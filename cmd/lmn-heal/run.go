@@ -36,9 +36,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	}
 	ladder := newLadder(cfg)
 	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
-		// {{top_memory_unit}} is the largest unit the catalogue would
-		// let restart_unit touch.
-		AllowUnit: func(unit string) bool { return ladder.Env.Units.Check(unit) == nil }})
+		// {{pressured_unit}} is a unit the catalogue would let
+		// restart_unit touch.
+		AllowUnit: func(unit string) bool { return ladder.Env.Units.Check(unit) == nil },
+		Wall:      cfg.now})
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
@@ -177,8 +178,15 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 func (h *healer) handle(line record.Line) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err := h.eng.Observe(line); err != nil {
+	over := h.eng.Overflow()
+	var ce *heal.ClockError
+	if err := h.eng.Observe(line); errors.As(err, &ce) {
+		h.log.Warn("record time not used", "line", line.N, "err", err, "refused_so_far", h.eng.Skewed())
+	} else if err != nil {
 		h.log.Warn("record not used", "line", line.N, "err", err)
+	}
+	if n := h.eng.Overflow(); n > over && n&(n-1) == 0 { // the first, then at each doubling
+		h.log.Warn("too many issues: refused, with advice", "tracked", h.eng.Tracked(), "refused", n)
 	}
 	return h.flushEngine(false)
 }
@@ -208,7 +216,7 @@ func (h *healer) flushEngine(force bool) error {
 // records that follow it, the same way every run.
 func (h *healer) start(job heal.Job) {
 	if h.cfg.inline {
-		res := h.ladder.Run(h.ctx, job)
+		res := h.run(job)
 		h.eng.Complete(job.ID, res)
 		if err := h.flushEngine(true); err != nil {
 			h.log.Warn("write", "err", err)
@@ -218,7 +226,7 @@ func (h *healer) start(job heal.Job) {
 	h.jobs.Add(1)
 	go func() {
 		defer h.jobs.Done()
-		res := h.ladder.Run(h.ctx, job)
+		res := h.run(job)
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		h.eng.Complete(job.ID, res)
@@ -229,6 +237,15 @@ func (h *healer) start(job heal.Job) {
 		}
 		h.out.Flush()
 	}()
+}
+
+// run runs job through the permission ladder, or reads a unit's state
+// for a Check job.
+func (h *healer) run(job heal.Job) heal.Result {
+	if job.Check {
+		return h.ladder.State(h.ctx, job)
+	}
+	return h.ladder.Run(h.ctx, job)
 }
 
 // wait lets running actions finish (each has its own timeout) and writes
