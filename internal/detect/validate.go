@@ -14,7 +14,7 @@ var (
 	commonKeys = []string{"name", "kind", "enabled", "description", "for", "match", "flapping", "summary", "resolved_summary"}
 	kindKeys   = map[string][]string{
 		KindThreshold:  {"metric", "direction", "warning", "critical", "clear", "warning_from", "critical_from", "and", "escalate"},
-		KindTrend:      {"metric", "direction", "limit", "window", "horizon", "critical_horizon", "clear_horizon", "min_history", "and"},
+		KindTrend:      {"metric", "direction", "limit", "window", "horizon", "critical_horizon", "clear_horizon", "min_history", "short_window", "and"},
 		KindUnitFailed: {},
 		KindAbsence:    {"intervals", "interval"},
 	}
@@ -35,6 +35,9 @@ var defaultSummaries = map[string][2]string{
 func normalize(r *Rule, fields map[string]json.RawMessage) error {
 	if !ruleName.MatchString(r.Name) {
 		return &fieldError{"name", fmt.Sprintf("%q: want lower case letters, digits and _ (such as \"disk_usage\")", r.Name)}
+	}
+	if r.Enabled != nil && !*r.Enabled && r.Kind == "" {
+		return nil // a rule turned off needs nothing but its name
 	}
 	allowed, ok := kindKeys[r.Kind]
 	if !ok {
@@ -124,6 +127,8 @@ func normalizeTrend(r *Rule) error {
 		return &fieldError{"min_history", fmt.Sprintf("%s is longer than the window %s", formatDuration(r.MinHistory.D()), formatDuration(r.Window.D()))}
 	case r.CriticalHorizon > r.Horizon:
 		return &fieldError{"critical_horizon", "must not be longer than horizon"}
+	case r.ShortWindow >= r.Window:
+		return &fieldError{"short_window", fmt.Sprintf("%s is not shorter than the window %s", formatDuration(r.ShortWindow.D()), formatDuration(r.Window.D()))}
 	}
 	if r.ClearHorizon == 0 {
 		r.ClearHorizon = r.Horizon * 3 / 2
