@@ -110,7 +110,7 @@ func (e *Engine) checked(f *flight, r Result) {
 		e.verified(t, record.OutcomeNotRecovered, r.State, "")
 		l := e.cfg.Policy.ladder(t.Ladder)
 		u := f.job.Params["unit"]
-		note := action.Quote(u) + " is " + r.State + " after lmn acted on it: it is not running, and its issue resolved only because it is no longer failed"
+		note := action.Quote(u) + " is " + r.State + " after lmn acted on it: it is not running, though its issue resolved"
 		h := e.healOf(t, record.TierAdvise, nil, record.PhaseAdvised, 0)
 		h.Tier = record.TierAdvise
 		h.Advice = e.adviceText(t, l, e.command("restart_unit", map[string]string{"unit": u}, f.job.Scope), note)

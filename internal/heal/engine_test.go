@@ -108,8 +108,12 @@ func TestStepStartsWhole(t *testing.T) {
 	// while the restart runs. The unit's real state decides.
 	h.observe(issueLine(t, at(t, "31s"), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
 	h.complete(Result{Tier: record.TierUnprivileged, Err: "Job for a.service failed"})
+	h.unitIs("failed/failed")
 	h.want("1:restart_unit:started 1:restart_unit:failed 2:reset_failed_unit:started 2:reset_failed_unit:succeeded " +
-		"2:restart_unit:started 2:restart_unit:failed")
+		"2:restart_unit:started 2:restart_unit:failed 2:restart_unit:verified:not_recovered 2:advise:advised")
+	if a := h.recs[len(h.recs)-1].Advice; !strings.Contains(a, "a.service is failed/failed after lmn acted on it") {
+		t.Errorf("advice %q", a)
+	}
 	if len(h.e.issues) != 0 {
 		t.Errorf("still tracked after the issue resolved and the step failed: %+v", h.e.issues)
 	}

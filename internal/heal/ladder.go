@@ -470,11 +470,15 @@ func (e *Engine) attempts(key string) int {
 	return 0
 }
 
-// afterFailure: a failed action fails its whole step.
+// afterFailure: a failed action fails its whole step. An issue that
+// resolved meanwhile (a reset-failed clears the failed list) ends with the
+// unit's real state: down, with advice, or running.
 func (e *Engine) afterFailure(t *tracked) {
 	switch {
 	case t.Cleared:
-		e.drop(t)
+		if !e.askUnit(t, checkResolved) {
+			e.drop(t)
+		}
 	case t.Worse:
 		e.endLadder(t)
 	default:
