@@ -60,7 +60,7 @@ func (e *Engine) recover(t *tracked) {
 	if e.askUnit(t, checkResolved) {
 		return
 	}
-	e.recovered(t, "", "")
+	e.recovered(t, "", "", false)
 }
 
 // askUnit hands out a Check job for the unit t's step acted on; false when
@@ -95,7 +95,7 @@ func (e *Engine) checked(f *flight, r Result) {
 		e.endLadder(t)
 	case r.Err != "" && t.Cleared:
 		// The state could not be read: the stream's word stands.
-		e.recovered(t, "", "unit state not read: "+r.Err)
+		e.recovered(t, "", "unit state not read: "+r.Err, false)
 	case r.Err != "" || !up && !t.Cleared || up && !t.Cleared && (why != checkDeadline || !t.Flapping):
 		// Still firing: up or not, the stream says the problem remains
 		// (unless the flapping hold is all that keeps it firing).
@@ -103,7 +103,9 @@ func (e *Engine) checked(f *flight, r Result) {
 		e.nextStep(t)
 		e.queue(t)
 	case up:
-		e.recovered(t, r.State, "")
+		// Up while held firing at the end of the window: it has run
+		// since the attempt.
+		e.recovered(t, r.State, "", !t.Cleared)
 	default:
 		// Resolved in the stream, but the unit lmn acted on is not
 		// running: down, with advice, never recovered.
@@ -120,19 +122,18 @@ func (e *Engine) checked(f *flight, r Result) {
 }
 
 // recovered ends t's ladder as recovered: its breakers note that their
-// last attempt healed. An issue the stream still holds firing stays
-// tracked, done, until it resolves or fails anew.
-func (e *Engine) recovered(t *tracked, unitState, note string) {
+// last attempt healed, now or, with sinceAttempt, from the attempt on (the
+// stream could not show when the condition ended). An issue the stream
+// still holds firing stays tracked, done, until it resolves or fails anew.
+func (e *Engine) recovered(t *tracked, unitState, note string, sinceAttempt bool) {
 	e.verified(t, record.OutcomeRecovered, unitState, note)
 	for _, k := range t.Keys {
 		if b := e.st.Breakers[k]; b != nil {
-			healedAt := e.now
-			if !t.Cleared && unitState != "" && len(b.Attempts) > 0 {
-				// Confirmed up at the end of the window while held
-				// firing: it has run since the attempt.
-				healedAt = b.Last
+			if sinceAttempt && len(b.Attempts) > 0 {
+				b.healed(b.Last)
+			} else {
+				b.healed(e.now)
 			}
-			b.healed(healedAt)
 		}
 	}
 	t.Keys = nil

@@ -91,8 +91,19 @@ func (e *Engine) issue(is record.Issue) {
 	t.Cleared, t.Flapping = false, is.Flapping
 	if since.After(t.Since) {
 		t.Since = since
-		if t.Phase == phaseDone {
+		switch t.Phase {
+		case phaseDone:
 			e.newRound(t, since) // it failed again after the ladder ended
+			return
+		case phaseVerifying:
+			if !is.Flapping {
+				break
+			}
+			// The condition ended and came back within the window, its end
+			// hidden by lmn-detect's flapping hold: the step healed it
+			// until now, and this is a new failure.
+			e.recovered(t, "", "the issue came back while held firing by its flapping hold", true)
+			e.newRound(t, since)
 			return
 		}
 	}

@@ -73,3 +73,20 @@ func TestAdviceQuotesValues(t *testing.T) {
 		t.Errorf("an unquoted value in %q", adv.Advice)
 	}
 }
+
+// TestFlappingReturnWithinTheWindow: the unit crashes again while its
+// restart is being verified and the issue is held firing: the return (a
+// later since) shows the restart healed it for a while; it is restarted
+// at once, a fresh count, not after the window and with step 2.
+func TestFlappingReturnWithinTheWindow(t *testing.T) {
+	h := newHarness(t, nil, false)
+	a := unit("redis.service")
+	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, a))
+	h.complete(ok)
+	h.observe(flappingLine(t, at(t, "1s"), t0, a))            // back up, held firing
+	h.observe(flappingLine(t, at(t, "45s"), at(t, "45s"), a)) // crashed again
+	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered 1:restart_unit:started")
+	if r := h.recs[3]; r.Attempt != 1 || r.UptimeSeconds == nil || *r.UptimeSeconds != 45 {
+		t.Errorf("restart after the return: %+v", r)
+	}
+}
