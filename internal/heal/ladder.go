@@ -102,7 +102,7 @@ func (e *Engine) issue(is record.Issue) {
 			// The condition ended and came back within the window, its end
 			// hidden by lmn-detect's flapping hold: the step healed it
 			// until now, and this is a new failure.
-			e.recovered(t, "", "the issue came back while held firing by its flapping hold", true)
+			e.recovered(t, "", "unit state not read: the issue came back while held firing by its flapping hold", true)
 			e.newRound(t, since)
 			return
 		}
