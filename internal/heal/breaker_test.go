@@ -95,4 +95,3 @@ func (h *harness) gaveUp() bool {
 	}
 	return false
 }
-
