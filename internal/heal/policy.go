@@ -4,9 +4,11 @@
 // keep healing from doing harm, verification from the stream, and the
 // bookkeeping of changes to undo.
 //
-// It is pure: no syscalls and no os/exec. Time is the latest record's ts.
-// Actions leave the engine as Jobs and their results come back through
-// Engine.Complete; package tier runs them.
+// It is pure: no syscalls and no os/exec. Time is the machine's time as
+// the samples and issues carry it (clock.go). Actions, and the reads of a
+// unit's real state that verification asks for, leave the engine as Jobs
+// and their results come back through Engine.Complete; package tier runs
+// them.
 package heal
 
 import (
