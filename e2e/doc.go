@@ -3,10 +3,14 @@
 // (lmn-collect | lmn-detect | lmn-heal | lmn-dash, with a relay between each
 // pair that records every line and can inject garbage), and break real
 // things for them to heal: user units in a private systemd user manager
-// (internal/systemd/sdtest), a small tmpfs in a private mount namespace, a
-// real lmn-privd on a temporary socket with a temporary key. The fleet
-// scenarios (fleet_test.go) add Debian's real Prometheus and Alertmanager
-// on loopback: a failing scrape of nginx, a unit of the sandbox, becomes an
+// (internal/systemd/sdtest), among them Debian's redis-server and memcached
+// crashing, misconfigured or holding data; a small tmpfs, and ext4 images
+// on loop devices, in private mount namespaces; a real lmn-privd on a
+// temporary socket with a temporary key. The tests of lmn's judgement run
+// with the built-in policy's backoffs and windows, or feed recorded
+// samples whose times the test sets, never with windows shortened to fit.
+// The fleet scenarios (fleet_test.go) add Debian's real Prometheus and
+// Alertmanager on loopback: a failing scrape of nginx, a unit of the sandbox, becomes an
 // alert that Alertmanager delivers to lmn-detect's receiver; with two
 // clustered peers, an injected 5xx, a maintenance silence, and three
 // simulated hosts (each pipe in a UTS namespace naming it) routed by

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -84,21 +83,7 @@ ExecStart=/bin/sh %s %s
 // to have its fifo open.
 func (u testUnit) crash(t testing.TB) {
 	t.Helper()
-	ctl := filepath.Join(u.Dir, "ctl")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		f, err := os.OpenFile(ctl, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err == nil {
-			_, err = f.WriteString("crash\n")
-			f.Close()
-			if err != nil {
-				t.Fatalf("crash %s: %v", u.Name, err)
-			}
-			return
-		}
-		if !errors.Is(err, syscall.ENXIO) || time.Now().After(deadline) {
-			t.Fatalf("crash %s: no reader on its control fifo: %v", u.Name, err)
-		}
-	}
+	tell(t, filepath.Join(u.Dir, "ctl"), "crash")
 }
 
 // event is one line of a unit's starts log.

@@ -37,9 +37,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	}
 	runner := newRunner(cfg)
 	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
-		// {{top_memory_unit}} is the largest unit the catalogue would
-		// let restart_unit touch.
-		AllowUnit: func(unit string) bool { return runner.Env.Units.Check(unit) == nil }})
+		// {{pressured_unit}} is a unit the catalogue would let
+		// restart_unit touch.
+		AllowUnit: func(unit string) bool { return runner.Env.Units.Check(unit) == nil },
+		Wall:      cfg.now})
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
@@ -216,8 +217,15 @@ func (h *healer) handle(line record.Line) error {
 	if h.cfg.pauseFile != "" && time.Since(h.pauseChecked) >= h.cfg.pauseRecheck {
 		h.pauseLocked()
 	}
-	if err := h.eng.Observe(line); err != nil {
+	over := h.eng.Overflow()
+	var ce *heal.ClockError
+	if err := h.eng.Observe(line); errors.As(err, &ce) {
+		h.log.Warn("record time not used", "line", line.N, "err", err, "refused_so_far", h.eng.Skewed())
+	} else if err != nil {
 		h.log.Warn("record not used", "line", line.N, "err", err)
+	}
+	if n := h.eng.Overflow(); n > over && n&(n-1) == 0 { // the first, then at each doubling
+		h.log.Warn("too many issues: refused, with advice", "tracked", h.eng.Tracked(), "refused", n)
 	}
 	if h.am != nil {
 		h.am.observeIssue(line)
@@ -287,8 +295,12 @@ func (h *healer) start(job heal.Job) {
 }
 
 // run runs job through the permission ladder, unless a maintenance
-// window holds it: then the ladder ends in advice saying so.
+// window holds it (then the ladder ends in advice saying so), or reads a
+// unit's state for a Check job.
 func (h *healer) run(job heal.Job) heal.Result {
+	if job.Check {
+		return h.runner.State(h.ctx, job)
+	}
 	if h.am != nil {
 		if advice := h.am.hold(job); advice != "" {
 			return heal.Result{Tier: record.TierAdvise, Advice: advice}

@@ -19,6 +19,11 @@ func loadState(eng *heal.Engine, path string, log *slog.Logger) {
 	if err == nil {
 		err = eng.LoadState(data)
 	}
+	var repaired *heal.RepairError
+	if errors.As(err, &repaired) {
+		log.Warn("state clock repaired", "file", path, "err", err)
+		return
+	}
 	if err != nil {
 		log.Warn("state file unusable, starting fresh", "file", path, "err", err)
 	}

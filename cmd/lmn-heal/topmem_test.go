@@ -7,12 +7,10 @@ import (
 	"testing"
 )
 
-// A dry-run replay of memory issues over samples that carry mem.top_units:
-// the restart is planned for the largest unit the default unit policy
-// allows (dbus.service is refused), a user's service when it is the
-// largest, and the step is skipped with advice when the latest sample
-// lists no unit.
-func TestReplayTopMemoryUnitGolden(t *testing.T) {
+// A dry-run replay of memory issues over samples that carry mem.top_units
+// (memory use only): no unit is restarted, the largest least of all; each
+// ladder advises and says why.
+func TestReplayMemoryGolden(t *testing.T) {
 	in := readFile(t, "testdata/replay_mem.ndjson")
 	out, stderr, code := runWith(t, testConfig(t, "--dry-run"), in)
 	if code != 0 {
@@ -21,64 +19,39 @@ func TestReplayTopMemoryUnitGolden(t *testing.T) {
 	golden(t, "replay_mem.golden", out)
 	got := map[string][]string{}
 	for _, h := range heals(t, out) {
-		s := h.Action + ":" + h.Phase
-		if u := h.Params["unit"]; u != "" {
-			s += ":" + u
-		}
-		if h.Outcome != "" {
-			s += ":" + h.Outcome
-		}
-		got[h.Issue] = append(got[h.Issue], s)
+		got[h.Issue] = append(got[h.Issue], h.Action+":"+h.Phase)
 	}
-	want := map[string]string{
-		"mem":  "restart_unit:planned:postgresql.service restart_unit:verified:postgresql.service:recovered",
-		"swap": "restart_unit:planned:syncthing.service restart_unit:verified:syncthing.service:not_recovered advise:advised",
-		"mem2": "advise:advised",
-	}
-	for id, w := range want {
-		if g := strings.Join(got[id], " "); g != w {
-			t.Errorf("%s:\n got %s\nwant %s", id, g, w)
+	for _, id := range []string{"mem", "swap", "mem2"} {
+		if g := strings.Join(got[id], " "); g != "advise:advised" {
+			t.Errorf("%s: %s, want advise:advised", id, g)
 		}
 	}
-	if !strings.Contains(out, "step 1 (restart_unit) skipped: the stream gives no top_memory_unit") {
-		t.Error("mem2's advice does not say why the restart was skipped")
+	if n := strings.Count(out, "skipped: the stream shows no unit whose own cgroup is under memory pressure"); n != 3 {
+		t.Errorf("%d advice records say why the restart was skipped, want 3", n)
 	}
 }
 
-// A user service that owns the most memory is restarted by the
-// unprivileged tier through systemctl --user, never the system manager.
-// systemctl is a stand-in script that logs its arguments: PID 1 here is
-// not systemd, and a real restart would touch the host.
-func TestTopMemoryUserUnitUsesSystemctlUser(t *testing.T) {
+// TestMemoryPressureRestartsNothing: memory pressure next to a large idle
+// service used to restart it (redis, 409 600 keys lost). With the samples
+// saying nothing of each unit's own pressure, lmn-heal runs no systemctl
+// at all. systemctl is a stand-in script that logs its arguments: PID 1
+// here is not systemd, and a real restart would touch the host
+// (e2e.TestMemoryPressureSparesRedis runs the real daemon).
+func TestMemoryPressureRestartsNothing(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "calls")
 	cfg := testConfig(t, "--tiers", "unprivileged,advise")
 	cfg.systemctl = []string{"sh", "-c", `echo system "$@" >> ` + log, "systemctl"}
 	cfg.userctl = []string{"sh", "-c", `echo user "$@" >> ` + log, "systemctl"}
-	var in []string
-	for _, l := range strings.Split(string(readFile(t, "testdata/replay_mem.ndjson")), "\n") {
-		if strings.Contains(l, `"id": "swap"`) || strings.Contains(l, `"seq":3,`) {
-			in = append(in, l) // the user service's sample and issue only
-		}
-	}
-	out, stderr, code := runWith(t, cfg, []byte(strings.Join(in, "\n")+"\n"))
+	out, stderr, code := runWith(t, cfg, readFile(t, "testdata/replay_mem.ndjson"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	calls, err := os.ReadFile(log)
-	if err != nil {
-		t.Fatalf("systemctl never ran: %v\n%s", err, out)
+	if calls, err := os.ReadFile(log); err == nil {
+		t.Errorf("systemctl ran: %s", calls)
 	}
-	// The first call lists the unit's names (their aliases are checked).
-	lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
-	if len(lines) > 0 && strings.Contains(lines[0], " show ") {
-		lines = lines[1:]
-	}
-	f := strings.Fields(lines[0])
-	if len(lines) != 1 || f[0] != "user" || !strings.Contains(lines[0], " restart ") || f[len(f)-1] != "syncthing.service" {
-		t.Errorf("systemctl calls = %q, want one systemctl --user restart of syncthing.service", lines)
-	}
-	hs := heals(t, out)
-	if len(hs) < 2 || hs[1].Phase != "succeeded" || hs[1].Tier != "unprivileged" {
-		t.Errorf("heal records = %+v", hs)
+	for _, h := range heals(t, out) {
+		if h.Phase != "advised" {
+			t.Errorf("heal record %+v", h)
+		}
 	}
 }

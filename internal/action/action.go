@@ -47,7 +47,13 @@ type Env struct {
 	// {"systemctl", "--user"} or a sandbox prefix.
 	Systemctl  []string
 	Journalctl []string
-	NixGC      []string
+	// NixGC is nix-collect-garbage. nix_gc no longer runs it (it deletes
+	// generations by age alone); where it is an absolute path, nix-env
+	// and nix-store are looked for beside it (see nixTools).
+	NixGC []string
+	// NixEnv and NixStore are the nix-env and nix-store nix_gc runs.
+	NixEnv     []string
+	NixStore   []string
 	Resolvectl []string
 	Nscd       []string
 	// Environ is the whole environment of commands run, before ExtraEnv;
@@ -132,6 +138,7 @@ func (e Env) withDefaults() Env {
 	fill(&e.Resolvectl, d.Resolvectl)
 	fill(&e.Nscd, d.Nscd)
 	fill(&e.SystemdRun, d.SystemdRun)
+	e.NixEnv, e.NixStore = nixTools(e)
 	return e
 }
 
@@ -159,6 +166,11 @@ type Spec struct {
 	// Disruptive actions interrupt what a machine serves while they run
 	// (a restart, a kill, a cold cache): a maintenance window holds them.
 	Disruptive bool
+	// Destructive says the action deletes something that cannot be put
+	// back (Nix generations, journal files). This is the one place that
+	// says so: lmn-heal runs a destructive action only on a strong signal
+	// (docs/policy.md, "Destructive actions").
+	Destructive bool
 }
 
 // Param describes one parameter of an action.

@@ -46,23 +46,6 @@ func TestUnitActionsInSandbox(t *testing.T) {
 	m.Run(t, "stop", "lmn-demo.service")
 }
 
-func TestNixGCStartsUnitInSandbox(t *testing.T) {
-	m := sdtest.Start(t)
-	ctx := context.Background()
-	m.WriteUnit(t, "nix-gc.service", "[Service]\nType=oneshot\nRemainAfterExit=yes\nExecStart=/bin/true\n")
-	res, err := action.Run(ctx, sandboxEnv(m), action.Request{Action: "nix_gc"})
-	if err != nil || !strings.Contains(res.Output, "nix-gc.service") {
-		t.Fatalf("nix_gc: %q %v", res.Output, err)
-	}
-	for range 100 { // --no-block: the job runs after the call returns
-		if active, _, _ := m.State(t, "nix-gc.service"); active == "active" {
-			return
-		}
-		m.Output(ctx, "is-system-running") // a round trip to the manager between looks
-	}
-	t.Error("nix-gc.service never ran")
-}
-
 // lmn-privd's premise against a real manager: an active unit is not
 // restarted on the client's word; the same unit, failed, is.
 func TestRestartPremiseInSandbox(t *testing.T) {

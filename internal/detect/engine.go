@@ -67,7 +67,11 @@ type subject struct {
 	Threshold float64  `json:"threshold"`
 	Clear     float64  `json:"clear"`
 	ETA       *float64 `json:"eta_seconds,omitempty"`
-	Points    []point  `json:"points,omitempty"`
+	// Written and WrittenETA are when the issue record was last written
+	// and the ETA it said.
+	Written    record.Time `json:"written,omitzero"`
+	WrittenETA *float64    `json:"written_eta_seconds,omitempty"`
+	Points     []point     `json:"points,omitempty"`
 
 	sums fitSums // the trend fit's sums over Points but the last (not saved)
 }
@@ -241,6 +245,11 @@ func (e *Engine) emit(i int, st *subject, state string, ts time.Time) {
 		t = r.resolved
 	}
 	is.Summary = t.render(&v)
+	st.Written, st.WrittenETA = record.Time{Time: ts}, nil
+	if st.ETA != nil {
+		eta := *st.ETA
+		st.WrittenETA = &eta
+	}
 	if st.Flapping {
 		is.Summary += " (flapping: held firing until quiet for " + r.Flapping.Window.String() + ")"
 	}

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/record"
@@ -11,10 +12,15 @@ import (
 // resolved record when it ends, unless the subject flaps. A subject whose
 // condition came and went more than the rule's flapping.transitions times
 // within flapping.window is marked flapping and held firing until its
-// condition has been gone for a whole window (see quiet).
+// condition has been gone for a whole window (see quiet); while held, each
+// return of the condition is written firing again, with its new since, so
+// that a consumer acting on it (lmn-heal) sees the new failure. A firing
+// trend issue is written again when its ETA moved by more than etaRefresh
+// of the last written one.
 func (e *Engine) observe(i int, st *subject, ts time.Time) {
 	r := e.rules[i]
 	active := st.Active
+	back := active && !st.Raw
 	if active != st.Raw {
 		st.Raw = active
 		st.Transitions = append(st.Transitions, record.Time{Time: ts})
@@ -29,7 +35,7 @@ func (e *Engine) observe(i int, st *subject, ts time.Time) {
 	case active && !st.Firing:
 		st.Firing, st.Severity, st.Flapping = true, sev, flapping
 		e.emit(i, st, record.StateFiring, ts)
-	case active && (sev != st.Severity || flapping && !st.Flapping):
+	case active && (sev != st.Severity || flapping && !st.Flapping || back && st.Flapping || etaMoved(st, ts)):
 		st.Severity, st.Flapping = sev, st.Flapping || flapping
 		e.emit(i, st, record.StateFiring, ts)
 	case !active && st.Firing && !st.Flapping:
@@ -86,4 +92,19 @@ func pruneTransitions(st *subject, r *rule, ts time.Time) {
 	if n > 0 {
 		st.Transitions = append(st.Transitions[:0], st.Transitions[n:]...)
 	}
+}
+
+// A firing trend issue is written again when its ETA moved by more than
+// etaRefresh of the one last written, at most once per etaRefreshEvery.
+const (
+	etaRefresh      = 0.2
+	etaRefreshEvery = time.Minute
+)
+
+// etaMoved reports whether st's ETA is due to be written again at ts.
+func etaMoved(st *subject, ts time.Time) bool {
+	if st.ETA == nil || ts.Sub(st.Written.Time) < etaRefreshEvery {
+		return false
+	}
+	return st.WrittenETA == nil || math.Abs(*st.ETA-*st.WrittenETA) > etaRefresh**st.WrittenETA
 }

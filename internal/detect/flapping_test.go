@@ -26,6 +26,7 @@ func TestFlapping(t *testing.T) {
 		"12:01:00 disk / resolved warning",
 		"12:02:00 disk / firing warning",
 		"12:03:00 disk / firing warning flapping", // 4th transition in 10m
+		"12:04:00 disk / firing warning flapping", // back while held: a new failure
 		"12:15:00 disk / resolved warning",        // held through 12:04-12:05; quiet 10m after
 	})
 }
@@ -42,8 +43,9 @@ func TestFlappingHeldThroughNewFires(t *testing.T) {
 		"12:00:00 disk / firing warning",
 		"12:01:00 disk / resolved warning",
 		"12:02:00 disk / firing warning flapping",
-		"12:10:00 disk / resolved warning", // 5m after the last change at 12:05
-		"12:11:00 disk / firing warning",   // old transitions have left the window
+		"12:04:00 disk / firing warning flapping", // back while held
+		"12:10:00 disk / resolved warning",        // 5m after the last change at 12:05
+		"12:11:00 disk / firing warning",          // old transitions have left the window
 	})
 }
 
@@ -56,5 +58,30 @@ func TestFlappingOff(t *testing.T) {
 	}
 	if len(got) != 8 {
 		t.Errorf("want 8 plain fire/resolve records, got %v", got)
+	}
+}
+
+// TestFlappingHoldWritesEachReturn: while held, each return of the
+// condition is written firing with its own since, so lmn-heal sees a unit
+// that failed again during the hold; repeats of one failure are not.
+func TestFlappingHoldWritesEachReturn(t *testing.T) {
+	e := NewEngine(rulesOf(t, `{"name":"disk","kind":"threshold","metric":"disks.mounts[].used_ratio",
+		"warning":0.9,"clear":0.8,"flapping":{"transitions":2,"window":"1h"}}`))
+	var since []time.Time
+	for i, v := range []float64{0.95, 0.5, 0.95, 0.5, 0.95, 0.95, 0.95, 0.5, 0.95} {
+		for _, is := range e.Sample(withMount(at(time.Duration(i)*time.Minute), "/", v)) {
+			if is.State == "firing" {
+				since = append(since, is.Since.Time)
+			}
+		}
+	}
+	want := []time.Duration{0, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute}
+	if len(since) != len(want) {
+		t.Fatalf("firing records with since %v, want %v", since, want)
+	}
+	for i, w := range want {
+		if !since[i].Equal(t0.Add(w)) {
+			t.Errorf("firing record %d since %v, want %v", i, since[i], t0.Add(w))
+		}
 	}
 }

@@ -68,13 +68,16 @@ type Rule struct {
 	// shape a trend rule: it fires when a least-squares fit over Window
 	// reaches Limit within Horizon (critical within CriticalHorizon), once
 	// MinHistory of samples is in the window, and resolves when the
-	// estimate moves beyond ClearHorizon.
+	// estimate moves beyond ClearHorizon. With ShortWindow, a second fit
+	// over the last ShortWindow counts too, and the sooner estimate wins,
+	// so that a change of slope shows within minutes.
 	Limit           *float64        `json:"limit,omitempty"`
 	Window          config.Duration `json:"window,omitzero"`
 	Horizon         config.Duration `json:"horizon,omitzero"`
 	CriticalHorizon config.Duration `json:"critical_horizon,omitzero"`
 	ClearHorizon    config.Duration `json:"clear_horizon,omitzero"`
 	MinHistory      config.Duration `json:"min_history,omitzero"`
+	ShortWindow     config.Duration `json:"short_window,omitzero"`
 
 	// Intervals and Interval shape an absence rule: it fires when no sample
 	// came for Intervals times the expected interval (Interval, or each

@@ -174,3 +174,30 @@ func FuzzParseRules(f *testing.F) {
 		e.Sample(at(1e12))
 	})
 }
+
+// TestDisableByNameAlone: a rule turned off needs only its name, whether
+// it patches a built-in one, is new, or is in a replacing file.
+func TestDisableByNameAlone(t *testing.T) {
+	for _, in := range []string{
+		`{"extend": true, "rules": [{"name": "cpu_pressure", "enabled": false}]}`,
+		`{"extend": true, "rules": [{"name": "mine", "enabled": false}]}`,
+		`{"rules": [{"name": "cpu_pressure", "enabled": false}]}`,
+	} {
+		r, err := ParseRules("r.json", []byte(in))
+		if err != nil {
+			t.Errorf("%s: %v", in, err)
+			continue
+		}
+		for _, c := range r.compiled {
+			if strings.Contains(in, `"name": "`+c.Name+`"`) {
+				t.Errorf("%s: %s still enabled", in, c.Name)
+			}
+		}
+		if _, err := ParseRules("again.json", r.JSON()); err != nil {
+			t.Errorf("%s: printed rules do not parse: %v", in, err)
+		}
+	}
+	if _, err := ParseRules("r.json", []byte(`{"rules": [{"name": "mine", "enabled": true}]}`)); err == nil {
+		t.Error("an enabled rule without a kind parsed")
+	}
+}

@@ -161,15 +161,42 @@ func (e *Engine) trend(i int, s *record.Sample) {
 }
 
 // estimate returns the trend's time to the limit, once the window holds at
-// least min_history of points.
+// least min_history of points: the sooner of the fit over the window and,
+// with short_window, the fit over its last short_window (so a disk that
+// starts filling fast after an hour of flat history is seen within
+// minutes, not diluted by the flat hour).
 func (e *Engine) estimate(r *rule, st *subject, ts time.Time) (float64, bool) {
 	if len(st.Points) < 2 || ts.Sub(st.Points[0].T.Time) < r.MinHistory.D() {
 		return 0, false
 	}
-	at, slope, ok := st.fitWindow(ts)
-	if !ok {
-		return 0, false
+	secs, known := 0.0, false
+	if at, slope, ok := st.fitWindow(ts); ok {
+		secs, known = eta(at, slope, *r.Limit, r.above)
 	}
-	secs, ok := eta(at, slope, *r.Limit, r.above)
-	return math.Round(secs), ok
+	if short := shortTail(st.Points, ts, r.ShortWindow.D()); short != nil {
+		if at, slope, ok := fit(short, ts); ok {
+			if s, ok := eta(at, slope, *r.Limit, r.above); ok && (!known || s < secs) {
+				secs, known = s, true
+			}
+		}
+	}
+	return math.Round(secs), known
+}
+
+// shortTail returns the points of the last d before ts, or nil when d is 0
+// or they span less than half of d (too few to fit).
+func shortTail(points []point, ts time.Time, d time.Duration) []point {
+	if d <= 0 {
+		return nil
+	}
+	cut := ts.Add(-d)
+	k := len(points)
+	for k > 0 && !points[k-1].T.Before(cut) {
+		k--
+	}
+	tail := points[k:]
+	if len(tail) < 3 || tail[len(tail)-1].T.Sub(tail[0].T.Time) < d/2 {
+		return nil
+	}
+	return tail
 }

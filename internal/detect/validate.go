@@ -17,7 +17,7 @@ var (
 	commonKeys = []string{"name", "kind", "enabled", "description", "for", "match", "flapping", "summary", "resolved_summary"}
 	kindKeys   = map[string][]string{
 		KindThreshold:  {"metric", "direction", "warning", "critical", "clear", "warning_from", "critical_from", "and", "escalate"},
-		KindTrend:      {"metric", "direction", "limit", "window", "horizon", "critical_horizon", "clear_horizon", "min_history", "and"},
+		KindTrend:      {"metric", "direction", "limit", "window", "horizon", "critical_horizon", "clear_horizon", "min_history", "short_window", "and"},
 		KindUnitFailed: {},
 		KindAbsence:    {"intervals", "interval"},
 	}
@@ -38,6 +38,9 @@ var defaultSummaries = map[string][2]string{
 func normalize(r *Rule, fields map[string]json.RawMessage) error {
 	if !ruleName.MatchString(r.Name) {
 		return config.Errorf("name", "%q: want lower case letters, digits and _ (such as \"disk_usage\")", r.Name)
+	}
+	if r.Enabled != nil && !*r.Enabled && r.Kind == "" {
+		return nil // a rule turned off needs nothing but its name
 	}
 	allowed, ok := kindKeys[r.Kind]
 	if !ok {
@@ -127,6 +130,8 @@ func normalizeTrend(r *Rule) error {
 		return config.Errorf("min_history", "%s is longer than the window %s", r.MinHistory, r.Window)
 	case r.CriticalHorizon > r.Horizon:
 		return config.Errorf("critical_horizon", "must not be longer than horizon")
+	case r.ShortWindow >= r.Window:
+		return config.Errorf("short_window", "%s is not shorter than the window %s", r.ShortWindow, r.Window)
 	}
 	if r.ClearHorizon == 0 {
 		r.ClearHorizon = r.Horizon * 3 / 2

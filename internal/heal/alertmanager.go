@@ -16,8 +16,8 @@ type Alertmanager struct {
 // Verifying returns when the verification window of the issue id closes,
 // and true, while one is open.
 func (e *Engine) Verifying(id string) (time.Time, bool) {
-	t := e.find(id)
-	if t == nil || t.Phase != phaseVerifying {
+	t := e.issues[id]
+	if t == nil || t.gone || t.Phase != phaseVerifying {
 		return time.Time{}, false
 	}
 	return t.Deadline, true

@@ -9,14 +9,22 @@ const (
 	breakerHalfOpen = "half_open" // the one retry after a cool-down was made
 )
 
-// breaker limits the attempts of one action on one target.
+// breaker limits the attempts of one action on one target, whatever the
+// reason for them (a failed unit, a failing probe, a unit near its memory
+// limit): it judges each attempt by what followed it, not by why it was
+// made.
 type breaker struct {
-	State    string      `json:"state"`
-	Attempts []time.Time `json:"attempts,omitempty"` // within the window
+	State string `json:"state"`
+	// Attempts are the attempts of the current streak within the window:
+	// attempts after which the target did not stay up for healthy_uptime.
+	Attempts []time.Time `json:"attempts,omitempty"`
 	Last     time.Time   `json:"last"`
 	RetryAt  time.Time   `json:"retry_at,omitzero"`
 	// Cooldown is the current cool-down; it doubles after a failed retry.
 	Cooldown time.Duration `json:"cooldown,omitempty"`
+	// Healed is when the last attempt was seen to work (its issue
+	// resolved); before Last, it has not been seen to since.
+	Healed time.Time `json:"healed,omitzero"`
 }
 
 // verdict is what a breaker says about a new attempt.
@@ -29,10 +37,31 @@ const (
 	halfOpen         // allowed as the one retry after the cool-down
 )
 
-// check says whether an attempt may start at now, and until when not.
-// It moves the breaker between states but records no attempt.
-func (b *breaker) check(cfg Breaker, now time.Time) (verdict, time.Time) {
+// uptime is how long the target stayed up before it failed again at
+// failedAt: from when the last attempt was seen to heal it, 0 when it was
+// not seen to. ok is false before any attempt.
+func (b *breaker) uptime(failedAt time.Time) (time.Duration, bool) {
+	if b.Last.IsZero() {
+		return 0, false
+	}
+	if b.Healed.Before(b.Last) || failedAt.Before(b.Healed) {
+		return 0, true
+	}
+	return failedAt.Sub(b.Healed), true
+}
+
+// check says whether an attempt for a failure that began at failedAt may
+// start at now, and until when not. A target that stayed up for
+// healthy_uptime after the last attempt was healed by it: the streak
+// starts afresh, whatever state the breaker was in. Otherwise the streak
+// goes on: a growing backoff between its attempts, open after
+// max_attempts. check moves the breaker between states but records no
+// attempt.
+func (b *breaker) check(cfg Breaker, now, failedAt time.Time) (verdict, time.Time) {
 	b.prune(cfg, now)
+	if up, ok := b.uptime(failedAt); ok && up >= cfg.HealthyUptime.D() {
+		b.fresh()
+	}
 	switch b.State {
 	case breakerOpen:
 		if now.Before(b.RetryAt) {
@@ -41,7 +70,7 @@ func (b *breaker) check(cfg Breaker, now time.Time) (verdict, time.Time) {
 		return halfOpen, time.Time{}
 	case breakerHalfOpen:
 		// The retry was made and the problem is back before the
-		// breaker could reset: open again, for twice as long.
+		// target stayed up: open again, for twice as long.
 		b.open(cfg, now, 2*b.Cooldown)
 		return tripped, b.RetryAt
 	}
@@ -58,12 +87,24 @@ func (b *breaker) check(cfg Breaker, now time.Time) (verdict, time.Time) {
 	return allow, time.Time{}
 }
 
+// fresh starts a new streak: the last attempt healed its target.
+func (b *breaker) fresh() {
+	b.State, b.Attempts, b.RetryAt, b.Cooldown = breakerClosed, nil, time.Time{}, 0
+}
+
 // record counts an attempt that starts at now; v is what check said.
 func (b *breaker) record(now time.Time, v verdict) {
 	b.Attempts = append(b.Attempts, now)
 	b.Last = now
 	if v == halfOpen {
 		b.State = breakerHalfOpen
+	}
+}
+
+// healed notes that the last attempt worked: its issue resolved at now.
+func (b *breaker) healed(now time.Time) {
+	if !now.Before(b.Last) {
+		b.Healed = now
 	}
 }
 
@@ -107,7 +148,9 @@ func (b *breaker) prune(cfg Breaker, now time.Time) {
 	b.Attempts = b.Attempts[i:]
 }
 
-// backoff is the wait after the nth attempt in the window (n ≥ 1).
+// backoff is the wait after the nth attempt of a streak (n ≥ 1): backoff,
+// doubled with each further attempt, at most max_backoff, as systemd's
+// RestartSec= grows to RestartMaxDelaySec= over RestartSteps=.
 func backoff(cfg Breaker, n int) time.Duration {
 	d := cfg.Backoff.D()
 	for i := 1; i < n && d < cfg.MaxBackoff.D(); i++ {

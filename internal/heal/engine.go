@@ -3,11 +3,11 @@ package heal
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -24,6 +24,10 @@ type Job struct {
 	Restore bool
 	// Undo marks a job that puts back an earlier change.
 	Undo bool
+	// Check asks for the state of the unit Params["unit"] in Scope, and
+	// runs no action: verification reads the unit's real state. The
+	// answer is Result.State.
+	Check bool
 }
 
 // Request is an action with its parameters.
@@ -45,6 +49,9 @@ type Result struct {
 	// Undo is the request that puts the change back (Job.Restore).
 	Undo     *Request
 	Duration time.Duration
+	// State answers a Check job: the unit's ActiveState/SubState, such
+	// as "active/running" or "inactive/dead"; Err says why it is unknown.
+	State string
 }
 
 // Config sets up an Engine.
@@ -66,6 +73,10 @@ type Config struct {
 	// allows. nil allows every unit. It only picks the unit: the catalogue
 	// still checks the action when it runs.
 	AllowUnit func(unit string) bool
+	// Wall is this machine's clock. It is read only to refuse record
+	// times far in its future and to repair such a clock in a saved
+	// state; nil refuses none.
+	Wall func() time.Time
 }
 
 // Src is the src of every record the engine writes.
@@ -76,10 +87,25 @@ const Src = "lmn-heal"
 type Engine struct {
 	cfg         Config
 	now         time.Time
+	started     bool      // a sample or issue moved the clock in this run
+	jump        jump      // a far step of the clock waiting for the next record
+	lastWall    time.Time // Config.Wall at the latest sample or issue
+	skewed      int       // records whose time was refused
 	st          state
-	facts       map[string]map[string]string // mount → facts from the samples
-	topUnits    []record.UnitMemory          // mem.top_units of the latest sample
-	sample      []byte                       // the latest sample, not yet decoded
+	issues      map[string]*tracked // by id; st.Issues is their saved form
+	seq         uint64              // the Seq of the latest tracked issue
+	ready       readyQueue
+	timers      timerHeap
+	timerSeq    uint64
+	waiting     map[string][]slot                    // parked behind a busy subject or target
+	held        map[string]bool                      // ids whose destructive step waits for a strong signal
+	overflow    int                                  // issues refused past max_issues
+	visits      int                                  // ladders looked at, for tests of the cost
+	facts       map[string]map[string]string         // mount → facts from the samples
+	fills       map[string]fill                      // mount → how full, from the samples
+	topUnits    []record.UnitMemory                  // mem.top_units of the latest sample
+	evidence    func(record.UnitMemory) unitEvidence // evidenceOf; a seam for tests
+	sample      []byte                               // the latest sample, not yet decoded
 	sampleFresh bool
 	dec         *record.SampleDecoder // of factFields
 	running     int
@@ -110,14 +136,25 @@ func New(cfg Config) *Engine {
 		cfg:      cfg,
 		st:       newState(),
 		dec:      record.NewSampleDecoder(factFields),
+		issues:   map[string]*tracked{},
+		waiting:  map[string][]slot{},
+		held:     map[string]bool{},
 		facts:    map[string]map[string]string{},
+		fills:    map[string]fill{},
+		evidence: evidenceOf,
 		busy:     map[string]int{},
 		inflight: map[uint64]*flight{},
 	}
 }
 
-// Now returns the engine's clock: the latest record time seen.
+// Now returns the engine's clock: the machine's time as the stream
+// carries it (clock.go).
 func (e *Engine) Now() time.Time { return e.now }
+
+// Tracked returns how many issues are tracked; Overflow how many were
+// refused because max_issues were tracked already.
+func (e *Engine) Tracked() int  { return len(e.issues) }
+func (e *Engine) Overflow() int { return e.overflow }
 
 // Running returns how many jobs are handed out and not complete.
 func (e *Engine) Running() int { return e.running }
@@ -138,29 +175,20 @@ func (e *Engine) Dirty() bool {
 	return d
 }
 
-// factFields are the fields of a sample the engine reads: facts about
-// mounts and the units using the most memory.
-var factFields = func() (fs record.FieldSet) {
-	for _, f := range []record.Field{
-		record.FieldMemTopUnitsUnit, record.FieldMemTopUnitsScope, record.FieldMemTopUnitsMemoryBytes,
-		record.FieldDisksMountsMount, record.FieldDisksMountsHoldsNixStore, record.FieldDisksMountsHoldsVarLog,
-	} {
-		fs.Add(f)
-	}
-	return fs
-}()
-
-// Observe takes one record of the stream: its ts moves the clock, issues
-// start, verify and end ladders, samples give facts. Then every ladder
-// is advanced. An error means the record could not be used; the engine is
-// unchanged by it and the caller goes on.
+// Observe takes one record of the stream: samples and issues move the
+// clock (clock.go), issues start, verify and end ladders, samples give
+// facts. Then every ladder whose time has come is advanced. Other records
+// are passed over. An error other than a *ClockError means the record
+// could not be used and the engine is unchanged by it; a *ClockError
+// means the record was used but its time was not.
 //
-// Only issues are decoded whole. Of other records only ts is read (the
-// reader's scanner found it), and the latest sample is kept as bytes and
-// decoded, for the facts only, when an issue needs them: most samples are
-// passed on without a second decode.
+// Only issues are decoded whole. Of samples only ts is read (the reader's
+// scanner found it), and the latest is kept as bytes and decoded, for the
+// facts only, when an issue needs them: most samples are passed on
+// without a second decode.
 func (e *Engine) Observe(line record.Line) error {
-	if line.Kind == record.KindIssue {
+	switch line.Kind {
+	case record.KindIssue:
 		var is record.Issue
 		if err := line.Decode(&is); err != nil {
 			return fmt.Errorf("issue record: %w", err)
@@ -168,130 +196,36 @@ func (e *Engine) Observe(line record.Line) error {
 		if is.ID == "" || is.Rule == "" {
 			return &record.LineError{Line: line.N, Err: fmt.Errorf("issue record without id or rule")}
 		}
-		e.advanceClock(is.TS.Time)
+		cerr := e.clock(is.TS.Time, line.N)
 		e.issue(is)
 		e.tick()
-		return nil
-	}
-	ts, err := line.TS()
-	if err != nil {
-		return &record.LineError{Line: line.N, Err: fmt.Errorf("ts: %w", err)}
-	}
-	if line.Kind == record.KindSample {
+		return cerr
+	case record.KindSample:
+		ts, err := line.TS()
+		if err != nil {
+			return &record.LineError{Line: line.N, Err: fmt.Errorf("ts: %w", err)}
+		}
 		e.sample = append(e.sample[:0], line.Body()...)
 		e.sampleFresh = true
+		cerr := e.clock(ts, line.N)
+		e.recheckHeld()
+		e.tick()
+		return cerr
 	}
-	e.advanceClock(ts)
-	e.tick()
 	return nil
 }
 
-func (e *Engine) advanceClock(t time.Time) {
-	if t.After(e.now) {
-		e.now = t
-		e.st.Now = t
-	}
-}
-
-// sampleFacts decodes the facts of the latest sample, once. A field of
-// the wrong type leaves only itself out: the decoder then gives what
-// json.Unmarshal could decode, so a malformed mem.top_units does not hide
-// the mounts' facts.
-func (e *Engine) sampleFacts() {
-	if !e.sampleFresh {
-		return
-	}
-	e.sampleFresh = false
-	var s record.Sample
-	e.dec.Decode(e.sample, &s)
-	e.topUnits = nil
-	if s.Mem != nil {
-		e.topUnits = slices.Clone(s.Mem.TopUnits)
-	}
-	if s.Disks == nil {
-		return
-	}
-	for _, m := range s.Disks.Mounts {
-		e.facts[m.Mount] = map[string]string{
-			"holds_nix_store": fmt.Sprint(m.HoldsNixStore),
-			"holds_var_log":   fmt.Sprint(m.HoldsVarLog),
-		}
-	}
-}
-
-// vars are the template and match variables of an issue: its subject,
-// facts the stream gave about it, and an alert's labels (labels.go).
-func (e *Engine) vars(is record.Issue) map[string]string {
-	v := map[string]string{"rule": is.Rule, "issue": is.ID}
-	for k, val := range is.Subject {
-		v[k] = val
-	}
-	if u, ok := is.Subject["unit"]; ok && u != "" {
-		// The commands a person runs for this unit, in its scope.
-		v["systemctl"], v["journalctl"] = "systemctl", "journalctl"
-		if is.Subject["scope"] == "user" {
-			v["systemctl"], v["journalctl"] = "systemctl --user", "journalctl --user"
-		}
-	}
-	if m, ok := is.Subject["mount"]; ok {
-		e.sampleFacts()
-		for k, val := range e.facts[m] {
-			v[k] = val
-		}
-	}
-	if slices.Contains(memoryRules, is.Rule) {
-		e.sampleFacts()
-		if u, ok := e.topMemoryUnit(); ok {
-			v["top_memory_unit"], v["top_memory_scope"] = u.Unit, u.Scope
-		}
-	}
-	addLabels(v, is.Labels)
-	return v
-}
-
-// memoryRules are the issues whose ladders may act on the unit using the
-// most memory ({{top_memory_unit}}, {{top_memory_scope}}).
-var memoryRules = []string{detect.RuleMemPressure, detect.RuleSwapExhaustion}
-
-// topMemoryUnit is the largest unit of the latest sample's mem.top_units
-// that AllowUnit allows; ok is false when there is none.
-func (e *Engine) topMemoryUnit() (record.UnitMemory, bool) {
-	for _, u := range e.topUnits {
-		if u.Unit == "" || u.Scope != "system" && u.Scope != "user" {
-			continue
-		}
-		if e.cfg.AllowUnit == nil || e.cfg.AllowUnit(u.Unit) {
-			return u, true
-		}
-	}
-	return record.UnitMemory{}, false
-}
-
-// actScope is the scope an action of t's ladder runs in: the subject's
-// ("user" for a user unit), or, for an action on the top memory unit,
-// that unit's, so a user service is restarted with systemctl --user.
-func actScope(t *tracked, params map[string]string) string {
-	if s := t.Subject["scope"]; s != "" {
-		return s
-	}
-	if u := t.Vars["top_memory_unit"]; u != "" && params["unit"] == u {
-		return t.Vars["top_memory_scope"]
-	}
-	return ""
-}
-
-// tick advances every ladder, starts restores and forgets healthy
-// breakers.
+// tick advances every ladder whose time has come and starts what the
+// bounds allow, then starts restores and forgets healthy breakers. Its
+// cost does not grow with the number of issues tracked (sched.go).
 func (e *Engine) tick() {
 	for key, b := range e.st.Breakers {
 		if e.busy[key] == 0 && b.healthy(e.cfg.Policy.Breaker, e.now) {
 			delete(e.st.Breakers, key)
 		}
 	}
-	for _, t := range slices.Clone(e.st.Issues) {
-		e.advance(t)
-	}
-	e.st.Issues = slices.DeleteFunc(e.st.Issues, func(t *tracked) bool { return t.gone })
+	e.due()
+	e.runQueue()
 	e.restores()
 	e.pruneBudget()
 }
@@ -303,15 +237,6 @@ func (e *Engine) pruneBudget() {
 		i++
 	}
 	e.st.Budget = e.st.Budget[i:]
-}
-
-func (e *Engine) find(id string) *tracked {
-	for _, t := range e.st.Issues {
-		if t.ID == id && !t.gone {
-			return t
-		}
-	}
-	return nil
 }
 
 func (e *Engine) emit(h record.Heal) {
@@ -356,6 +281,11 @@ func subjectKey(s map[string]string) string {
 
 func ms(d time.Duration) *float64 {
 	v := float64(d.Microseconds()) / 1000
+	return &v
+}
+
+func seconds(d time.Duration) *float64 {
+	v := math.Round(d.Seconds()*1000) / 1000
 	return &v
 }
 

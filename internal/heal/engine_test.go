@@ -20,8 +20,13 @@ func TestUnitRecovered(t *testing.T) {
 	h.complete(ok)
 	h.observe(sampleLine(t, at(t, "1m")))
 	h.observe(issueLine(t, at(t, "90s"), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
+	h.want("1:restart_unit:started 1:restart_unit:succeeded")
+	h.unitIs("active/running")
 	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
 	last := h.recs[len(h.recs)-1]
+	if last.UnitState != "active/running" {
+		t.Errorf("verified record without the unit's state: %+v", last)
+	}
 	if !last.TS.Equal(at(t, "90s")) || last.Src != Src || last.Kind != record.KindHeal {
 		t.Errorf("header = %+v", last.Header)
 	}
@@ -70,9 +75,78 @@ func TestFailedActionGoesToNextStep(t *testing.T) {
 	h := newHarness(t, nil, false)
 	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, unit("a.service")))
 	h.complete(Result{Tier: "", Denied: map[string]string{"privd": "no socket"}, Err: "exit status 1"})
-	h.want("1:restart_unit:started 1:restart_unit:failed 2:reset_failed_unit:started")
+	h.want("1:restart_unit:started 1:restart_unit:failed")
 	if r := h.recs[1]; r.Error != "exit status 1" || r.Denied["privd"] != "no socket" {
 		t.Errorf("failed record = %+v", r)
+	}
+	// Step 2 restarts the unit too: it starts once restart_unit's
+	// backoff (30s after the first attempt) has passed.
+	h.observe(sampleLine(t, at(t, "30s")))
+	h.want("1:restart_unit:started 1:restart_unit:failed 2:reset_failed_unit:started")
+}
+
+// TestStepStartsWhole: a step's actions start together or not at all. The
+// old engine ran step 2's reset-failed at once while its restart waited
+// out the restart's backoff: the unit was inactive instead of failed, the
+// issue resolved, and the dead unit was forgotten.
+func TestStepStartsWhole(t *testing.T) {
+	h := newHarness(t, nil, false)
+	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, unit("a.service")))
+	h.complete(Result{Tier: record.TierUnprivileged, Err: "Job for a.service failed"})
+	for _, d := range []string{"1s", "10s", "29s"} {
+		h.observe(sampleLine(t, at(t, d)))
+		if len(h.jobs) != 0 {
+			t.Fatalf("at %s, within restart_unit's backoff, step 2 started %+v", d, h.jobs)
+		}
+	}
+	h.observe(sampleLine(t, at(t, "30s")))
+	h.complete(ok) // reset-failed
+	if len(h.jobs) != 1 || h.jobs[0].Action != "restart_unit" {
+		t.Fatalf("the restart did not follow the reset-failed at once: %+v", h.jobs)
+	}
+	// The reset-failed alone clears the failed list: the issue resolves
+	// while the restart runs. The unit's real state decides.
+	h.observe(issueLine(t, at(t, "31s"), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
+	h.complete(Result{Tier: record.TierUnprivileged, Err: "Job for a.service failed"})
+	h.unitIs("failed/failed")
+	h.want("1:restart_unit:started 1:restart_unit:failed 2:reset_failed_unit:started 2:reset_failed_unit:succeeded " +
+		"2:restart_unit:started 2:restart_unit:failed 2:restart_unit:verified:not_recovered 2:advise:advised")
+	if a := h.recs[len(h.recs)-1].Advice; !strings.Contains(a, "a.service is failed/failed after lmn acted on it") {
+		t.Errorf("advice %q", a)
+	}
+	if len(h.e.issues) != 0 {
+		t.Errorf("still tracked after the issue resolved and the step failed: %+v", h.e.issues)
+	}
+}
+
+// TestResolvedButDown: the issue resolves after a successful restart, but
+// the unit is not running (it exited cleanly, or reset-failed cleared
+// it): reported down with advice, never recovered.
+func TestResolvedButDown(t *testing.T) {
+	h := newHarness(t, nil, false)
+	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, unit("a.service")))
+	h.complete(ok)
+	h.observe(issueLine(t, at(t, "5s"), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
+	h.unitIs("inactive/dead")
+	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:not_recovered 1:advise:advised")
+	adv := h.recs[len(h.recs)-1]
+	for _, want := range []string{"a.service is inactive/dead after lmn acted on it", "to retry by hand: cmd restart_unit"} {
+		if !strings.Contains(adv.Advice, want) {
+			t.Errorf("advice %q lacks %q", adv.Advice, want)
+		}
+	}
+	if v := h.recs[2]; v.UnitState != "inactive/dead" {
+		t.Errorf("verified record %+v", v)
+	}
+	// The unit state cannot be read: the stream's word stands.
+	h = newHarness(t, nil, false)
+	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, unit("a.service")))
+	h.complete(ok)
+	h.observe(issueLine(t, at(t, "5s"), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
+	h.complete(Result{Err: "systemctl: not found"})
+	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
+	if v := h.recs[2]; !strings.Contains(v.Error, "unit state not read") {
+		t.Errorf("verified record %+v", v)
 	}
 }
 
@@ -116,9 +190,10 @@ func TestResolvedWhileRunning(t *testing.T) {
 	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, unit("a.service")))
 	h.observe(issueLine(t, at(t, "1s"), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
 	h.complete(ok)
+	h.unitIs("active/running")
 	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
-	if len(h.e.st.Issues) != 0 {
-		t.Errorf("issue still tracked: %+v", h.e.st.Issues[0])
+	if len(h.e.issues) != 0 {
+		t.Errorf("issue still tracked: %+v", h.e.issues)
 	}
 }
 
@@ -126,7 +201,8 @@ func TestResolvedWhileRunning(t *testing.T) {
 func shortPolicy(n, maxAttempts int) *Policy {
 	p := DefaultPolicy()
 	p.Breaker = Breaker{MaxAttempts: maxAttempts, Window: config.Duration(30 * time.Minute), Backoff: config.Duration(10 * time.Second),
-		MaxBackoff: config.Duration(time.Minute), Cooldown: config.Duration(10 * time.Minute), ResetAfter: config.Duration(time.Hour)}
+		MaxBackoff: config.Duration(time.Minute), Cooldown: config.Duration(10 * time.Minute), ResetAfter: config.Duration(time.Hour),
+		HealthyUptime: config.Duration(30 * time.Second)}
 	var steps []Step
 	for range n {
 		steps = append(steps, Step{Actions: []Act{{Action: "restart_unit", Params: map[string]string{"unit": "{{unit}}"}}}, Verify: config.Duration(time.Minute)})
@@ -179,6 +255,9 @@ func TestBreakerCountsAcrossRefires(t *testing.T) {
 	}
 	resolve := func(d string) {
 		h.observe(issueLine(t, at(t, d), "unit_failed", record.StateResolved, record.SeverityWarning, unit("a.service")))
+		if len(h.jobs) > 0 {
+			h.unitIs("active/running")
+		}
 	}
 	fire("0s")
 	h.complete(ok)
@@ -201,8 +280,13 @@ func TestBreakerCountsAcrossRefires(t *testing.T) {
 	fire("36s")
 	h.observe(sampleLine(t, at(t, "5m")))
 	last := h.recs[len(h.recs)-1]
-	if last.Phase != record.PhaseGaveUp || len(h.all) != 3 {
+	if last.Phase != record.PhaseGaveUp || restarts(h) != 3 {
 		t.Fatalf("records: %s", h.phases())
+	}
+	for i, want := range []float64{-1, 1, 1} { // up 1s after each restart; the first has none before it
+		if got := startedUptime(h, i); got != want {
+			t.Errorf("restart %d: uptime_seconds %v, want %v", i+1, got, want)
+		}
 	}
 	// A healthy hour resets the breaker.
 	resolve("6m")
@@ -310,7 +394,7 @@ func TestSkippedStepAdvises(t *testing.T) {
 	h := newHarness(t, nil, false)
 	h.observe(issueLine(t, t0, "mem_pressure", record.StateFiring, record.SeverityWarning, map[string]string{}))
 	h.want("2:advise:advised")
-	if a := h.recs[0].Advice; !strings.Contains(a, "skipped: the stream gives no top_memory_unit") {
+	if a := h.recs[0].Advice; !strings.Contains(a, "skipped: the stream shows no unit whose own cgroup is under memory pressure") {
 		t.Errorf("advice = %q", a)
 	}
 	if len(h.all) != 0 {
@@ -323,13 +407,13 @@ func TestLadderByFacts(t *testing.T) {
 		mount record.Mount
 		want  string
 	}{
-		{record.Mount{Mount: "/", HoldsNixStore: true, HoldsVarLog: true}, "nix_gc"},
-		{record.Mount{Mount: "/", HoldsVarLog: true}, "journal_vacuum"},
-		{record.Mount{Mount: "/"}, "advise"},
+		{record.Mount{Mount: "/", UsedRatio: 0.95, HoldsNixStore: true, HoldsVarLog: true}, "nix_gc"},
+		{record.Mount{Mount: "/", UsedRatio: 0.95, HoldsVarLog: true}, "journal_vacuum"},
+		{record.Mount{Mount: "/", UsedRatio: 0.95}, "advise"},
 	} {
 		h := newHarness(t, nil, false)
 		h.observe(sampleLine(t, t0, tc.mount))
-		h.observe(issueLine(t, t0, "disk_usage", record.StateFiring, record.SeverityWarning, map[string]string{"mount": "/"}))
+		h.observe(issueLineSince(t, at(t, "11m"), t0, "disk_usage", record.SeverityCritical, map[string]string{"mount": "/"}))
 		if len(h.recs) == 0 || h.recs[0].Action != tc.want {
 			t.Errorf("%+v: records %s, want %s first", tc.mount, h.phases(), tc.want)
 		}

@@ -45,6 +45,17 @@ func issueLine(t testing.TB, ts time.Time, rule, state, sev string, subject map[
 	return lineOfRecord(t, is, record.KindIssue)
 }
 
+// issueLineSince is a firing issue at ts whose condition began at since.
+func issueLineSince(t testing.TB, ts, since time.Time, rule, sev string, subject map[string]string) record.Line {
+	t.Helper()
+	is := record.Issue{
+		Header: record.NewHeader(record.KindIssue, "lmn-detect", "h", ts),
+		ID:     rule + "/" + subjectKey(subject), Rule: rule, Subject: subject,
+		State: record.StateFiring, Severity: sev, Since: record.Time{Time: since},
+	}
+	return lineOfRecord(t, is, record.KindIssue)
+}
+
 func sampleLine(t testing.TB, ts time.Time, mounts ...record.Mount) record.Line {
 	t.Helper()
 	s := record.Sample{Header: record.NewHeader(record.KindSample, "lmn-collect", "h", ts)}
@@ -106,6 +117,15 @@ func (h *harness) complete(r Result) Job {
 }
 
 var ok = Result{Tier: record.TierUnprivileged, Duration: 10 * time.Millisecond}
+
+// unitIs answers the oldest job, which must be a Check, with state.
+func (h *harness) unitIs(state string) {
+	h.t.Helper()
+	if len(h.jobs) == 0 || !h.jobs[0].Check {
+		h.t.Fatalf("no unit state check asked for: jobs %+v, records %s", h.jobs, h.phases())
+	}
+	h.complete(Result{State: state})
+}
 
 // phases renders the records as "step:action:phase[:outcome]" for compact
 // comparison.

@@ -51,6 +51,7 @@ func TestAlertLadderMatchesLabels(t *testing.T) {
 		t.Errorf("Verifying = %v, %v; want the window to close at t0+2m", until, ok)
 	}
 	h.observe(alertLine(t, at(t, "30s"), record.StateResolved, labels))
+	h.unitIs("active/running") // the unit's real state, read before recovered
 	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
 	if _, ok := h.e.Verifying("am-NginxDown"); ok {
 		t.Error("still verifying after the outcome")

@@ -3,7 +3,7 @@ package heal
 import (
 	"fmt"
 	"maps"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/record"
@@ -11,15 +11,17 @@ import (
 
 // Phases of a tracked issue's ladder.
 const (
-	phaseReady     = "ready"     // the current action may start when bounds allow
+	phaseReady     = "ready"     // the current step may start when bounds allow
 	phaseRunning   = "running"   // the current action was handed out
 	phaseVerifying = "verifying" // the step acted; waiting for the issue to resolve
-	phaseDone      = "done"      // advised or gave up; waits for resolve or RetryAt
+	phaseChecking  = "checking"  // asking for the real state of the unit the step acted on
+	phaseDone      = "done"      // advised, gave up or recovered; waits for resolve, a new failure or RetryAt
 )
 
 // tracked is one firing issue and where its ladder stands.
 type tracked struct {
 	ID       string            `json:"id"`
+	Seq      uint64            `json:"seq"` // the order issues were tracked in
 	Rule     string            `json:"rule"`
 	Subject  map[string]string `json:"subject,omitempty"`
 	Severity string            `json:"severity"`
@@ -31,10 +33,23 @@ type tracked struct {
 	// Deadline ends a verification window (verifying) or an open
 	// breaker's wait (done; zero: until the issue resolves).
 	Deadline time.Time `json:"deadline,omitzero"`
-	Resolved bool      `json:"resolved,omitempty"` // resolved while its action ran
-	Worse    bool      `json:"worse,omitempty"`    // severity rose while its action ran
-	Notes    []string  `json:"notes,omitempty"`
-	gone     bool
+	// Since is when the issue's condition began, as its latest record
+	// says; a later since is a new failure. FailedAt is when the failure
+	// this round of the ladder answers began.
+	Since    time.Time `json:"since,omitzero"`
+	FailedAt time.Time `json:"failed_at,omitzero"`
+	// Keys are the breakers of the attempts made this round.
+	Keys []string `json:"keys,omitempty"`
+	// Held is the first step held back for a stronger signal (1-based).
+	Held     int      `json:"held,omitempty"`
+	CheckFor string   `json:"check_for,omitempty"`
+	Cleared  bool     `json:"cleared,omitempty"`  // the stream says resolved
+	Flapping bool     `json:"flapping,omitempty"` // lmn-detect holds it firing
+	Worse    bool     `json:"worse,omitempty"`    // severity rose while its action ran
+	Notes    []string `json:"notes,omitempty"`
+
+	gone bool
+	gen  uint64 // bumped by every move between queues (sched.go)
 }
 
 func severityRank(s string) int {
@@ -47,9 +62,13 @@ func severityRank(s string) int {
 	return 0
 }
 
+func sortTracked(ts []*tracked) {
+	slices.SortFunc(ts, func(a, b *tracked) int { return int(a.Seq - b.Seq) })
+}
+
 // issue takes an issue record.
 func (e *Engine) issue(is record.Issue) {
-	t := e.find(is.ID)
+	t := e.issues[is.ID]
 	switch is.State {
 	case record.StateResolved:
 		e.ownerFiring(is.ID, false)
@@ -66,19 +85,46 @@ func (e *Engine) issue(is record.Issue) {
 		e.track(is)
 		return
 	}
+	since := sinceOf(is)
+	t.Cleared, t.Flapping = false, is.Flapping
+	if since.After(t.Since) {
+		t.Since = since
+		switch t.Phase {
+		case phaseDone:
+			e.newRound(t, since) // it failed again after the ladder ended
+			return
+		case phaseVerifying:
+			if !is.Flapping {
+				break
+			}
+			// The condition ended and came back within the window, its end
+			// hidden by lmn-detect's flapping hold: the step healed it
+			// until now, and this is a new failure.
+			e.recovered(t, "", "unit state not read: the issue came back while held firing by its flapping hold", true)
+			e.newRound(t, since)
+			return
+		}
+	}
 	rose := severityRank(is.Severity) > severityRank(t.Severity)
 	t.Severity = is.Severity
-	t.Resolved = false
 	if !rose {
 		return
 	}
 	switch t.Phase {
 	case phaseVerifying:
-		e.verified(t, record.OutcomeWorse)
+		e.verified(t, record.OutcomeWorse, "", "")
 		e.endLadder(t)
-	case phaseRunning:
+	case phaseRunning, phaseChecking:
 		t.Worse = true
 	}
+}
+
+// sinceOf is when the issue's condition began, or its time.
+func sinceOf(is record.Issue) time.Time {
+	if !is.Since.IsZero() {
+		return is.Since.Time
+	}
+	return is.TS.Time
 }
 
 func (e *Engine) track(is record.Issue) {
@@ -87,31 +133,65 @@ func (e *Engine) track(is record.Issue) {
 	if l == nil {
 		return
 	}
-	e.st.Issues = append(e.st.Issues, &tracked{
-		ID: is.ID, Rule: is.Rule, Subject: maps.Clone(is.Subject), Severity: is.Severity,
-		Ladder: l.Name, Vars: vars, Phase: phaseReady,
-	})
+	if len(e.issues) >= e.cfg.Policy.MaxIssues {
+		e.overflow++
+		h := record.Heal{Issue: is.ID, Rule: is.Rule, Subject: is.Subject, Action: record.TierAdvise,
+			Phase: record.PhaseAdvised, Tier: record.TierAdvise, Step: 1,
+			Error: fmt.Sprintf("not tracked: lmn-heal tracks at most %d issues at once (max_issues); %d refused so far",
+				e.cfg.Policy.MaxIssues, e.overflow),
+			Advice: fmt.Sprintf("too many issues at once for lmn-heal to act on this one (%s): look at it by hand", is.Summary)}
+		e.emit(h)
+		return
+	}
+	since := sinceOf(is)
+	e.seq++
+	t := &tracked{
+		ID: is.ID, Seq: e.seq, Rule: is.Rule, Subject: maps.Clone(is.Subject), Severity: is.Severity,
+		Ladder: l.Name, Vars: vars, Phase: phaseReady, Since: since, FailedAt: since, Flapping: is.Flapping,
+	}
+	e.issues[t.ID] = t
+	e.queue(t)
+}
+
+// newRound climbs t's ladder again from the first step: its issue failed
+// anew (a later since) after the ladder had ended. Breakers judge the
+// uptime since the last attempt.
+func (e *Engine) newRound(t *tracked, since time.Time) {
+	delete(e.held, t.ID)
+	t.Step, t.Act, t.Held, t.Notes, t.Worse = 0, 0, 0, nil, false
+	t.Deadline, t.FailedAt = time.Time{}, since
+	t.Phase = phaseReady
+	e.queue(t)
 }
 
 func (e *Engine) resolved(t *tracked) {
+	t.Cleared = true
 	switch t.Phase {
-	case phaseRunning:
-		t.Resolved = true
+	case phaseRunning, phaseChecking:
+		// decided when the job returns
 	case phaseVerifying:
-		e.verified(t, record.OutcomeRecovered)
-		t.gone = true
+		e.recover(t)
 	default:
-		t.gone = true
+		e.drop(t)
 	}
 }
 
-// endLadder skips the remaining steps: the next advance advises.
+// drop forgets t: its issue resolved or it is untracked.
+func (e *Engine) drop(t *tracked) {
+	t.gone = true
+	e.move(t)
+	delete(e.issues, t.ID)
+	delete(e.held, t.ID)
+}
+
+// endLadder skips the remaining steps: the next start advises.
 func (e *Engine) endLadder(t *tracked) {
 	if l := e.cfg.Policy.ladder(t.Ladder); l != nil {
 		t.Step = len(l.Steps)
 	}
 	t.Act = 0
 	t.Phase = phaseReady
+	e.queue(t)
 }
 
 func (e *Engine) nextStep(t *tracked) {
@@ -120,103 +200,182 @@ func (e *Engine) nextStep(t *tracked) {
 	t.Phase = phaseReady
 }
 
-// advance moves one ladder as far as the clock and the bounds allow.
-func (e *Engine) advance(t *tracked) {
-	l := e.cfg.Policy.ladder(t.Ladder)
-	if l == nil { // the policy changed since the state was saved
-		t.gone = true
-		return
-	}
-	if t.Step < len(l.Steps) && t.Act >= len(l.Steps[t.Step].Actions) {
-		t.Act = 0 // the policy changed since the state was saved
-	}
+// wakeUp advances t when its timer is due.
+func (e *Engine) wakeUp(t *tracked) {
+	e.visits++
 	switch t.Phase {
 	case phaseVerifying:
-		if e.now.Before(t.Deadline) {
+		if t.Cleared { // a check lost in a restart: ask again
+			e.recover(t)
 			return
 		}
-		e.verified(t, record.OutcomeNotRecovered)
+		if t.Flapping && e.askUnit(t, checkDeadline) {
+			return
+		}
+		e.verified(t, record.OutcomeNotRecovered, "", "")
 		e.nextStep(t)
+		e.queue(t)
 	case phaseDone:
-		if t.Deadline.IsZero() || e.now.Before(t.Deadline) {
-			return
-		}
 		t.Deadline = time.Time{} // the half-open retry, at the same step
 		t.Phase = phaseReady
-	case phaseRunning:
-		return
+		e.queue(t)
+	case phaseReady:
+		e.queue(t) // a breaker's backoff passed
 	}
-	e.tryStart(t, l)
 }
 
-// tryStart starts the ladder's current action if every bound allows.
-func (e *Engine) tryStart(t *tracked, l *Ladder) {
+// planned is one action of a step, ready to start.
+type planned struct {
+	Act
+	params             map[string]string
+	scope, target, key string
+}
+
+// tryStart starts t's current action if every bound allows. It returns
+// false, changing nothing, when a global bound (concurrency, budget)
+// holds it back; true when t started, advised, or waits elsewhere.
+func (e *Engine) tryStart(t *tracked) bool {
+	e.visits++
+	l := e.cfg.Policy.ladder(t.Ladder)
+	if l == nil { // the policy changed since the state was saved
+		e.drop(t)
+		return true
+	}
 	if e.holds(t, l) {
-		return
+		return true // paused: the resume queues it again (pause.go)
 	}
-	if t.Step < len(l.Steps) && (e.running >= e.cfg.Policy.Concurrency || len(e.st.Budget) >= e.cfg.Policy.Budget.MaxActions) {
-		return // cheap test first: a storm waits here
-	}
-	a, params, ok := e.current(t, l)
+	acts, ok := e.current(t, l)
 	if !ok {
-		return
+		return true
 	}
-	scope := actScope(t, params)
-	target := e.target(a.Action, params, scope)
-	subject := subjectKey(t.Subject)
-	if e.busy[subject] > 0 || e.busy[target] > 0 || e.running >= e.cfg.Policy.Concurrency {
-		return
+	need := 1
+	if t.Act == 0 {
+		need = len(acts) // a step starts only with room for all its actions
 	}
-	key := a.Action + " " + target
-	b := e.breaker(key)
-	v, until := b.check(e.cfg.Policy.Breaker, e.now)
-	switch v {
-	case wait:
-		return
-	case tripped:
-		e.gaveUp(t, l, a.Action, params, len(b.Attempts), until)
-		return
+	if e.running >= e.cfg.Policy.Concurrency || len(e.st.Budget)+need > e.cfg.Policy.Budget.MaxActions {
+		return false
 	}
-	if len(e.st.Budget) >= e.cfg.Policy.Budget.MaxActions {
-		return
+	a := acts[0]
+	for _, k := range []string{subjectKey(t.Subject), a.target, a.key} {
+		if e.busy[k] > 0 {
+			e.park(t, k)
+			return true
+		}
 	}
+	v := allow
+	if t.Act == 0 {
+		// A step's actions start together or not at all: every one's
+		// breaker is asked before the first runs.
+		var until time.Time
+		for i, x := range acts {
+			b := e.breaker(x.key)
+			xv, xu := b.check(e.cfg.Policy.Breaker, e.now, t.FailedAt)
+			switch xv {
+			case tripped:
+				e.gaveUp(t, l, x, len(b.Attempts), xu)
+				return true
+			case wait:
+				until = later(until, xu)
+			}
+			if i == 0 {
+				v = xv
+			}
+		}
+		if !until.IsZero() {
+			e.wake(t, until)
+			return true
+		}
+	} else if b := e.breaker(a.key); b.State == breakerOpen && !e.now.Before(b.RetryAt) {
+		v = halfOpen // the step was let in as the retry after a cool-down
+	}
+	e.start(t, a, v)
+	return true
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// start hands out a's job for t.
+func (e *Engine) start(t *tracked, a planned, v verdict) {
+	b := e.breaker(a.key)
+	up, known := b.uptime(t.FailedAt)
 	b.record(e.now, v)
 	e.st.Budget = append(e.st.Budget, e.now)
-	job := Job{ID: e.st.NextID, Issue: t.ID, Action: a.Action, Params: params, Scope: scope, Restore: a.Restore}
+	if !slices.Contains(t.Keys, a.key) {
+		t.Keys = append(t.Keys, a.key)
+	}
+	job := Job{ID: e.st.NextID, Issue: t.ID, Action: a.Action, Params: a.params, Scope: a.scope, Restore: a.Restore}
 	e.st.NextID++
-	e.hand(&flight{job: job, issue: t, key: key, subject: subject, target: target, started: e.now})
+	e.hand(&flight{job: job, issue: t, key: a.key, subject: subjectKey(t.Subject), target: a.target, started: e.now})
 	t.Phase = phaseRunning
+	e.move(t)
 	if a.Restore && !e.cfg.DryRun {
-		e.saveBefore(target, t, a.Action, params)
+		e.saveBefore(a.target, t, a.Action, a.params)
 	}
 	phase := record.PhaseStarted
 	if e.cfg.DryRun {
 		phase = record.PhasePlanned
 	}
-	e.emit(e.healOf(t, a.Action, params, phase, len(b.Attempts)))
+	h := e.healOf(t, a.Action, a.params, phase, len(b.Attempts))
+	if known {
+		h.UptimeSeconds = seconds(up)
+	}
+	e.emit(h)
 	if e.cfg.DryRun {
 		e.complete(job.ID, Result{})
-		if t.Phase == phaseReady && !t.gone {
-			e.tryStart(t, l) // the step's next action
-		}
 	}
 }
 
-// current returns the ladder's current action with its params filled in,
-// skipping steps whose params the stream cannot fill. ok is false when
-// nothing is left to start (the ladder advised).
-func (e *Engine) current(t *tracked, l *Ladder) (Act, map[string]string, bool) {
+// current returns the current step's actions from t.Act on, with params
+// filled in, skipping steps whose params the stream cannot fill and
+// holding back destructive steps the signal does not allow yet. ok is
+// false when nothing is left to start (the ladder advised).
+func (e *Engine) current(t *tracked, l *Ladder) ([]planned, bool) {
 	for t.Step < len(l.Steps) {
-		a := l.Steps[t.Step].Actions[t.Act]
-		params, missing, ok := expandParams(a.Params, t.Vars)
-		if ok {
-			return a, params, true
+		step := l.Steps[t.Step]
+		acts, missing := e.plan(t, step.Actions[min(t.Act, len(step.Actions)-1):])
+		switch {
+		case missing != "":
+			why := missingWhy[missing]
+			if why == "" {
+				why = "the stream gives no " + missing
+			}
+			t.Notes = append(t.Notes, fmt.Sprintf("step %d (%s) skipped: %s", t.Step+1, step.Actions[0].Action, why))
+		case t.Act == 0 && stepDestructive(step) != "":
+			ok, why := e.strong(t)
+			if ok {
+				return acts, true
+			}
+			if t.Held == 0 {
+				t.Held = t.Step + 1
+			}
+			t.Notes = append(t.Notes, fmt.Sprintf("step %d (%s) held back: %s", t.Step+1, stepDestructive(step), why))
+		default:
+			return acts, true
 		}
-		t.Notes = append(t.Notes, fmt.Sprintf("step %d (%s) skipped: the stream gives no %s", t.Step+1, a.Action, missing))
 		e.nextStep(t)
 	}
 	e.advise(t, l)
-	return Act{}, nil, false
+	return nil, false
+}
+
+// plan fills in acts; missing names the first key the stream lacks.
+func (e *Engine) plan(t *tracked, acts []Act) ([]planned, string) {
+	out := make([]planned, 0, len(acts))
+	for _, a := range acts {
+		params, missing, ok := expandParams(a.Params, t.Vars)
+		if !ok {
+			return nil, missing
+		}
+		scope := actScope(t, params)
+		target := e.target(a.Action, params, scope)
+		out = append(out, planned{Act: a, params: params, scope: scope, target: target, key: a.Action + " " + target})
+	}
+	return out, ""
 }
 
 // hand puts a flight in the air: its job goes to the caller.
@@ -237,6 +396,7 @@ func (e *Engine) land(f *flight) {
 	for _, k := range []string{f.subject, f.target, f.key} {
 		if e.busy[k]--; e.busy[k] <= 0 {
 			delete(e.busy, k)
+			e.release(k)
 		}
 	}
 }
@@ -248,162 +408,4 @@ func (e *Engine) breaker(key string) *breaker {
 		e.st.Breakers[key] = b
 	}
 	return b
-}
-
-// Complete takes the result of a job handed out by Drain, then advances
-// every ladder. An unknown id is ignored.
-func (e *Engine) Complete(id uint64, r Result) {
-	e.complete(id, r)
-	e.tick()
-}
-
-func (e *Engine) complete(id uint64, r Result) {
-	f, ok := e.inflight[id]
-	if !ok {
-		return
-	}
-	e.land(f)
-	if f.job.Undo {
-		e.restored(f, r)
-		return
-	}
-	t := f.issue
-	h := e.healOf(t, f.job.Action, f.job.Params, "", 0)
-	h.Tier, h.Denied = r.Tier, r.Denied
-	if !e.cfg.DryRun {
-		h.DurationMS = ms(r.Duration)
-	}
-	switch {
-	case r.Tier == record.TierAdvise:
-		e.unrecord(f)
-		h.Phase, h.Advice = record.PhaseAdvised, r.Advice
-		e.emit(h)
-		e.dropSaved(f.target, t.ID)
-		t.Phase, t.Deadline = phaseDone, time.Time{}
-	case r.Err != "":
-		h.Phase, h.Error = record.PhaseFailed, r.Err
-		h.Attempt = e.attempts(f.key)
-		e.emit(h)
-		e.dropSaved(f.target, t.ID)
-		e.afterFailure(t)
-	default:
-		if !e.cfg.DryRun {
-			h.Phase, h.Attempt = record.PhaseSucceeded, e.attempts(f.key)
-			e.emit(h)
-		}
-		if f.job.Restore {
-			e.saveAfter(f.target, r.Undo)
-		}
-		e.afterSuccess(t)
-	}
-}
-
-// unrecord takes back the attempt of an action that did not run.
-func (e *Engine) unrecord(f *flight) {
-	if b := e.st.Breakers[f.key]; b != nil {
-		b.forget(f.started)
-	}
-	for i := len(e.st.Budget) - 1; i >= 0; i-- {
-		if e.st.Budget[i].Equal(f.started) {
-			e.st.Budget = append(e.st.Budget[:i], e.st.Budget[i+1:]...)
-			break
-		}
-	}
-}
-
-func (e *Engine) attempts(key string) int {
-	if b := e.st.Breakers[key]; b != nil {
-		return len(b.Attempts)
-	}
-	return 0
-}
-
-func (e *Engine) afterFailure(t *tracked) {
-	if t.Resolved {
-		t.gone = true
-		return
-	}
-	if t.Worse {
-		e.endLadder(t)
-		return
-	}
-	e.nextStep(t)
-}
-
-func (e *Engine) afterSuccess(t *tracked) {
-	l := e.cfg.Policy.ladder(t.Ladder)
-	if l == nil {
-		t.gone = true
-		return
-	}
-	step := l.Steps[t.Step]
-	switch {
-	case t.Worse:
-		e.verified(t, record.OutcomeWorse)
-		e.endLadder(t)
-	case t.Resolved:
-		e.verified(t, record.OutcomeRecovered)
-		t.gone = true
-	case t.Act+1 < len(step.Actions):
-		t.Act++
-		t.Phase = phaseReady
-	default:
-		t.Phase = phaseVerifying
-		t.Deadline = e.now.Add(step.Verify.D())
-	}
-}
-
-func (e *Engine) verified(t *tracked, outcome string) {
-	l := e.cfg.Policy.ladder(t.Ladder)
-	h := e.healOf(t, "", nil, record.PhaseVerified, 0)
-	h.Outcome = outcome
-	if l != nil && t.Step < len(l.Steps) {
-		acts := l.Steps[t.Step].Actions
-		last := acts[len(acts)-1]
-		h.Action = last.Action
-		h.Params, _, _ = expandParams(last.Params, t.Vars)
-	}
-	e.emit(h)
-}
-
-// advise ends a ladder with its advice.
-func (e *Engine) advise(t *tracked, l *Ladder) {
-	h := e.healOf(t, record.TierAdvise, nil, record.PhaseAdvised, 0)
-	h.Tier = record.TierAdvise
-	h.Advice = e.adviceText(t, l, "")
-	e.emit(h)
-	t.Phase, t.Deadline = phaseDone, time.Time{}
-}
-
-func (e *Engine) gaveUp(t *tracked, l *Ladder, action string, params map[string]string, n int, retry time.Time) {
-	h := e.healOf(t, action, params, record.PhaseGaveUp, n)
-	cfg := e.cfg.Policy.Breaker
-	h.Error = fmt.Sprintf("circuit breaker open: %s tried %d times within %s; one retry at %s",
-		action, n, cfg.Window.D(), retry.UTC().Format(time.RFC3339))
-	h.Advice = e.adviceText(t, l, e.command(action, params, actScope(t, params)))
-	rt := record.Time{Time: retry}
-	h.RetryAt = &rt
-	e.emit(h)
-	t.Phase, t.Deadline = phaseDone, retry
-}
-
-func (e *Engine) adviceText(t *tracked, l *Ladder, cmd string) string {
-	text, _, ok := expand(l.Advice, t.Vars)
-	if !ok {
-		text = l.Advice
-	}
-	parts := []string{text}
-	if cmd != "" {
-		parts = append(parts, "to retry by hand: "+cmd)
-	}
-	parts = append(parts, t.Notes...)
-	return strings.Join(parts, "; ")
-}
-
-// healOf returns a heal record about t's current step.
-func (e *Engine) healOf(t *tracked, action string, params map[string]string, phase string, attempt int) record.Heal {
-	return record.Heal{
-		Issue: t.ID, Rule: t.Rule, Subject: t.Subject,
-		Action: action, Params: params, Step: t.Step + 1, Phase: phase, Attempt: attempt,
-	}
 }

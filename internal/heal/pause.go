@@ -32,8 +32,15 @@ func (e *Engine) SetPause(p *Pause) {
 		return
 	}
 	e.pause = pauseState{on: p, held: map[string]bool{}}
+	if p == nil {
+		e.release(pauseKey) // the ladders held go on at their step
+	}
 	e.tick()
 }
+
+// pauseKey is what held ladders wait on (sched.go's park), a key no
+// subject or target can be.
+const pauseKey = "\x00pause"
 
 // Paused returns the pause in force, or nil.
 func (e *Engine) Paused() *Pause { return e.pause.on }
@@ -61,12 +68,13 @@ func (e *Engine) Hold(id uint64, p *Pause) {
 		t.Phase = phaseReady
 		delete(e.pause.held, t.ID)
 		e.heldRecord(t, f.job.Action, f.job.Params)
+		e.park(t, pauseKey)
 	}
 	e.tick()
 }
 
 // holds reports whether t's next action must wait for a resume, writing
-// the ladder's held record the first time. A ladder past its last step
+// the ladder's held record the first time and parking t until then. A ladder past its last step
 // only advises, which is no action, and is not held.
 func (e *Engine) holds(t *tracked, l *Ladder) bool {
 	if e.pause.on == nil {
@@ -80,6 +88,7 @@ func (e *Engine) holds(t *tracked, l *Ladder) bool {
 		params, _, _ := expandParams(a.Params, t.Vars)
 		e.heldRecord(t, a.Action, params)
 	}
+	e.park(t, pauseKey)
 	return true
 }
 

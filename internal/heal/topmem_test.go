@@ -33,122 +33,102 @@ func notDbus(unit string) bool {
 	return !strings.HasPrefix(unit, "dbus") && !strings.HasPrefix(unit, "user@")
 }
 
-func TestTopMemoryUnit(t *testing.T) {
+func f64(v float64) *float64 { return &v }
+func u64(v uint64) *uint64   { return &v }
+
+// TestPressuredUnit: the unit chosen is the one whose own cgroup is under
+// memory pressure, never merely the largest; none when no unit shows it.
+func TestPressuredUnit(t *testing.T) {
+	const mib = 1 << 20
+	redis := unitEvidence{Unit: "redis-server.service", Scope: "system", Current: 447 * mib}
+	thrash := unitEvidence{Unit: "thrash.service", Scope: "system", Current: 255 * mib, Max: u64(256 * mib), PressureSome: f64(0.62)}
+	full := unitEvidence{Unit: "leak.service", Scope: "user", Current: 240 * mib, Max: u64(256 * mib)}
+	calm := unitEvidence{Unit: "web.service", Scope: "system", Current: 100 * mib, Max: u64(1024 * mib), PressureSome: f64(0.01)}
 	for _, tc := range []struct {
-		name    string
-		rule    string
-		samples [][]record.UnitMemory // one sample each, in order
-		unit    string                // the restart planned; "" for none
-		scope   string
+		name  string
+		units []unitEvidence
+		want  string
 	}{
-		{"largest", "mem_pressure", [][]record.UnitMemory{{sys("postgresql.service", 900), sys("nginx.service", 300)}},
-			"postgresql.service", "system"},
-		{"swap exhaustion too", "swap_exhaustion", [][]record.UnitMemory{{sys("java.service", 5)}}, "java.service", "system"},
-		{"largest the policy allows", "mem_pressure",
-			[][]record.UnitMemory{{sys("dbus.service", 900), sys("user@1000.service", 800), sys("nginx.service", 300)}},
-			"nginx.service", "system"},
-		{"a user service", "mem_pressure", [][]record.UnitMemory{{usr("syncthing.service", 900), sys("nginx.service", 300)}},
-			"syncthing.service", "user"},
-		{"entries without a name or a known scope skipped", "mem_pressure",
-			[][]record.UnitMemory{{{Unit: "", Scope: "system", MemoryBytes: 9}, {Unit: "x.service", Scope: "machine", MemoryBytes: 8}, sys("ok.service", 1)}},
-			"ok.service", "system"},
-		{"the latest sample counts", "mem_pressure", [][]record.UnitMemory{{sys("old.service", 900)}, {sys("new.service", 100)}},
-			"new.service", "system"},
-		{"latest sample without top_units", "mem_pressure", [][]record.UnitMemory{{sys("old.service", 900)}, nil}, "", ""},
-		{"every unit refused", "mem_pressure", [][]record.UnitMemory{{sys("dbus.service", 900)}}, "", ""},
-		{"no sample at all", "mem_pressure", nil, "", ""},
+		{"the thrashing unit, not the idle giant", []unitEvidence{redis, thrash}, "thrash.service"},
+		{"stalling beats nearly full", []unitEvidence{full, thrash}, "thrash.service"},
+		{"nearly full against its own limit", []unitEvidence{redis, full, calm}, "leak.service"},
+		{"size alone is no evidence", []unitEvidence{redis, calm}, ""},
+		{"nothing known", nil, ""},
+		{"refused by the unit policy", []unitEvidence{{Unit: "dbus.service", Scope: "system", Current: 1, PressureSome: f64(0.9)}}, ""},
+		{"an unknown scope", []unitEvidence{{Unit: "x.service", Scope: "machine", PressureSome: f64(0.9)}}, ""},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, nil, false)
-			h.e.cfg.AllowUnit = notDbus
-			for i, top := range tc.samples {
-				h.observe(memSampleLine(t, t0.Add(time.Duration(i-len(tc.samples))*time.Second), top...))
-			}
-			h.observe(issueLine(t, t0, tc.rule, record.StateFiring, record.SeverityWarning, map[string]string{}))
-			if tc.unit == "" {
-				h.want("2:advise:advised")
-				if a := h.recs[0].Advice; !strings.Contains(a, "step 1 (restart_unit) skipped: the stream gives no top_memory_unit") {
-					t.Errorf("advice = %q", a)
-				}
-				if len(h.all) != 0 {
-					t.Errorf("jobs = %+v", h.all)
-				}
-				return
-			}
-			h.want("1:restart_unit:started")
-			j := h.all[0]
-			if j.Action != "restart_unit" || j.Params["unit"] != tc.unit || j.Scope != tc.scope {
-				t.Errorf("job = %+v, want restart_unit %s in scope %s", j, tc.unit, tc.scope)
-			}
-			if r := h.recs[0]; r.Params["unit"] != tc.unit || len(r.Subject) != 0 {
-				t.Errorf("started record = %+v", r)
-			}
-		})
+		got, ok := pressured(tc.units, notDbus)
+		if got.Unit != tc.want || ok != (tc.want != "") {
+			t.Errorf("%s: pressured = %q %v, want %q", tc.name, got.Unit, ok, tc.want)
+		}
 	}
 }
 
-// The variables exist for memory issues only, and the ladder goes on to
-// verification like any other.
-func TestTopMemoryUnitLadder(t *testing.T) {
-	h := newHarness(t, nil, false)
-	h.observe(memSampleLine(t, t0, usr("syncthing.service", 900)))
-	h.observe(issueLine(t, t0, "disk_usage", record.StateFiring, record.SeverityWarning, map[string]string{"mount": "/"}))
-	for _, tr := range h.e.st.Issues {
-		if _, ok := tr.Vars["top_memory_unit"]; ok {
-			t.Errorf("disk_usage issue got top_memory_unit: %v", tr.Vars)
+// TestMemoryPressureSparesTheLargest: the stream today names units and
+// their memory use only. The built-in mem_pressure ladder used to restart
+// the largest (an idle redis, its keys lost) and leave the thrashing unit
+// running; now it advises, and says why.
+func TestMemoryPressureSparesTheLargest(t *testing.T) {
+	for _, rule := range memoryRules {
+		h := newHarness(t, nil, false)
+		h.e.cfg.AllowUnit = notDbus
+		h.observe(memSampleLine(t, t0, sys("redis-server.service", 447<<20), sys("thrash.service", 255<<20)))
+		h.observe(issueLine(t, t0, rule, record.StateFiring, record.SeverityCritical, map[string]string{}))
+		h.want("2:advise:advised")
+		if len(h.all) != 0 {
+			t.Errorf("%s: jobs %+v", rule, h.all)
+		}
+		if a := h.recs[0].Advice; !strings.Contains(a, "lmn-heal does not guess") {
+			t.Errorf("%s: advice %q", rule, a)
 		}
 	}
-	h = newHarness(t, nil, false)
-	h.observe(memSampleLine(t, t0, usr("syncthing.service", 900)))
+}
+
+// TestPressuredUnitLadder: where the stream shows a unit's own pressure
+// (evidence lmn-collect is to report, seamed here), that unit is
+// restarted, in its scope, and the ladder verifies as any other.
+func TestPressuredUnitLadder(t *testing.T) {
+	h := newHarness(t, nil, false)
+	h.e.evidence = func(u record.UnitMemory) unitEvidence {
+		ev := evidenceOf(u)
+		if u.Unit == "syncthing.service" {
+			ev.PressureSome = f64(0.5)
+		}
+		return ev
+	}
+	h.observe(memSampleLine(t, t0, sys("postgresql.service", 900), usr("syncthing.service", 300)))
+	h.observe(issueLine(t, t0, "disk_usage", record.StateFiring, record.SeverityWarning, map[string]string{"mount": "/"}))
+	for _, tr := range h.e.issues {
+		if _, ok := tr.Vars["pressured_unit"]; ok {
+			t.Errorf("disk_usage issue got pressured_unit: %v", tr.Vars)
+		}
+	}
 	h.observe(issueLine(t, t0, "mem_pressure", record.StateFiring, record.SeverityWarning, map[string]string{}))
 	j := h.complete(ok)
-	if j.Scope != "user" || h.e.target(j.Action, j.Params, j.Scope) != "user:unit:syncthing.service" {
-		t.Errorf("job %+v: want the user's unit", j)
+	if j.Params["unit"] != "syncthing.service" || j.Scope != "user" || h.e.target(j.Action, j.Params, j.Scope) != "user:unit:syncthing.service" {
+		t.Errorf("job %+v: want the user's pressured unit", j)
 	}
 	h.observe(memSampleLine(t, at(t, "1m")))
 	h.observe(issueLine(t, at(t, "90s"), "mem_pressure", record.StateResolved, record.SeverityWarning, map[string]string{}))
-	h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
-	if v := h.recs[2]; v.Params["unit"] != "syncthing.service" {
-		t.Errorf("verified record = %+v", v)
+	if len(h.jobs) != 1 || !h.jobs[0].Check || h.jobs[0].Scope != "user" || h.jobs[0].Params["unit"] != "syncthing.service" {
+		t.Fatalf("no check of the restarted unit: %+v", h.jobs)
 	}
-}
-
-// A top unit that keeps failing to restart trips the breaker; the advice
-// then gives the command in the unit's scope.
-func TestTopMemoryUnitGaveUpAdvice(t *testing.T) {
-	h := newHarness(t, nil, false)
-	var cmdScope string
-	h.e.cfg.Command = func(a string, _ map[string]string, scope string) string { cmdScope = scope; return "cmd " + a }
-	for i := range 4 {
-		ts := t0.Add(time.Duration(i) * time.Hour / 8)
-		h.observe(memSampleLine(t, ts, usr("syncthing.service", 900)))
-		h.observe(issueLine(t, ts, "mem_pressure", record.StateFiring, record.SeverityWarning, map[string]string{"n": string(rune('a' + i))}))
-		for len(h.jobs) > 0 {
-			h.complete(Result{Tier: record.TierUnprivileged, Err: "exit status 1"})
-		}
-	}
-	var gave *record.Heal
-	for i := range h.recs {
-		if h.recs[i].Phase == record.PhaseGaveUp {
-			gave = &h.recs[i]
-		}
-	}
-	if gave == nil {
-		t.Fatalf("no gave_up record: %s", h.phases())
-	}
-	if cmdScope != "user" || gave.Params["unit"] != "syncthing.service" || !strings.Contains(gave.Advice, "to retry by hand: cmd restart_unit") {
-		t.Errorf("gave_up %+v (command scope %q)", gave, cmdScope)
-	}
+	h.unitIs("active/running")
+	h.want("1:advise:advised 1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
 }
 
 // A malformed mem.top_units gives no unit and does not hide the mounts'
-// facts of the same sample.
-func TestTopMemoryUnitMalformed(t *testing.T) {
+// facts of the same sample: the disk issue finds the Nix store's ladder
+// (whose steps are held back: the disk is not nearly full).
+func TestTopUnitsMalformed(t *testing.T) {
 	h := newHarness(t, nil, false)
 	raw := `{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","mem":{"top_units":"postgresql.service"},` +
-		`"disks":{"mounts":[{"mount":"/","holds_nix_store":true}]}}`
+		`"disks":{"mounts":[{"mount":"/","used_ratio":0.5,"holds_nix_store":true}]}}`
 	h.observe(record.Line{N: 1, Raw: []byte(raw + "\n"), Kind: record.KindSample})
 	h.observe(issueLine(t, t0, "mem_pressure", record.StateFiring, record.SeverityWarning, map[string]string{}))
 	h.observe(issueLine(t, t0, "disk_usage", record.StateFiring, record.SeverityWarning, map[string]string{"mount": "/"}))
-	h.want("2:advise:advised 1:nix_gc:started")
+	h.want("2:advise:advised 3:advise:advised")
+	if a := h.recs[1].Advice; !strings.Contains(a, "step 1 (nix_gc) held back: / is 50% full") {
+		t.Errorf("advice %q", a)
+	}
 }

@@ -51,4 +51,11 @@ type Heal struct {
 	Advice     string            `json:"advice,omitempty"`
 	// RetryAt is when an open circuit breaker allows its half-open retry.
 	RetryAt *Time `json:"retry_at,omitempty"`
+	// UptimeSeconds, on started and planned, is how long the target
+	// stayed up between the previous attempt on it healing it and this
+	// failure: 0 when it was never seen up; absent before a first attempt.
+	UptimeSeconds *float64 `json:"uptime_seconds,omitempty"`
+	// UnitState, on verified, is the real state of the unit the step
+	// acted on ("active/running", "inactive/dead"), where it was read.
+	UnitState string `json:"unit_state,omitempty"`
 }

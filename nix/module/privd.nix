@@ -157,8 +157,9 @@ in
 
         # Root, but with one capability left. CAP_KILL: kill_process
         # signals (by pidfd) processes of other users. Nothing else needs
-        # one: restart_unit, reset_failed_unit, restart_network and nix_gc
-        # ask PID 1 over its socket, which checks the peer's uid;
+        # one: restart_unit, reset_failed_unit and restart_network ask PID 1
+        # over its socket, which checks the peer's uid; nix_gc asks the Nix
+        # daemon and unlinks generation links (a writable path below);
         # set_cpu_governor and drop_caches write root-owned files, which
         # needs uid 0 and a writable mount, not a capability (sysctl
         # permission is by euid; sysfs files by mode and owner).
@@ -184,6 +185,9 @@ in
           # unit of PID 1 (systemd-run), not in this sandbox.
           "-/nix/var/nix/profiles"
           # journal_vacuum: journalctl --vacuum-* deletes archived journal files.
+          # nix_gc: nix-env --delete-generations removes old generation links
+          # of the system profile (never the current, booted or rollback one).
+          "-/nix/var/nix/profiles"
           "-/var/log/journal"
           "-/run/log/journal"
         ];
