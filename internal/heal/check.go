@@ -96,6 +96,17 @@ func (e *Engine) checked(f *flight, r Result) {
 	case r.Err != "" && t.Cleared:
 		// The state could not be read: the stream's word stands.
 		e.recovered(t, "", "unit state not read: "+r.Err, false)
+	case why == checkResolved && !t.Cleared && (up || r.Err != ""):
+		// It resolved, then fired again while the state was read: the
+		// answer is about the resolution, which the step brought about
+		// (the stream's word stands where the state could not be read),
+		// and the new failure climbs the ladder again.
+		note := ""
+		if r.Err != "" {
+			note = "unit state not read: " + r.Err
+		}
+		e.recovered(t, r.State, note, false)
+		e.newRound(t, t.Since)
 	case r.Err != "" || !up && !t.Cleared || up && !t.Cleared && (why != checkDeadline || !t.Flapping):
 		// Still firing: up or not, the stream says the problem remains
 		// (unless the flapping hold is all that keeps it firing).

@@ -90,3 +90,24 @@ func TestFlappingReturnWithinTheWindow(t *testing.T) {
 		t.Errorf("restart after the return: %+v", r)
 	}
 }
+
+// TestFiresAgainWhileTheUnitIsRead: the issue resolves, and fires again
+// (a later since) while lmn-heal reads the unit's state. The answer is
+// about the resolution: the step healed it until then (recovered, even
+// when the state could not be read), and the new failure climbs the
+// ladder again rather than being taken for the old one going on.
+func TestFiresAgainWhileTheUnitIsRead(t *testing.T) {
+	for _, answer := range []Result{{State: "active/running"}, {Err: "no ActiveState in \"\""}} {
+		h := newHarness(t, nil, false)
+		a := unit("a.service")
+		h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, a))
+		h.complete(ok)
+		h.observe(issueLine(t, at(t, "40s"), "unit_failed", record.StateResolved, record.SeverityWarning, a))
+		h.observe(issueLineSince(t, at(t, "41s"), at(t, "41s"), "unit_failed", record.SeverityWarning, a))
+		if len(h.jobs) != 1 || !h.jobs[0].Check {
+			t.Fatalf("%+v: want the unit state check outstanding, have %+v", answer, h.jobs)
+		}
+		h.complete(answer)
+		h.want("1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered 1:restart_unit:started")
+	}
+}
