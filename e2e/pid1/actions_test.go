@@ -15,10 +15,32 @@ var fixtureUnits = map[string]string{
 	"lmn-pid1-broken.service": "[Service]\nType=oneshot\nExecStart=/bin/false\n",
 	// Another user's process for kill_process (CAP_KILL).
 	"lmn-pid1-victim.service": "[Service]\nUser=nobody\nExecStart=/bin/sleep infinity\n",
-	// No Nix in the container: a stand-in nix-gc.service, so nix_gc takes
-	// the path it takes on NixOS, starting that unit through PID 1.
-	"nix-gc.service": "[Service]\nType=oneshot\nExecStart=/bin/touch /run/nix-gc-ran\n",
 }
+
+// fakeProfile is a system profile of eight generations, the first three a
+// month old, and stand-ins for nix-env and nix-store where lmn-privd finds
+// them (beside env.nix_gc, which the module sets to Nix's bin and the
+// container maps to /usr/bin): there is no Nix in the container. The
+// stand-ins record their arguments (in the unit's logs directory, which
+// it may write) and delete nothing; nix_gc's own
+// judgement (which generations to keep) is what runs under the unit, as
+// does its write to /nix/var/nix/profiles, the path the unit opens for it.
+const fakeProfile = `
+p=/nix/var/nix/profiles
+mkdir -p $p /nix/store
+for n in 1 2 3 4 5 6 7 8; do
+	mkdir -p /nix/store/lmn-pid1-system-$n
+	ln -sfn /nix/store/lmn-pid1-system-$n $p/system-$n-link
+done
+for n in 1 2 3; do touch -h -d '30 days ago' $p/system-$n-link; done
+ln -sfn system-8-link $p/system
+ln -sfn /nix/store/lmn-pid1-system-8 /run/current-system
+ln -sfn /nix/store/lmn-pid1-system-8 /run/booted-system
+for tool in nix-env nix-store; do
+	printf '#!/bin/sh\necho "%s $*" >>/var/log/luminous-privd/lmn-pid1-nix-calls\n' $tool >/usr/bin/$tool
+	chmod 0755 /usr/bin/$tool
+done
+`
 
 // fakeCpufreq puts a cpufreq tree where the real one is: this machine has
 // none, and a test may not change the host's governor. It is mounted in the
@@ -48,6 +70,7 @@ func TestEachActionUnderTheHardenedUnit(t *testing.T) {
 		m.writeFile(t, "/etc/systemd/system/"+name, []byte(text), 0o644)
 	}
 	m.sh(t, fakeCpufreq)
+	m.sh(t, fakeProfile)
 	m.sh(t, "systemctl daemon-reload && systemctl start lmn-pid1-victim.service systemd-networkd.service systemd-resolved.service")
 	m.exec(context.Background(), nil, "systemctl", "start", "lmn-pid1-app.service", "lmn-pid1-broken.service") // both fail
 	install(t, m, nil)
@@ -118,10 +141,13 @@ func TestEachActionUnderTheHardenedUnit(t *testing.T) {
 	})
 	t.Run("nix_gc", func(t *testing.T) {
 		ok(t, request(t, m, "nix_gc"), "nix_gc")
-		waitFor(t, 10*time.Second, "nix-gc.service run", func() bool {
-			_, err := m.exec(context.Background(), nil, "test", "-e", "/run/nix-gc-ran")
-			return err == nil
-		})
+		calls := m.sh(t, "cat /var/log/luminous-privd/lmn-pid1-nix-calls")
+		// The month-old generations go; the newest five (the current, booted,
+		// running and rollback ones among them) stay, as docs/policy.md says.
+		if !strings.Contains(calls, "nix-env --profile /nix/var/nix/profiles/system --delete-generations 1 2 3\n") ||
+			!strings.Contains(calls, "nix-store --gc") {
+			t.Errorf("nix_gc ran:\n%s\nwant the month-old generations 1 2 3 deleted, then a collection", calls)
+		}
 	})
 	// The audit log holds a result line for each, written by the daemon
 	// under LogsDirectory=.
