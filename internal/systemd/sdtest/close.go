@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -67,7 +68,7 @@ func (m *Manager) leftovers() []error {
 	}
 	if m.mntNS != "" {
 		if pids := m.namespaceDrained(); len(pids) > 0 {
-			errs = append(errs, fmt.Errorf("sdtest: processes %v still in mount namespace %s", pids, m.mntNS))
+			errs = append(errs, fmt.Errorf("sdtest: processes still in mount namespace %s: %s", m.mntNS, describePids(pids)))
 		}
 	}
 	return errs
@@ -106,4 +107,16 @@ func namespaceMembers(ns string) []int {
 		}
 	}
 	return pids
+}
+
+// describePids says what each process is, for a leftover report: its
+// command, state and parent (from /proc/PID/stat) and its cgroups.
+func describePids(pids []int) string {
+	var parts []string
+	for _, pid := range pids {
+		stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		parts = append(parts, fmt.Sprintf("%d (stat %q; cgroup %q)", pid, strings.TrimSpace(string(stat)), strings.TrimSpace(string(cg))))
+	}
+	return strings.Join(parts, "; ")
 }
