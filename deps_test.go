@@ -71,7 +71,9 @@ var (
 		"internal/dash":      {"internal/record"},
 		"internal/systemd":   {},
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
-		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
+		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi"},
+		// event sources: each stands on the kernel alone.
+		"internal/psi": {},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}
