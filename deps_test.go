@@ -71,9 +71,10 @@ var (
 		"internal/dash":      {"internal/record"},
 		"internal/systemd":   {},
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
-		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi"},
+		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi", "internal/rtnetlink"},
 		// event sources: each stands on the kernel alone.
-		"internal/psi": {},
+		"internal/psi":       {},
+		"internal/rtnetlink": {},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}
