@@ -71,10 +71,11 @@ var (
 		"internal/dash":      {"internal/record"},
 		"internal/systemd":   {},
 		"internal/statefile": {}, // its D-Bus client (internal/systemd/dbus) included
-		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi", "internal/rtnetlink"},
+		"internal/collect":   {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi", "internal/rtnetlink", "internal/oom"},
 		// event sources: each stands on the kernel alone.
 		"internal/psi":       {},
 		"internal/rtnetlink": {},
+		"internal/oom":       {},
 	}
 	// testOnly packages start real service managers; only tests use them.
 	testOnly = []string{"internal/systemd/sdtest"}
