@@ -149,6 +149,10 @@ func (w *Watcher) Arm(t Trigger) error {
 	if err != nil {
 		return fmt.Errorf("psi: arm %s: %w", t, &os.PathError{Op: "open", Path: t.Path, Err: err})
 	}
+	if err := kernelFile(fd); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("psi: arm %s: %w", t, err)
+	}
 	// The kernel wants the whole line in one write, nul-terminated.
 	if _, err := unix.Write(fd, append([]byte(t.Line()), 0)); err != nil {
 		unix.Close(fd)
@@ -165,6 +169,21 @@ func (w *Watcher) Arm(t Trigger) error {
 		return fmt.Errorf("psi: arm %s: epoll_ctl: %w", t, err)
 	}
 	w.armed[t], w.byID[a.id] = a, a
+	return nil
+}
+
+// ErrNotPressure marks a file that is not the kernel's: Arm writes only to
+// procfs and cgroup2 files, never to a fixture tree.
+var ErrNotPressure = errors.New("not a pressure file of procfs or cgroup2")
+
+func kernelFile(fd int) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return fmt.Errorf("fstatfs: %w", err)
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%w (filesystem type %#x)", ErrNotPressure, st.Type)
+	}
 	return nil
 }
 

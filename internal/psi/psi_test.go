@@ -259,3 +259,20 @@ func TestMemoryPressureInCgroup(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	t.Logf("%v fired %v after the writes started; %s", tr, time.Since(start).Round(time.Millisecond), b)
 }
+
+// TestArmRefusesOtherFiles: a file outside procfs and cgroup2 (a fixture
+// tree) is never written.
+func TestArmRefusesOtherFiles(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "memory")
+	const fixture = "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+	if err := os.WriteFile(p, []byte(fixture), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := newWatcher(t)
+	if err := w.Arm(Trigger{Path: p, Stall: 200 * time.Millisecond, Window: 2 * time.Second}); !errors.Is(err, ErrNotPressure) {
+		t.Errorf("Arm on a regular file: %v, want ErrNotPressure", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != fixture {
+		t.Errorf("the file was written: %q", b)
+	}
+}
