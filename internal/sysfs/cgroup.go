@@ -18,8 +18,8 @@ type UnitMem struct {
 }
 
 type cgroupFile struct {
-	unit, scope string
-	file        *proc.File
+	unit, scope, cgroup string
+	file                *proc.File
 }
 
 // cgroupMaxDepth bounds how deep slices are walked below system.slice or a
@@ -56,10 +56,11 @@ func (fs *FS) ScanUnitCgroups() int {
 	fs.cgroups = fs.cgroups[:0]
 	for _, l := range cgroupLayouts {
 		root := filepath.Join(fs.root, l.dir)
-		fs.walkServices(filepath.Join(root, "system.slice"), "system", l.file, 0)
+		fs.walkServices(root, "system.slice", "system", l.file, 0)
 		managers, _ := filepath.Glob(filepath.Join(root, "user.slice", "user-*.slice", "user@*.service"))
 		for _, m := range managers {
-			fs.walkServices(m, "user", l.file, 0)
+			rel, _ := filepath.Rel(root, m)
+			fs.walkServices(root, rel, "user", l.file, 0)
 		}
 		if len(fs.cgroups) > 0 {
 			break
@@ -78,9 +79,10 @@ func (fs *FS) ScanUnitCgroups() int {
 	return len(fs.cgroups)
 }
 
-// walkServices adds the *.service directories under dir, descending into
-// *.slice directories only.
-func (fs *FS) walkServices(dir, scope, file string, depth int) {
+// walkServices adds the *.service directories under root/rel, descending
+// into *.slice directories only.
+func (fs *FS) walkServices(root, rel, scope, file string, depth int) {
+	dir := filepath.Join(root, rel)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -96,11 +98,24 @@ func (fs *FS) walkServices(dir, scope, file string, depth int) {
 			if _, err := os.Stat(p); err != nil {
 				continue // not the memory controller's, or gone
 			}
-			fs.cgroups = append(fs.cgroups, cgroupFile{unit: name, scope: scope, file: proc.NewAttr(p)})
+			fs.cgroups = append(fs.cgroups, cgroupFile{unit: name, scope: scope, cgroup: filepath.Join(rel, name),
+				file: proc.NewAttr(p)})
 		case strings.HasSuffix(name, ".slice") && depth < cgroupMaxDepth:
-			fs.walkServices(filepath.Join(dir, name), scope, file, depth+1)
+			fs.walkServices(root, filepath.Join(rel, name), scope, file, depth+1)
 		}
 	}
+}
+
+// UnitCgroup returns the cgroup of a service ScanUnitCgroups found, below
+// the hierarchy's root ("system.slice/nginx.service", the same path in
+// every hierarchy), or "" for a service it did not find.
+func (fs *FS) UnitCgroup(unit, scope string) string {
+	for _, c := range fs.cgroups {
+		if c.unit == unit && c.scope == scope {
+			return c.cgroup
+		}
+	}
+	return ""
 }
 
 func (fs *FS) closeCgroups() error {

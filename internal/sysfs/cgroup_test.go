@@ -180,3 +180,25 @@ func FuzzParseBytes(f *testing.F) {
 		}
 	})
 }
+
+// TestUnitCgroup: each service found has its cgroup's path below the
+// hierarchy's root, the same on a hybrid host as on a unified one.
+func TestUnitCgroup(t *testing.T) {
+	fs, _ := cgroupTree(t, map[string]string{
+		"fs/cgroup/memory/system.slice/a.service/memory.usage_in_bytes":                                           "100\n",
+		"fs/cgroup/memory/system.slice/system-x.slice/x@1.service/memory.usage_in_bytes":                          "200\n",
+		"fs/cgroup/memory/user.slice/user-1000.slice/user@1000.service/app.slice/c.service/memory.usage_in_bytes": "50\n",
+	})
+	fs.ScanUnitCgroups()
+	for _, c := range []struct{ unit, scope, want string }{
+		{"a.service", "system", "system.slice/a.service"},
+		{"x@1.service", "system", "system.slice/system-x.slice/x@1.service"},
+		{"c.service", "user", "user.slice/user-1000.slice/user@1000.service/app.slice/c.service"},
+		{"c.service", "system", ""},
+		{"gone.service", "system", ""},
+	} {
+		if got := fs.UnitCgroup(c.unit, c.scope); got != c.want {
+			t.Errorf("UnitCgroup(%s, %s) = %q, want %q", c.unit, c.scope, got, c.want)
+		}
+	}
+}
