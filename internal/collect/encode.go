@@ -31,6 +31,10 @@ func AppendSample(b []byte, s *record.Sample) ([]byte, error) {
 	e.b = append(e.b, `,"seq":`...)
 	e.b = strconv.AppendUint(e.b, s.Seq, 10)
 	e.num(`,"interval_seconds":`, s.IntervalSeconds)
+	if s.Trigger != "" {
+		e.b = append(e.b, `,"trigger":`...)
+		e.str(s.Trigger)
+	}
 	e.basics(s)
 	if g := s.PSI; g != nil {
 		e.psi(g)

@@ -23,6 +23,8 @@ func (d *sampleDecoder) sample(s *record.Sample) error {
 			return d.uint(&s.Seq)
 		case "interval_seconds":
 			return d.float(&s.IntervalSeconds)
+		case "trigger":
+			return d.string(&s.Trigger)
 		case "cpu":
 			return decodeGroup(d, &s.CPU, slot(d.a, (*arena).cpuSlot), d.cpu)
 		case "mem":

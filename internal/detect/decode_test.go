@@ -74,7 +74,7 @@ func TestDecodeSampleEdges(t *testing.T) {
 		`{"units":{"scope":"system","failed":[{"unit":"a.service","load":"loaded","active":"failed","sub":"failed","description":"A","x":1},null]}}`,
 		`{"temps":{"x":1,"sensors":null}}`, `{"disks":{"devices":[{"device":"sda","busy_ratio":0.5,"q":[]}]}}`, `{"future":{"a":[1,{"b":"\""}]}}`,
 		`{"ts":"yesterday"}`, `{"ts":null}`, `{} x`, `{"kind":"sample"`, `[]`, `null`, "{\"host\":\"a\x01\"}",
-		"{\"host\":\"\xff\"}", `{"ſeq":5}`,
+		"{\"host\":\"\xff\"}", `{"ſeq":5}`, `{"seq":2,"trigger":"unit"}`, `{"trigger":null}`, `{"trigger":1}`,
 	} {
 		var want, got record.Sample
 		werr := json.Unmarshal([]byte(in), &want)
@@ -92,6 +92,7 @@ func FuzzDecodeSample(f *testing.F) {
 	}
 	f.Add([]byte(`{"disks":{"mounts":[{"mount":"/","used_ratio":0.5e-3}]},"temps":{"sensors":[{"crit_celsius":null}]}}`))
 	f.Add([]byte(`{"cpu":{"count":2},"cpu":null,"x":[{"y":true}]}`))
+	f.Add([]byte(`{"seq":3,"interval_seconds":0.02,"trigger":"psi","cpu":{"count":2}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var want, got record.Sample
 		werr := json.Unmarshal(b, &want)

@@ -9,7 +9,7 @@ import "fmt"
 type field uint8
 
 // The fields, each named by its metric path (see fieldPaths). The header
-// (kind, v, ts, host, src, seq, interval_seconds) is always decoded.
+// (kind, v, ts, host, src, seq, interval_seconds, trigger) is always decoded.
 const (
 	fInterval field = iota // a header field, there for its metric
 	fCPUCount

@@ -5,11 +5,14 @@ package record
 // absent from the line, never zero.
 //
 // Rates (_per_s) and CPU ratios come from the delta between two readings;
-// IntervalSeconds is the length of that delta.
+// IntervalSeconds is the length of that delta. Trigger is what woke the
+// collector: "tick", or an event source ("unit", "psi", "link", "route",
+// "oom"); absent in streams from before events.
 type Sample struct {
 	Header
 	Seq             uint64  `json:"seq"`
 	IntervalSeconds float64 `json:"interval_seconds"`
+	Trigger         string  `json:"trigger,omitempty"`
 	CPU             *CPU    `json:"cpu,omitempty"`
 	Mem             *Mem    `json:"mem,omitempty"`
 	Swap            *Swap   `json:"swap,omitempty"`
