@@ -1,5 +1,6 @@
 // Command lmn-collect samples the machine and writes one sample record per
-// tick to stdout as newline-delimited JSON (see docs/stream.md).
+// tick, and one as soon as an event says something changed, to stdout as
+// newline-delimited JSON (see docs/stream.md).
 //
 // It reads /proc (or --proc-root), /sys (or --sys-root; the services'
 // memory from its cgroup tree, fs/cgroup), the NixOS system
@@ -7,7 +8,11 @@
 // units of the system or user service manager, which it asks over a kept
 // D-Bus connection (the manager's private socket, else the system or session
 // bus), running `systemctl [--user] list-units --failed` only when no socket
-// answers. It reads no input; its stdout is the head of the pipe
+// answers. Unless --events none, it follows events between ticks: the
+// manager's unit signals on that connection, the kernel's pressure
+// triggers, its routing messages (links, default routes) and OOM kills in
+// the cgroups of the units it ranks. It reads no input; its stdout is the
+// head of the pipe
 // `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
 //
 // Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
@@ -24,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/collect"
@@ -43,6 +49,7 @@ type config struct {
 	sysRoot  string
 	nixRoot  string
 	units    string
+	events   []string
 	version  bool
 
 	// Seams for tests; zero means the real thing.
@@ -62,22 +69,29 @@ type settings struct {
 	NixRoot         string  `json:"nix_root"`
 	Units           string  `json:"units"`
 	FirstDeltaSecs  float64 `json:"first_delta_seconds"`
+	// Events are the event sources asked for; EventsActive those that
+	// work (the others are left to the tick).
+	Events       []string `json:"events"`
+	EventsActive []string `json:"events_active"`
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := flag.NewFlagSet("lmn-collect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "time between samples")
+	fs.DurationVar(&cfg.interval, "interval", 30*time.Second, "time between samples when no event comes")
 	fs.IntVar(&cfg.count, "count", 0, "stop after `N` samples (0: until stopped)")
 	fs.StringVar(&cfg.procRoot, "proc-root", "/proc", "procfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
+	events := fs.String("events", "all", "event sources to follow: all, none or a `LIST` of "+strings.Join(collect.Sources, ","))
 	fs.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	var evErr error
+	cfg.events, evErr = collect.ParseEvents(*events)
 	bad := func(format string, a ...any) (config, error) {
 		err := fmt.Errorf(format, a...)
 		fmt.Fprintf(stderr, "lmn-collect: %v\n", err)
@@ -95,6 +109,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return bad("--units %q: want system, user or none", cfg.units)
 	case cfg.procRoot == "" || cfg.sysRoot == "":
 		return bad("--proc-root and --sys-root must not be empty")
+	case evErr != nil:
+		return bad("--events %q: %v", *events, evErr)
 	}
 	return cfg, nil
 }
@@ -136,11 +152,16 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		Host: cfg.host, Log: log,
 	})
 	defer c.Close()
+	wake := collect.NewWake()
+	ev := collect.StartEvents(ctx, c, cfg.events, wake)
+	defer ev.Close()
 	w := record.NewWriter(stdout)
 	start := record.NewStart(collect.Src, version, time.Now(), settings{
 		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
 		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
+		Events:         cfg.events,
+		EventsActive:   ev.Active(),
 	})
 	start.Host = cfg.host
 	err := w.Emit(start)
@@ -149,7 +170,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	if err == nil {
 		var line []byte
-		err = collect.Run(ctx, c, cfg.interval, cfg.count, func(s *record.Sample) error {
+		err = collect.Run(ctx, c, cfg.interval, cfg.count, wake, func(s *record.Sample) error {
 			var err error
 			line, err = collect.AppendSample(line[:0], s)
 			if err != nil { // a bug, not the machine: say so, keep sampling

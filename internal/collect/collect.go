@@ -73,6 +73,9 @@ type Collector struct {
 	haveSwap bool
 	// lastCgroupScan is when the services' cgroups were last listed.
 	lastCgroupScan time.Time
+	// watch, when set (StartEvents), is given the watched units' cgroups
+	// at each rescan.
+	watch func(cgroups []string)
 
 	// The sample and its groups are reused between calls.
 	s record.Sample

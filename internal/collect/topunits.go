@@ -29,11 +29,26 @@ func (c *Collector) topUnits() []record.UnitMemory {
 		c.g.unitMem, err = c.sys.UnitMemory(c.g.unitMem[:0])
 		c.warn.check("mem.top_units", err)
 		c.g.top = largest(c.g.top[:0], c.g.unitMem, topUnitCount)
+		if c.watch != nil {
+			c.watch(c.watched())
+		}
 	}
 	if len(c.g.top) == 0 {
 		return nil
 	}
 	return c.g.top
+}
+
+// watched are the cgroups of the units the event sources watch: for now
+// those of mem.top_units.
+func (c *Collector) watched() []string {
+	cgroups := make([]string, 0, len(c.g.top))
+	for _, u := range c.g.top {
+		if cg := c.sys.UnitCgroup(u.Unit, u.Scope); cg != "" {
+			cgroups = append(cgroups, cg)
+		}
+	}
+	return cgroups
 }
 
 // largest appends to dst the n largest of all, largest first; ties go by
