@@ -142,12 +142,21 @@ func (e *Events) startPSI() error {
 	if err != nil {
 		return err
 	}
+	var errs []error
 	for _, p := range hostTriggers {
-		e.host = append(e.host, p.on(filepath.Join(e.c.cfg.ProcRoot, "pressure", p.resource), e.privileged))
+		t := p.on(filepath.Join(e.c.cfg.ProcRoot, "pressure", p.resource), e.privileged)
+		if err := w.Arm(t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.host = append(e.host, t)
 	}
-	if err := w.Set(e.host); err != nil {
+	if len(e.host) == 0 && e.unified == "" {
 		w.Close()
-		return err
+		return errors.Join(errs...)
+	}
+	if len(errs) > 0 { // the units' triggers may still work
+		e.c.cfg.Log.Warn("pressure triggers left to the tick", "source", SourcePSI, "err", errors.Join(errs...))
 	}
 	e.psi = w
 	return nil

@@ -126,6 +126,30 @@ func (g *Group) Start(cmd *exec.Cmd) error {
 	return nil
 }
 
+// Sub creates a group below g at path ("system.slice/app.service"), in
+// every hierarchy g is in, and with memLimit > 0 limits its memory. g's
+// cleanup removes it.
+func (g *Group) Sub(path string, memLimit int64) (*Group, error) {
+	sub := &Group{Name: filepath.Join(g.Name, path), Unified: filepath.Join(g.Unified, path), MemoryV1: g.MemoryV1}
+	if g.Memory != "" {
+		sub.Memory = filepath.Join(g.Memory, path)
+	}
+	for _, d := range []string{sub.Unified, sub.Memory} {
+		if d == "" {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("cgroup: %w", err)
+		}
+	}
+	if memLimit > 0 {
+		if err := sub.limit(memLimit); err != nil {
+			return nil, err
+		}
+	}
+	return sub, nil
+}
+
 // Procs lists the processes in the group.
 func (g *Group) Procs() ([]int, error) { return cgroupPids(g.Unified) }
 
