@@ -212,19 +212,20 @@ func TestUnitStorm(t *testing.T) {
 	}
 }
 
-// TestLinkEvents runs lmn-collect in a network namespace of the test's own
-// (with its own sysfs, so /sys/class/net is that namespace's), with a veth
-// pair. interface_down, enabled for the veth and holding for one sample,
-// fires the moment the link goes down and resolves when it comes back; a
-// default route added and removed is sampled at once.
-func TestLinkEvents(t *testing.T) {
-	skipShort(t)
+// linkRules enable interface_down for the veth, holding for one sample.
+const linkRules = `{"extend": true, "rules": [{"name": "interface_down", "enabled": true, "match": ["lmnv0"], "for": 1}]}`
+
+// linkPipe runs lmn-collect (link events only, a 30 s tick) | lmn-detect
+// (rules) | lmn-heal (advice only) | lmn-dash, lmn-collect in a network
+// namespace of its own with its own sysfs (so /sys/class/net is that
+// namespace's) and a veth pair lmnv0, lmnv1 with 10.99.0.1/24 on lmnv0. It
+// returns the pipe and a function running ip(8) in the namespace.
+func linkPipe(t testing.TB, rules string) (*Pipe, func(args ...string)) {
+	t.Helper()
 	needRoot(t, "creates a network namespace")
 	if _, err := runCmd("ip", "-V"); err != nil {
 		t.Skip("no ip(8) (iproute2)")
 	}
-	rules := writeFile(t, t.TempDir(), "rules.json",
-		`{"extend": true, "rules": [{"name": "interface_down", "enabled": true, "match": ["lmnv0"], "for": 1}]}`)
 	const setup = `mount -t sysfs sysfs /sys && ip link add lmnv0 type veth peer name lmnv1 &&
 ip link set lmnv1 up && ip link set lmnv0 up && ip addr add 10.99.0.1/24 dev lmnv0 && exec "$@"`
 	collect := []string{"unshare", "--net", "--mount", "--propagation", "private", "/bin/sh", "-c", setup, "sh",
@@ -234,39 +235,53 @@ ip link set lmnv1 up && ip link set lmnv0 up && ip addr add 10.99.0.1/24 dev lmn
 		Stage{Name: "detect", Args: []string{bin(t, "lmn-detect"), "--rules", rules}},
 		Stage{Name: "heal", Args: []string{bin(t, "lmn-heal"), "--tiers", "advise", "--sudo", "never"}},
 		dashStage(t))
-	iface := func(s record.Sample) (record.Interface, bool) {
-		if s.Net != nil {
-			for _, i := range s.Net.Interfaces {
-				if i.Name == "lmnv0" {
-					return i, true
-				}
-			}
-		}
-		return record.Interface{}, false
-	}
-	waitSample := func(what string, match func(record.Sample) bool) record.Sample {
-		t.Helper()
-		var s record.Sample
-		_, err := p.Proc("collect").Out.Wait(10*time.Second, what, func(l []Captured) bool {
-			var ok bool
-			s, _, ok = firstSample(t, l, match)
-			return ok
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	up := waitSample("lmnv0 up with a carrier", func(s record.Sample) bool { i, ok := iface(s); return ok && i.Up && i.OperState == "up" })
 	ip := func(args ...string) {
 		t.Helper()
 		if out, err := runCmd(append([]string{"nsenter", "-t", fmt.Sprint(p.Proc("collect").Pid()), "-n", "ip"}, args...)...); err != nil {
 			t.Fatalf("ip %v: %v: %s", args, err, out)
 		}
 	}
+	waitSample(t, p, "lmnv0 up with a carrier", func(s record.Sample) bool { i, ok := veth(s); return ok && i.Up && i.OperState == "up" })
+	return p, ip
+}
+
+// veth returns lmnv0 as s lists it.
+func veth(s record.Sample) (record.Interface, bool) {
+	if s.Net != nil {
+		for _, i := range s.Net.Interfaces {
+			if i.Name == "lmnv0" {
+				return i, true
+			}
+		}
+	}
+	return record.Interface{}, false
+}
+
+// waitSample waits for lmn-collect's first sample that matches.
+func waitSample(t testing.TB, p *Pipe, what string, match func(record.Sample) bool) record.Sample {
+	t.Helper()
+	var s record.Sample
+	_, err := p.Proc("collect").Out.Wait(10*time.Second, what, func(l []Captured) bool {
+		var ok bool
+		s, _, ok = firstSample(t, l, match)
+		return ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestLinkEvents: with a veth in a namespace of the test's own,
+// interface_down fires the moment the link goes down and resolves when it
+// comes back; a default route added and removed is sampled at once.
+func TestLinkEvents(t *testing.T) {
+	skipShort(t)
+	p, ip := linkPipe(t, writeFile(t, t.TempDir(), "rules.json", linkRules))
+	up := waitSample(t, p, "lmnv0 up", func(s record.Sample) bool { i, ok := veth(s); return ok && i.Up })
 	down := time.Now()
 	ip("link", "set", "lmnv0", "down")
-	s := waitSample("lmnv0 down", func(s record.Sample) bool { i, ok := iface(s); return ok && !i.Up })
+	s := waitSample(t, p, "lmnv0 down", func(s record.Sample) bool { i, ok := veth(s); return ok && !i.Up })
 	if s.Trigger != "link" || s.Seq <= up.Seq {
 		t.Errorf("lmnv0 seen down in sample %d with trigger %q, want an event sample", s.Seq, s.Trigger)
 	}
@@ -289,11 +304,11 @@ ip link set lmnv1 up && ip link set lmnv0 up && ip addr add 10.99.0.1/24 dev lmn
 		t.Fatal(err)
 	}
 	ip("route", "add", "default", "via", "10.99.0.2", "dev", "lmnv0")
-	if s := waitSample("a default route", func(s record.Sample) bool { return s.Net != nil && s.Net.DefaultRoute }); s.Trigger != "route" && s.Trigger != "link" {
+	if s := waitSample(t, p, "a default route", func(s record.Sample) bool { return s.Net != nil && s.Net.DefaultRoute }); s.Trigger != "route" && s.Trigger != "link" {
 		t.Errorf("the default route was sampled by %q, want an event", s.Trigger)
 	}
 	ip("route", "del", "default")
-	waitSample("the default route gone", func(s record.Sample) bool {
+	waitSample(t, p, "the default route gone", func(s record.Sample) bool {
 		return s.Net != nil && !s.Net.DefaultRoute && s.Trigger == "route"
 	})
 	p.Stop(20 * time.Second)
@@ -352,7 +367,7 @@ func TestOOMKillEvent(t *testing.T) {
 
 // cgroupSysRoot makes a sysfs root for lmn-collect whose cgroup trees are
 // the group g (symbolic links), and whose other parts are the machine's.
-func cgroupSysRoot(t *testing.T, g *sdtest.Group) string {
+func cgroupSysRoot(t testing.TB, g *sdtest.Group) string {
 	t.Helper()
 	root := t.TempDir()
 	links := map[string]string{"fs/cgroup": g.Unified}
@@ -375,7 +390,7 @@ func cgroupSysRoot(t *testing.T, g *sdtest.Group) string {
 }
 
 // startIn starts a command in g, killed at the end of the test.
-func startIn(t *testing.T, g *sdtest.Group, name string, args ...string) *exec.Cmd {
+func startIn(t testing.TB, g *sdtest.Group, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	if err := g.Start(cmd); err != nil {
