@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +73,7 @@ func StartEvents(ctx context.Context, c *Collector, names []string, wake *Wake) 
 		case SourceOOM:
 			err = e.startOOM()
 		default:
-			err = fmt.Errorf("unknown event source")
+			err = errors.New("unknown event source")
 		}
 		switch {
 		case errors.Is(err, errUnitsNone):

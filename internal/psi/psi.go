@@ -15,6 +15,11 @@
 // thread every tenth of the shortest window while tasks stall. Window
 // picks the shortest one the process may use.
 //
+// Writing a trigger needs write access to the file: /proc/pressure/* are
+// writable by everyone on kernels with unprivileged triggers (this one:
+// -rw-rw-rw-), by root alone on older ones; a cgroup's pressure files
+// belong to the cgroup's owner.
+//
 // One goroutine waits in epoll_wait(2) for every armed trigger: POLLPRI is
 // not among the events Go's poller waits for.
 package psi
