@@ -190,7 +190,7 @@ for n in "${names[@]}"; do
 	for p in ${group_pids[$n]}; do sum=$((sum + $(cpu_ticks "$p"))); done
 	awk -v n="$n" -v d=$((sum - t0[$n])) -v hz="$hz" -v s="$start" -v e="$end" \
 		-v r="${lastrss[$n]}" -v m="${maxrss[$n]}" \
-		'BEGIN { printf "%-28s %14.2f %14.1f %14.1f\n", n, 100 * d / hz / (e - s), r / 1024, m / 1024 }'
+		'BEGIN { printf "%-28s %14.3f %14.1f %14.1f\n", n, 100 * d / hz / (e - s), r / 1024, m / 1024 }'
 done
 if [[ -s "${tmp}/samples.ndjson" ]]; then
 	echo
