@@ -52,7 +52,9 @@ func BenchmarkTimeToHeal(b *testing.B) {
 		if err != nil {
 			b.Fatalf("run %d: %v", i, err)
 		}
-		evs := u.events(b)
+		// With events the pipe can report recovered before the new
+		// instance's shell has logged its start.
+		evs := waitStarts(b, u, i+2, 10*time.Second)
 		exits, starts := eventTimes(evs, "exit"), eventTimes(evs, "start")
 		if len(exits) <= i || len(starts) <= i+1 {
 			b.Fatalf("run %d: unit log %v: no exit or restart", i, evs)
