@@ -61,7 +61,8 @@ let
     "--units"
     "system"
   ]
-  ++ (if cfg.mode == "timer" then [ "--count" "1" ] else [ "--interval" cfg.interval ]);
+  # A timer run takes one sample: no events to wait for between ticks.
+  ++ (if cfg.mode == "timer" then [ "--count" "1" "--events" "none" ] else [ "--interval" cfg.interval ]);
   detectArgs = [
     "--state"
     "${stateDir}/detect.state"

@@ -79,7 +79,7 @@ expect '.polkit == "" and (.polkitEnabled | not) and .logrotate == {}' "no polki
 
 # --- timer mode --------------------------------------------------------------
 evaluate timer '{ services.luminous-healing = { enable = true; mode = "timer"; interval = "1m"; }; }'
-expect '.services["luminous-healing"].script | test("lmn-collect --units system --count 1 \\\\")' "one sample per run"
+expect '.services["luminous-healing"].script | test("lmn-collect --units system --count 1 --events none \\\\")' "one sample per run"
 expect '.services["luminous-healing"].script | test("lmn-dash|--interval") | not' "no dashboard, no interval flag"
 expect '.services["luminous-healing"].script | test("lmn-heal --state /var/lib/luminous-healing/heal.state ")' "heal keeps state between runs"
 expect '.services["luminous-healing"] | .wantedBy == [] and .serviceConfig.Type == "oneshot" and .serviceConfig.Restart == "no" and .serviceConfig.RestartPreventExitStatus == 2' "oneshot, not started at boot by itself"
