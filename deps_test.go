@@ -77,8 +77,12 @@ var (
 		"internal/systemd":   {},                                                          // its D-Bus client (internal/systemd/dbus) and sdtest included
 		"internal/action":    {"internal/proc", "internal/sysfs", "internal/generations"}, // the catalogue of actions, each written once; kill_process reads cgroups, switch_generation the generations
 		"internal/privproto": {"internal/action"},
+		// event sources: each stands on the kernel alone.
+		"internal/psi":       {},
+		"internal/rtnetlink": {},
+		"internal/oom":       {},
 		// One concept each, over the leaves.
-		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus"},
+		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi", "internal/rtnetlink", "internal/oom"},
 		"internal/detect":  {"internal/record", "internal/config"},
 		"internal/heal":    {"internal/record", "internal/config", "internal/action", "internal/detect"}, // detect: the rules' names
 		"internal/tier":    {"internal/action", "internal/heal", "internal/privproto", "internal/record"},

@@ -63,7 +63,8 @@ let
     "--units"
     "system"
   ]
-  ++ (if cfg.mode == "timer" then [ "--count" "1" ] else [ "--interval" cfg.interval ])
+  # A timer run takes one sample: no events to wait for between ticks.
+  ++ (if cfg.mode == "timer" then [ "--count" "1" "--events" "none" ] else [ "--interval" cfg.interval ])
   ++ optionals (cfg.probes != { }) [
     "--probes"
     "${probesFile}"
@@ -169,12 +170,14 @@ in
 
     interval = mkOption {
       type = goDuration;
-      default = "5s";
+      default = "30s";
       example = "1m";
       description = ''
         How often to sample: lmn-collect's `--interval` in service mode, the
         timer's period in timer mode. A Go duration (`5s`, `1m30s`), which
-        systemd reads the same way.
+        systemd reads the same way. In service mode this is the backstop:
+        a unit failing, memory pressure, a link or default route going away
+        and OOM kills are sampled the moment the kernel or systemd says so.
       '';
     };
 
@@ -422,11 +425,13 @@ in
         # so its usage is the real one, not an empty tmpfs.
         ProtectHome = "read-only";
         # AF_UNIX: D-Bus and lmn-privd's socket; AF_INET/6: the metrics
-        # endpoint, the Alertmanager receiver and lmn-heal's Alertmanager.
+        # endpoint, the Alertmanager receiver and lmn-heal's Alertmanager;
+        # AF_NETLINK: lmn-collect's link and route events (rtnetlink, read only).
         RestrictAddressFamilies = [
           "AF_UNIX"
           "AF_INET"
           "AF_INET6"
+          "AF_NETLINK"
         ];
         # SIGTERM reaches every stage; each finishes its record and exits 0.
         KillMode = "control-group";

@@ -13,26 +13,29 @@ import (
 	"github.com/lmn-heal/lmn/internal/systemd/sdtest"
 )
 
-var costFor = flag.Duration("cost-for", 30*time.Second, "how long BenchmarkPipeCostWithUnits measures")
+var (
+	costFor      = flag.Duration("cost-for", 30*time.Second, "how long BenchmarkPipeCostWithUnits measures")
+	costInterval = flag.String("cost-interval", "1s", "lmn-collect --interval in BenchmarkPipeCostWithUnits")
+)
 
-// BenchmarkPipeCostWithUnits measures the whole pipe at a 1 s interval on a
-// machine where systemd answers: lmn-collect --units user lists the failed
-// units of a private systemd user manager every second (one D-Bus call on a
-// kept connection; a systemctl child, counted in lmn-collect's children
-// time, only where no manager socket answers). It reports the CPU
-// share of one core of the four lmn processes (children included), their
-// total resident memory at the end, and the CPU the service manager spends
-// answering. bench/peers.sh measures the same pipe on this machine, where
+// BenchmarkPipeCostWithUnits measures the whole pipe (at a 1 s interval, or
+// -cost-interval) on a machine where systemd answers: lmn-collect --units
+// user lists the failed units of a private systemd user manager every
+// sample (one D-Bus call on a kept connection; a systemctl child, counted
+// in lmn-collect's children time, only where no manager socket answers). It
+// reports the CPU share of one core of the four lmn processes (children
+// included), their total resident memory at the end, and the CPU the
+// service manager spends answering. bench/peers.sh measures the same pipe on this machine, where
 // PID 1 is not systemd and lmn-collect runs no systemctl.
 //
-//	go test ./e2e/ -run '^$' -bench PipeCostWithUnits -benchtime 1x -cost-for 60s
+//	go test ./e2e/ -run '^$' -bench PipeCostWithUnits -benchtime 1x -cost-for 60s [-cost-interval=30s]
 func BenchmarkPipeCostWithUnits(b *testing.B) {
 	skipShort(b)
 	for i := 0; i < b.N; i++ {
 		m := sdtest.Start(b)
 		dir := b.TempDir()
 		policy := writeFile(b, dir, "policy.json", fmt.Sprintf(unitPolicy, breakerAttempts))
-		p := sandboxPipe(b, m, policy, pipeOpts{interval: "1s",
+		p := sandboxPipe(b, m, policy, pipeOpts{interval: *costInterval,
 			heal: []string{"--tiers", "unprivileged,advise", "--sudo", "never"}})
 		waitUnits(b, p)
 		time.Sleep(3 * time.Second) // warm-up: first samples, first frames

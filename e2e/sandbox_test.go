@@ -132,6 +132,7 @@ type pipeOpts struct {
 	// (lmn-collect --units system); call asSystemManager first.
 	system bool
 	rules  string // lmn-detect --rules file; "" for the defaults
+	events string // lmn-collect --events; "" for its default
 }
 
 // nsenter is the argv prefix running a command in the sandbox's mount
@@ -190,9 +191,12 @@ func sandboxPipe(t testing.TB, m *sdtest.Manager, policy string, o pipeOpts) *Pi
 	if interval == "" {
 		interval = "200ms"
 	}
+	collect := append(ns, bin(t, "lmn-collect"), "--interval", interval, "--units", units)
+	if o.events != "" {
+		collect = append(collect, "--events", o.events)
+	}
 	stages := []Stage{
-		{Name: "collect", Env: m.Env(),
-			Args: append(ns, bin(t, "lmn-collect"), "--interval", interval, "--units", units)},
+		{Name: "collect", Env: m.Env(), Args: collect},
 		{Name: "detect", Args: detect},
 		{Name: "heal", Args: heal, Env: m.Env(), Cred: o.cred},
 	}

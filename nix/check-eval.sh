@@ -55,7 +55,7 @@ expect() {
 # --- defaults ----------------------------------------------------------------
 evaluate defaults '{ services.luminous-healing.enable = true; }'
 expect '.services["luminous-healing"].script | startswith("set -o pipefail\n")' "pipe runs with pipefail"
-expect '.services["luminous-healing"].script | test("/bin/lmn-collect --units system --interval 5s \\\\\n  \\| \\S+/bin/lmn-detect --state /var/lib/luminous-healing/detect.state \\\\\n  \\| \\S+/bin/lmn-heal ")' "collect | detect | heal in order with state"
+expect '.services["luminous-healing"].script | test("/bin/lmn-collect --units system --interval 30s \\\\\n  \\| \\S+/bin/lmn-detect --state /var/lib/luminous-healing/detect.state \\\\\n  \\| \\S+/bin/lmn-heal ")' "collect | detect | heal in order with state"
 expect '.services["luminous-healing"].script | test("lmn-heal --state /var/lib/luminous-healing/heal.state --tiers unprivileged,privd,fallback,advise --sudo never --privd-socket /run/luminous/privd.sock --key-file /var/lib/luminous-healing/hmac.key")' "lmn-heal flags"
 expect '.services["luminous-healing"].script | test("\\| \\S+/bin/lmn-dash --headless --listen 127.0.0.1:9464\n$")' "dash last, metrics on loopback"
 expect '.services["luminous-healing"].script | test("--rules|--policy|tee") | not' "no rules/policy files or record log by default"
@@ -87,7 +87,7 @@ expect '.prometheus == {"scrapeConfigs": [], "ruleFiles": []} and .firewall == [
 
 # --- timer mode --------------------------------------------------------------
 evaluate timer '{ services.luminous-healing = { enable = true; mode = "timer"; interval = "1m"; }; }'
-expect '.services["luminous-healing"].script | test("lmn-collect --units system --count 1 \\\\")' "one sample per run"
+expect '.services["luminous-healing"].script | test("lmn-collect --units system --count 1 --events none \\\\")' "one sample per run"
 expect '.services["luminous-healing"].script | test("lmn-dash|--interval") | not' "no dashboard, no interval flag"
 expect '.services["luminous-healing"].script | test("lmn-heal --state /var/lib/luminous-healing/heal.state ")' "heal keeps state between runs"
 expect '.services["luminous-healing"] | .wantedBy == [] and .serviceConfig.Type == "oneshot" and .serviceConfig.Restart == "no" and .serviceConfig.RestartPreventExitStatus == 2' "oneshot, not started at boot by itself"

@@ -1,5 +1,6 @@
 // Command lmn-collect samples the machine and writes one sample record per
-// tick to stdout as newline-delimited JSON (see docs/stream.md).
+// tick, and one as soon as an event says something changed, to stdout as
+// newline-delimited JSON (see docs/stream.md).
 //
 // It reads /proc (or --proc-root), /sys (or --sys-root; the services'
 // memory from its cgroup tree, fs/cgroup), the NixOS system
@@ -9,8 +10,11 @@
 // bus), running `systemctl [--user] list-units --failed` only when no socket
 // answers. With --probes FILE it also checks services (TCP, HTTP, DNS,
 // commands; docs/probes.md), each on its own interval beside the samples,
-// and reads the cgroups of the units they name. It reads no input; its
-// stdout is the head of the pipe
+// and reads the cgroups of the units they name. Unless --events none, it
+// follows events between ticks: the manager's unit signals on that
+// connection, the kernel's pressure triggers, its routing messages (links,
+// default routes) and OOM kills in the cgroups of the units it watches. It
+// reads no input; its stdout is the head of the pipe
 // `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
 //
 // Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
@@ -25,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/cli"
@@ -49,6 +54,7 @@ type config struct {
 	// --probes and --print-probes
 	probesFile  string
 	printProbes bool
+	events      []string
 
 	// Seams for tests; zero means the real thing.
 	host      string
@@ -67,12 +73,16 @@ type settings struct {
 	NixRoot         string  `json:"nix_root"`
 	Units           string  `json:"units"`
 	FirstDeltaSecs  float64 `json:"first_delta_seconds"`
+	// Events are the event sources asked for; EventsActive those that
+	// work (the others are left to the tick).
+	Events       []string `json:"events"`
+	EventsActive []string `json:"events_active"`
 }
 
 func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	var cfg config
 	fs := cli.New("lmn-collect", version, "[flags] > samples.ndjson", stdout, stderr)
-	fs.DurationVar(&cfg.interval, "interval", 5*time.Second, "time between samples")
+	fs.DurationVar(&cfg.interval, "interval", 30*time.Second, "time between samples when no event comes")
 	fs.IntVar(&cfg.count, "count", 0, "stop after `N` samples (0: until stopped)")
 	fs.StringVar(&cfg.procRoot, "proc-root", "/proc", "procfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
@@ -80,9 +90,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
 	fs.StringVar(&cfg.probesFile, "probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
 	fs.BoolVar(&cfg.printProbes, "print-probes", false, "print the effective probes (defaults filled in) as JSON and exit")
+	events := fs.String("events", "all", "event sources to follow: all, none or a `LIST` of "+strings.Join(collect.Sources, ","))
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	var evErr error
+	cfg.events, evErr = collect.ParseEvents(*events)
 	bad := func(format string, a ...any) (config, error) { return cfg, fs.Usagef(format, a...) }
 	switch {
 	case cfg.interval < time.Millisecond:
@@ -93,6 +106,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 		return bad("--units %q: want system, user or none", cfg.units)
 	case cfg.procRoot == "" || cfg.sysRoot == "":
 		return bad("--proc-root and --sys-root must not be empty")
+	case evErr != nil:
+		return bad("--events %q: %v", *events, evErr)
 	}
 	return cfg, nil
 }
@@ -139,11 +154,16 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		stop := startProbes(ctx, probes)
 		defer stop()
 	}
+	wake := collect.NewWake()
+	ev := collect.StartEvents(ctx, c, cfg.events, wake)
+	defer ev.Close()
 	w := record.NewWriter(stdout)
 	start := record.NewStart(collect.Src, version, time.Now(), settings{
 		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
 		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
+		Events:         cfg.events,
+		EventsActive:   ev.Active(),
 	})
 	start.Host = cfg.host
 	err = w.Emit(start)
@@ -152,7 +172,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	if err == nil {
 		var line []byte
-		err = collect.Run(ctx, c, cfg.interval, cfg.count, func(s *record.Sample) error {
+		err = collect.Run(ctx, c, cfg.interval, cfg.count, wake, func(s *record.Sample) error {
 			var err error
 			line, err = record.AppendSample(line[:0], s)
 			if err != nil { // a bug, not the machine: say so, keep sampling

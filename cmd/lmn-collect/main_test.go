@@ -50,8 +50,10 @@ func command(t *testing.T, args ...string) *exec.Cmd {
 func fixtureConfig(t *testing.T, args ...string) config {
 	t.Helper()
 	root := collecttest.Root(t)
+	// No events: the fixture's files are not the kernel's, and a synctest
+	// bubble cannot wait on sockets.
 	base := []string{"--proc-root", filepath.Join(root, "proc"), "--sys-root", filepath.Join(root, "sys"),
-		"--nix-root", filepath.Join(root, "nix")}
+		"--nix-root", filepath.Join(root, "nix"), "--events", "none"}
 	cfg, err := parseFlags(append(base, args...), io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +147,8 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"--no-such-flag"},
 		{"extra-arg"},
 		{"--proc-root", ""},
+		{"--events", "units"},
+		{"--events", ""},
 	} {
 		var stderr bytes.Buffer
 		cmd := command(t, args...)

@@ -80,3 +80,82 @@ func TestUnitsFromServiceManager(t *testing.T) {
 		})
 	}
 }
+
+// TestUnitEvents runs lmn-collect --events unit with an hour's interval
+// against a real private manager: a unit failing, and its failure being
+// reset, each produce a sample at once, stamped "unit", listing what the
+// manager lists; nothing else does.
+func TestUnitEvents(t *testing.T) {
+	m := sdtest.Start(t)
+	m.WriteUnit(t, "lmn-cmd-ev.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n")
+	m.WriteUnit(t, "lmn-cmd-ok.service", "[Service]\nType=oneshot\nExecStart=/bin/true\n")
+	ns := []string{"nsenter", "-t", strconv.Itoa(m.Pid()), "-m", "--"}
+	cmd := exec.Command(ns[0], append(ns[1:], command(t).Path, "--units", "user", "--interval", "1h", "--events", "unit")...)
+	cmd.Env = append(command(t).Env, m.Env()...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan []byte, 64)
+	go func() {
+		for sc := bufio.NewScanner(out); sc.Scan(); {
+			lines <- append([]byte(nil), sc.Bytes()...)
+		}
+		close(lines)
+	}()
+	next := func(what string) []byte {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%s: lmn-collect ended; stderr:\n%s", what, &stderr)
+			}
+			return l
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: no line; stderr:\n%s", what, &stderr)
+		}
+		return nil
+	}
+	var start struct {
+		Settings struct {
+			EventsActive []string `json:"events_active"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(next("start"), &start); err != nil || strings.Join(start.Settings.EventsActive, ",") != "unit" {
+		t.Fatalf("start record: events_active %v, %v; stderr:\n%s", start.Settings.EventsActive, err, &stderr)
+	}
+	sample := func(what string) record.Sample {
+		t.Helper()
+		var s record.Sample
+		if err := json.Unmarshal(next(what), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := sample("first tick"); s.Trigger != "tick" || s.Units == nil || len(s.Units.Failed) != 0 {
+		t.Fatalf("first sample: trigger %q, units %+v", s.Trigger, s.Units)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	m.Command(ctx, "start", "lmn-cmd-ok.service").Run() // starts and stops: no sample
+	m.Command(ctx, "start", "lmn-cmd-ev.service").Run() // fails
+	s := sample("the unit failing")
+	if s.Trigger != "unit" || s.Units == nil || len(s.Units.Failed) != 1 || s.Units.Failed[0].Unit != "lmn-cmd-ev.service" {
+		t.Fatalf("after the failure: trigger %q, units %+v", s.Trigger, s.Units)
+	}
+	m.Run(t, "reset-failed", "lmn-cmd-ev.service")
+	if s := sample("the failure reset"); s.Trigger != "unit" || s.Units == nil || len(s.Units.Failed) != 0 {
+		t.Fatalf("after reset-failed: trigger %q, units %+v", s.Trigger, s.Units)
+	}
+	select {
+	case l := <-lines:
+		t.Errorf("a sample nothing caused: %s", l)
+	case <-time.After(time.Second):
+	}
+}

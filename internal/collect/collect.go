@@ -78,6 +78,9 @@ type Collector struct {
 	lastCgroupScan time.Time
 	// caveatSaid is whether the cgroup layout's limits were logged.
 	caveatSaid bool
+	// watch, when set (StartEvents), is given the watched units' cgroups
+	// at each rescan.
+	watch func(cgroups []sysfs.UnitCgroup)
 
 	// The sample and its groups are reused between calls.
 	s record.Sample
@@ -102,6 +105,8 @@ type groups struct {
 	top     []record.UnitMemory
 	// watchIDs are the units read closely, unitRes their readings.
 	watchIDs []sysfs.UnitID
+	// watchCgs are the watched units' cgroups, for the event sources.
+	watchCgs []sysfs.UnitCgroup
 	unitRes  []sysfs.UnitResources
 }
 

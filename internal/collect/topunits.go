@@ -31,6 +31,10 @@ func (c *Collector) topUnits() []record.UnitMemory {
 		c.warn.check("mem.top_units", err)
 		c.g.top = largest(c.g.top[:0], c.g.unitMem, topUnitCount)
 		c.watchUnits()
+		if c.watch != nil {
+			c.g.watchCgs = c.sys.WatchedCgroups(c.g.watchCgs[:0])
+			c.watch(c.g.watchCgs)
+		}
 	}
 	if len(c.g.top) == 0 {
 		return nil

@@ -52,6 +52,7 @@ type unitSource struct {
 	nextDial time.Time // when to dial again after busErr
 	via      string    // how the last list was read, to log changes
 	now      func() time.Time
+	events   *unitEvents // nil unless unit events are on
 }
 
 func newUnitSource(cfg Config, w *warner) *unitSource {
@@ -124,6 +125,9 @@ func (u *unitSource) failed(ctx context.Context) *record.Units {
 	if !u.warn.check("units", err) {
 		return nil
 	}
+	if u.events != nil {
+		u.events.listed(failed)
+	}
 	u.units = record.Units{Scope: u.scope, Failed: failed}
 	return &u.units
 }
@@ -174,6 +178,9 @@ func (u *unitSource) listBus(ctx context.Context) ([]record.Unit, error) {
 	for _, a := range u.bus {
 		c, err := dbus.Dial(ctx, a)
 		if err == nil {
+			if u.events != nil { // before the list, so no change falls between
+				u.events.attach(ctx, c, u.warn)
+			}
 			var units []dbus.Unit
 			if units, err = c.ListUnitsFiltered(ctx, "failed"); err == nil {
 				u.conn, u.busErr = c, nil

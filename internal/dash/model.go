@@ -111,6 +111,11 @@ type Model struct {
 	// SampleGap is the time between the two latest samples.
 	SampleGap time.Duration
 
+	// Cadence is the time between the collector's ticks, learnt from the
+	// stream; 0 until two ticks came.
+	Cadence  time.Duration
+	lastTick time.Time
+
 	Events  []Event // oldest first, at most EventLen
 	Sources map[string]*Source
 	Records map[string]uint64 // accepted records by kind
@@ -224,6 +229,15 @@ func (m *Model) applySample(line record.Line) (record.Header, error) {
 		m.SampleGap = s.TS.Sub(m.Sample.TS.Time)
 	}
 	m.Sample = &s
+	if s.Trigger != "" && s.Trigger != "tick" {
+		// An event's sample: the state is new, but the trends move at the
+		// ticks, or a burst of events would fill them in a second.
+		return s.Header, nil
+	}
+	if !m.lastTick.IsZero() && s.TS.After(m.lastTick) {
+		m.Cadence = s.TS.Sub(m.lastTick)
+	}
+	m.lastTick = s.TS.Time
 	if s.CPU != nil {
 		m.CPU.Push(s.CPU.BusyRatio)
 	}
@@ -239,6 +253,13 @@ func (m *Model) applySample(line record.Line) (record.Header, error) {
 		m.pushDisks(s.Disks.Mounts)
 	}
 	return s.Header, nil
+}
+
+// Staleness returns how old the latest record may be before the stream
+// looks late (warn) and dead (crit): 15 s and a minute, or one and a half
+// and three of the collector's ticks when they are longer.
+func (m *Model) Staleness() (warn, crit time.Duration) {
+	return max(15*time.Second, m.Cadence*3/2), max(time.Minute, 3*m.Cadence)
 }
 
 func (m *Model) pushPSI(name string, p *record.Pressure) {

@@ -285,3 +285,37 @@ func TestBounded(t *testing.T) {
 		t.Errorf("names past the bound not counted under %q: %+v", Other, m.ByAction[Other])
 	}
 }
+
+// TestEventSamplesAndCadence: samples that events caused update the
+// state shown but not the trends, which move at the ticks; the ticks teach
+// the cadence, and the freshness limits follow it when it is long.
+func TestEventSamplesAndCadence(t *testing.T) {
+	m := New()
+	if warn, crit := m.Staleness(); warn != 15*time.Second || crit != time.Minute {
+		t.Errorf("staleness before any tick: %v, %v", warn, crit)
+	}
+	for _, s := range []string{
+		`{"kind":"sample","ts":"2026-12-01T00:00:00Z","trigger":"tick","cpu":{"busy_ratio":0.1}}`,
+		`{"kind":"sample","ts":"2026-12-01T00:00:10Z","trigger":"unit","cpu":{"busy_ratio":0.9}}`,
+		`{"kind":"sample","ts":"2026-12-01T00:00:10.025Z","trigger":"unit","cpu":{"busy_ratio":0.9}}`,
+		`{"kind":"sample","ts":"2026-12-01T00:00:30Z","trigger":"tick","cpu":{"busy_ratio":0.2}}`,
+	} {
+		if err := m.Apply(record.Line{Raw: []byte(s), Kind: "sample"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m.CPU.Len() != 2 || m.Cadence != 30*time.Second || m.Sample.CPU.BusyRatio != 0.2 {
+		t.Errorf("cpu trend %d points, cadence %v, latest busy %v; want 2 points, 30s, 0.2", m.CPU.Len(), m.Cadence, m.Sample.CPU.BusyRatio)
+	}
+	if warn, crit := m.Staleness(); warn != 45*time.Second || crit != 90*time.Second {
+		t.Errorf("staleness at a 30 s cadence: %v, %v; want 45s, 1m30s", warn, crit)
+	}
+	// A stream from before events (no trigger) is all ticks.
+	old := New()
+	for _, s := range []string{`{"kind":"sample","ts":"2026-12-01T00:00:00Z","cpu":{}}`, `{"kind":"sample","ts":"2026-12-01T00:00:05Z","cpu":{}}`} {
+		old.Apply(record.Line{Raw: []byte(s), Kind: "sample"})
+	}
+	if old.CPU.Len() != 2 || old.Cadence != 5*time.Second {
+		t.Errorf("old stream: %d points, cadence %v", old.CPU.Len(), old.Cadence)
+	}
+}

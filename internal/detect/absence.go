@@ -23,7 +23,8 @@ const cadenceGaps = 5
 // expected returns the absence limit of rule r, or 0 when the cadence is
 // not known yet. Without an interval in the rule the cadence is learnt:
 // the larger of the last sample's interval_seconds and the median of the
-// last gaps between samples, once two gaps are known. A collector run by
+// last gaps between ticks (samples an event caused come in between, and
+// say nothing of the cadence), once two gaps are known. A collector run by
 // a timer (--count 1 every minute) reports a short interval_seconds, but
 // its samples come a minute apart.
 func (e *Engine) expected(r *rule) time.Duration {
@@ -45,12 +46,12 @@ func median(xs []float64) float64 {
 	return s[(len(s)-1)/2]
 }
 
-// learnGap remembers the gap before a sample at ts.
+// learnGap remembers the gap before a tick at ts since the last tick.
 func (e *Engine) learnGap(ts time.Time) {
-	if e.last.IsZero() || !ts.After(e.last) {
+	if e.lastTick.IsZero() || !ts.After(e.lastTick) {
 		return
 	}
-	e.gaps = append(e.gaps, ts.Sub(e.last).Seconds())
+	e.gaps = append(e.gaps, ts.Sub(e.lastTick).Seconds())
 	if len(e.gaps) > cadenceGaps {
 		e.gaps = append(e.gaps[:0], e.gaps[len(e.gaps)-cadenceGaps:]...)
 	}
@@ -76,7 +77,7 @@ func (e *Engine) absence(i int, s *record.Sample) {
 		return
 	}
 	if st.Active {
-		st.advance(Hold{}, false, ts)
+		st.advance(Hold{}, false, ts, e.tick)
 		st.Value = gap.Seconds()
 		e.observe(i, st, ts)
 	}

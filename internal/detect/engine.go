@@ -27,7 +27,9 @@ type Engine struct {
 
 	last         time.Time // ts of the last sample
 	lastInterval float64   // its interval_seconds
-	gaps         []float64 // the last gaps between samples, in seconds
+	lastTick     time.Time // ts of the last sample at the collector's cadence
+	gaps         []float64 // the last gaps between such samples, in seconds
+	tick         bool      // whether the sample being judged is one
 	host         string
 }
 
@@ -110,6 +112,7 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 	e.out = e.out[:0]
 	ts := s.TS.Time
 	e.host = s.Host
+	e.tick = isTick(s)
 	// Absence first: what it finds happened before this sample.
 	for i, r := range e.rules {
 		if r.Kind == KindAbsence {
@@ -127,12 +130,24 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 		}
 		e.quiet(i, ts)
 	}
-	if ts.After(e.last) {
+	if e.tick && ts.After(e.lastTick) {
 		e.learnGap(ts)
+		e.lastTick = ts
+	}
+	if ts.After(e.last) {
 		e.last = ts
 		e.lastInterval = s.IntervalSeconds
 	}
 	return e.out
+}
+
+// isTick reports whether s came at the collector's cadence: a tick, or a
+// sample of a stream from before lmn-collect followed events. Samples
+// that events caused come in between, as close as 25 ms apart: they must
+// see a condition for it to hold, but they neither add to a hold counted
+// in samples nor teach the absence rule a cadence.
+func isTick(s *record.Sample) bool {
+	return s.Trigger == "" || s.Trigger == "tick"
 }
 
 // each calls f for every subject of rule r in s that its match list lets
@@ -169,7 +184,7 @@ func (e *Engine) gone(i int, s *record.Sample, forget time.Duration) {
 			continue
 		}
 		if st.Active || st.Pending {
-			st.advance(Hold{}, false, ts)
+			st.advance(Hold{}, false, ts, e.tick)
 			e.observe(i, st, ts)
 		}
 		if ts.Sub(st.Seen.Time) > forget {
@@ -191,7 +206,9 @@ func allSeen(m map[string]*subject, ts time.Time) bool {
 
 // advance moves the condition of st on: past says whether the value is
 // past the fire level (or, while active, still short of the clear level).
-func (st *subject) advance(hold Hold, past bool, ts time.Time) {
+// A hold counted in samples counts the sample that first sees the
+// condition and, after it, only samples at the collector's cadence (tick).
+func (st *subject) advance(hold Hold, past bool, ts time.Time, tick bool) {
 	if !past {
 		st.Pending, st.Count, st.Active, st.Critical = false, 0, false, false
 		return
@@ -199,10 +216,12 @@ func (st *subject) advance(hold Hold, past bool, ts time.Time) {
 	if st.Active {
 		return
 	}
-	if !st.Pending {
-		st.Pending, st.PendingSince, st.Count = true, record.Time{Time: ts}, 0
+	switch {
+	case !st.Pending:
+		st.Pending, st.PendingSince, st.Count = true, record.Time{Time: ts}, 1
+	case tick:
+		st.Count++
 	}
-	st.Count++
 	if hold.reached(st.Count, st.PendingSince.Time, ts) {
 		st.Active, st.Pending, st.Since = true, false, st.PendingSince
 	}

@@ -17,7 +17,7 @@ const (
 )
 
 // State is what --state keeps between runs: the last sample's time and
-// interval (for absence), and per rule and subject the pending counters,
+// interval and the last tick's (for absence), and per rule and subject the pending counters,
 // firing issues, flap history and trend windows.
 type State struct {
 	Format       string      `json:"format"`
@@ -25,6 +25,7 @@ type State struct {
 	RulesDigest  string      `json:"rules_digest"`
 	Last         record.Time `json:"last,omitzero"`
 	LastInterval float64     `json:"last_interval_seconds,omitempty"`
+	LastTick     record.Time `json:"last_tick,omitzero"`
 	Gaps         []float64   `json:"gaps_seconds,omitempty"`
 	Host         string      `json:"host,omitempty"`
 	Subjects     []*subject  `json:"subjects"`
@@ -39,6 +40,9 @@ func (e *Engine) State(digest string) *State {
 	}
 	if !e.last.IsZero() {
 		st.Last = record.Time{Time: e.last}
+	}
+	if !e.lastTick.IsZero() {
+		st.LastTick = record.Time{Time: e.lastTick}
 	}
 	for i := range e.rules {
 		st.Subjects = append(st.Subjects, sortedSubjects(e.states[i])...)
@@ -88,6 +92,10 @@ func (e *Engine) Restore(st *State) (dropped []string) {
 	}
 	if e.last.IsZero() {
 		e.last = time.Time{}
+	}
+	e.lastTick = st.LastTick.Time
+	if e.lastTick.IsZero() { // a state from before events: every sample was a tick
+		e.lastTick = e.last
 	}
 	for _, s := range st.Subjects {
 		i, ok := byName[s.Rule]

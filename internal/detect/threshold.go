@@ -109,7 +109,7 @@ func (e *Engine) threshold(i int, s *record.Sample) {
 			st = e.newSubject(i, name, r.subjectOf(name))
 		}
 		st.Seen = record.Time{Time: ts}
-		st.advance(r.For, past, ts)
+		st.advance(r.For, past, ts, e.tick)
 		if st.Active {
 			st.Critical = r.critical(s, j, v, l, st.Critical)
 		}

@@ -141,7 +141,7 @@ func (e *Engine) trend(i int, s *record.Sample) {
 			horizon = r.ClearHorizon.D()
 		}
 		past := known && secs <= horizon.Seconds() && condsHold(r.and, s, j, st.Active)
-		st.advance(r.For, past, ts)
+		st.advance(r.For, past, ts, e.tick)
 		st.Value, st.Threshold, st.Clear = v, *r.Limit, *r.Limit
 		st.ETA = nil
 		if known && secs < maxETA {

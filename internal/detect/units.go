@@ -24,7 +24,7 @@ func (e *Engine) units(i int, s *record.Sample) {
 			st = e.newSubject(i, name, map[string]string{"unit": u.Unit, "scope": scope})
 		}
 		st.Seen = record.Time{Time: ts}
-		st.advance(r.For, true, ts)
+		st.advance(r.For, true, ts, e.tick)
 		st.Value, st.Threshold, st.Clear = 1, 1, 0
 		e.observe(i, st, ts)
 	}
@@ -32,7 +32,7 @@ func (e *Engine) units(i int, s *record.Sample) {
 		if st.Subject["scope"] != scope || st.Seen.Equal(ts) {
 			continue
 		}
-		st.advance(r.For, false, ts)
+		st.advance(r.For, false, ts, e.tick)
 		st.Value = 0
 		e.observe(i, st, ts)
 		e.tidy(i, st, ts)

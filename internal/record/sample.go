@@ -7,7 +7,9 @@ package record
 // absent from the line, never zero.
 //
 // Rates (_per_s) and CPU ratios come from the delta between two readings;
-// IntervalSeconds is the length of that delta.
+// IntervalSeconds is the length of that delta. Trigger is what woke the
+// collector: "tick", or an event source ("unit", "psi", "link", "route",
+// "oom"); absent in streams from before events.
 //
 // This struct and the types it holds are the stream's schema, said once:
 // the encoder, the decoder, the field enumeration and the table of metric
@@ -24,6 +26,7 @@ type Sample struct {
 	Header          `lmn:"nometric"`
 	Seq             uint64  `json:"seq" lmn:"nometric"`
 	IntervalSeconds float64 `json:"interval_seconds"`
+	Trigger         string  `json:"trigger,omitempty"`
 	CPU             *CPU    `json:"cpu,omitempty"`
 	Mem             *Mem    `json:"mem,omitempty"`
 	Swap            *Swap   `json:"swap,omitempty"`

@@ -136,6 +136,7 @@ var (
 		Header
 		Seq             uint64
 		IntervalSeconds float64
+		Trigger         string
 		CPU             *CPU
 		Mem             *Mem
 		Swap            *Swap

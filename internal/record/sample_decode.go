@@ -19,6 +19,8 @@ func (d *sampleDecoder) decSample(g *Sample, k []byte) error {
 		return d.uintF(FieldSeq, &g.Seq)
 	case "interval_seconds":
 		return d.floatF(FieldIntervalSeconds, &g.IntervalSeconds)
+	case "trigger":
+		return d.stringF(FieldTrigger, &g.Trigger)
 	case "cpu":
 		return decodeGroup(d, &g.CPU, d.a.groupCPU(), d.decCPU)
 	case "mem":

@@ -11,6 +11,9 @@ func (e *encoder) encSample(g *Sample) {
 	e.str(`,"src":`, g.Src)
 	e.uint(`,"seq":`, g.Seq)
 	e.float(`,"interval_seconds":`, g.IntervalSeconds, "interval_seconds")
+	if g.Trigger != "" {
+		e.str(`,"trigger":`, g.Trigger)
+	}
 	if g.CPU != nil {
 		e.b = append(e.b, `,"cpu":`...)
 		e.encCPU(g.CPU)

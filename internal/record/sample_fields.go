@@ -13,6 +13,7 @@ const (
 	FieldSrc                                     // src
 	FieldSeq                                     // seq
 	FieldIntervalSeconds                         // interval_seconds
+	FieldTrigger                                 // trigger
 	FieldCPUCount                                // cpu.count
 	FieldCPUBusyRatio                            // cpu.busy_ratio
 	FieldCPUUserRatio                            // cpu.user_ratio
@@ -119,6 +120,7 @@ var fieldPaths = [NumFields]string{
 	"src",
 	"seq",
 	"interval_seconds",
+	"trigger",
 	"cpu.count",
 	"cpu.busy_ratio",
 	"cpu.user_ratio",
@@ -215,7 +217,7 @@ var fieldPaths = [NumFields]string{
 
 // topFields are the sample's own fields, outside any group: every
 // decoder decodes them.
-var topFields = [...]Field{FieldKind, FieldV, FieldTS, FieldHost, FieldSrc, FieldSeq, FieldIntervalSeconds}
+var topFields = [...]Field{FieldKind, FieldV, FieldTS, FieldHost, FieldSrc, FieldSeq, FieldIntervalSeconds, FieldTrigger}
 
 func listMemTopUnits(s *Sample) []UnitMemory {
 	if s.Mem == nil {

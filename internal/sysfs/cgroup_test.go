@@ -180,3 +180,31 @@ func FuzzParseBytes(f *testing.F) {
 		}
 	})
 }
+
+// TestUnitCgroup: each service found has its cgroup at the same path
+// below the hierarchy's root, template instances in sub-slices and user
+// services included; a unit not found is not watched.
+func TestUnitCgroup(t *testing.T) {
+	fs, root := cgroupTree(t, map[string]string{
+		"fs/cgroup/memory/system.slice/a.service/memory.usage_in_bytes":                                           "100\n",
+		"fs/cgroup/memory/system.slice/system-x.slice/x@1.service/memory.usage_in_bytes":                          "200\n",
+		"fs/cgroup/memory/user.slice/user-1000.slice/user@1000.service/app.slice/c.service/memory.usage_in_bytes": "50\n",
+	})
+	fs.ScanUnitCgroups()
+	want := map[UnitID]string{
+		{"a.service", "system"}:   "system.slice/a.service",
+		{"x@1.service", "system"}: "system.slice/system-x.slice/x@1.service",
+		{"c.service", "user"}:     "user.slice/user-1000.slice/user@1000.service/app.slice/c.service",
+	}
+	fs.Watch([]UnitID{{"a.service", "system"}, {"x@1.service", "system"}, {"c.service", "user"},
+		{"c.service", "system"}, {"gone.service", "system"}})
+	got := fs.WatchedCgroups(nil)
+	if len(got) != len(want) {
+		t.Fatalf("watched %+v, want the %d units found", got, len(want))
+	}
+	for _, cg := range got {
+		if p := filepath.Join(root, "fs/cgroup/memory", want[cg.UnitID]); cg.Memory != p || !cg.V1 {
+			t.Errorf("%v: memory cgroup %q (v1 %v), want %q", cg.UnitID, cg.Memory, cg.V1, p)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package frame
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/lmn-heal/lmn/internal/dash"
 	"github.com/lmn-heal/lmn/internal/record"
@@ -62,9 +61,10 @@ func (r *renderer) header() line {
 	} else {
 		d := r.o.Now.Sub(m.LastTS)
 		st := bar
-		if d > time.Minute {
+		late, dead := m.Staleness()
+		if d > dead {
 			st = crit
-		} else if d > 15*time.Second {
+		} else if d > late {
 			st = warn
 		}
 		parts = append(parts, part{"  " + m.LastTS.UTC().Format("2006-01-02"), bar, 5},

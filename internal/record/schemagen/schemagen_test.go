@@ -100,6 +100,7 @@ func TestSchemaMistakes(t *testing.T) {
 // optional number to a group in sample.go, runs the generator and then the
 // copy's own tests, which fill every field of the struct and hold the
 // encoder and decoder to encoding/json, and every metric to a full decode.
+// The names added are ones the real schema does not use.
 func TestAddFieldEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a copy of internal/record: not in -short")
@@ -118,7 +119,7 @@ func TestAddFieldEndToEnd(t *testing.T) {
 	}
 	edit(t, filepath.Join(dir, "sample.go"),
 		"\tNix             *Nix    `json:\"nix,omitempty\"`\n",
-		"\tNix             *Nix    `json:\"nix,omitempty\"`\n\tTrigger string `json:\"trigger,omitempty\"`\n\tProbes []Probe `json:\"probes,omitempty\" lmn:\"subject=probe,name=name\"`\n}\n\ntype Probe struct {\n\tName string `json:\"name\"`\n\tOK bool `json:\"ok\"`\n\tLatencySeconds *float64 `json:\"latency_seconds,omitempty\"`\n")
+		"\tNix             *Nix    `json:\"nix,omitempty\"`\n\tOrigin string `json:\"origin,omitempty\"`\n\tChecks []Check `json:\"checks,omitempty\" lmn:\"subject=check,name=name\"`\n}\n\ntype Check struct {\n\tName string `json:\"name\"`\n\tOK bool `json:\"ok\"`\n\tLatencySeconds *float64 `json:\"latency_seconds,omitempty\"`\n")
 	edit(t, filepath.Join(dir, "sample.go"),
 		"\tGenerations      int `json:\"generations\"`\n",
 		"\tGenerations      int `json:\"generations\"`\n\tClosureBytes *uint64 `json:\"closure_bytes,omitempty\"`\n")
@@ -138,8 +139,8 @@ func TestAddFieldEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the copy's tests: %v\n%s", err, out)
 	}
-	if _, ok := files[filepath.Join(dir, "sample_fields.go")]; !ok || !bytes.Contains(files[filepath.Join(dir, "sample_fields.go")], []byte(`"probes[].latency_seconds"`)) {
-		t.Error("no metric probes[].latency_seconds")
+	if _, ok := files[filepath.Join(dir, "sample_fields.go")]; !ok || !bytes.Contains(files[filepath.Join(dir, "sample_fields.go")], []byte(`"checks[].latency_seconds"`)) {
+		t.Error("no metric checks[].latency_seconds")
 	}
 }
 

@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// methodCall is a method call to send. Its arguments are strings (s) or lists
-// of strings (as), all the manager's methods that lmn calls need.
+// methodCall is a method call to send. Its arguments are strings (s), lists
+// of strings (as) or uint32 (u): all that the methods lmn calls need.
 type methodCall struct {
 	dest, path, iface, member string
 	args                      []any
@@ -21,8 +21,10 @@ func (c methodCall) signature() (string, error) {
 			sig += "s"
 		case []string:
 			sig += "as"
+		case uint32:
+			sig += "u"
 		default:
-			return "", fmt.Errorf("%s.%s: argument %d is a %T; only string and []string can be sent", c.iface, c.member, i, a)
+			return "", fmt.Errorf("%s.%s: argument %d is a %T; only string, []string and uint32 can be sent", c.iface, c.member, i, a)
 		}
 	}
 	return sig, nil
@@ -71,6 +73,8 @@ func encodeCall(buf []byte, serial uint32, c methodCall) ([]byte, error) {
 				e.string(s)
 			}
 			e.arrayEnd(lenAt, start)
+		case uint32:
+			e.uint32(a)
 		}
 	}
 	if e.err != nil {

@@ -1,9 +1,11 @@
 // Package dbus is a minimal D-Bus client, enough to ask systemd's service
-// manager for its units without forking systemctl: it dials a Unix socket,
-// authenticates with SASL EXTERNAL, says Hello when the peer is a bus (not
-// the manager's private peer-to-peer socket), sends method calls and reads
-// their replies, skipping signals and other messages, with a deadline on
-// every call. Only what the manager's calls need is encoded (string and
+// manager for its units without forking systemctl and to follow their
+// changes: it dials a Unix socket, authenticates with SASL EXTERNAL, says
+// Hello when the peer is a bus (not the manager's private peer-to-peer
+// socket), sends method calls with a deadline on every call, and reads
+// every message on one goroutine, which hands replies to their calls and
+// the manager's unit signals (JobRemoved, PropertiesChanged) to a
+// subscriber. Only what the manager's calls need is encoded (string and
 // string-array arguments); any well-formed message can be decoded and
 // skipped.
 //
@@ -13,6 +15,7 @@ package dbus
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -22,6 +25,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -58,18 +62,28 @@ func (e *Error) Error() string {
 	return e.Name + ": " + e.Message
 }
 
-// Conn is a connection to one peer. It is not safe for concurrent use.
-// After an I/O or protocol error (anything but an *Error reply) the
-// connection is unusable: close it and dial again.
+// Conn is a connection to one peer, safe for concurrent use. Once
+// authenticated, one goroutine reads every message: replies go to the call
+// waiting for them, signals to the function given to Subscribe, anything
+// else is skipped. After an I/O or protocol error, or a call that got no
+// reply in time (anything but an *Error reply), the connection is closed
+// and unusable: dial again.
 type Conn struct {
-	addr   Addr
-	c      *net.UnixConn
-	r      *bufio.Reader
+	addr Addr
+	c    *net.UnixConn
+	r    *bufio.Reader // read by auth, then only by readLoop
+	rbuf []byte        // readLoop's
+	name string        // unique name on a bus
+
+	wmu    sync.Mutex // serialises writes
 	serial uint32
-	name   string // unique name on a bus
 	wbuf   []byte
-	rbuf   []byte
-	broken error
+
+	mu       sync.Mutex
+	pending  map[uint32]chan *message // calls waiting for their reply
+	broken   error
+	onSignal func(Signal)
+	done     chan struct{} // closed when readLoop returns
 }
 
 // Dial connects to a, authenticates and, on a bus, says Hello. ctx bounds
@@ -81,11 +95,23 @@ func Dial(ctx context.Context, a Addr) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dbus: dial %s: %w", a, err)
 	}
-	c := &Conn{addr: a, c: nc.(*net.UnixConn), r: bufio.NewReaderSize(nc, 4096)}
-	stop := c.watch(ctx)
+	c := &Conn{addr: a, c: nc.(*net.UnixConn), r: bufio.NewReaderSize(nc, 4096),
+		pending: map[uint32]chan *message{}, done: make(chan struct{})}
+	d, _ := ctx.Deadline()
+	c.c.SetDeadline(d)
+	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
 	err = c.auth()
-	stop()
-	if err == nil && a.Bus {
+	if stop() {
+		c.c.SetDeadline(time.Time{})
+	} else if err == nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		c.c.Close()
+		return nil, fmt.Errorf("dbus: %s: %w", a, err)
+	}
+	go c.readLoop()
+	if a.Bus {
 		var reply *message
 		reply, err = c.call(ctx, methodCall{dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
 			iface: "org.freedesktop.DBus", member: "Hello"})
@@ -94,7 +120,7 @@ func Dial(ctx context.Context, a Addr) (*Conn, error) {
 		}
 	}
 	if err != nil {
-		c.c.Close()
+		c.Close()
 		return nil, fmt.Errorf("dbus: %s: %w", a, err)
 	}
 	return c, nil
@@ -105,14 +131,6 @@ func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, CallTimeout)
-}
-
-// watch sets the socket's deadline from ctx and makes pending I/O fail
-// when ctx is done; stop undoes the latter.
-func (c *Conn) watch(ctx context.Context) (stop func() bool) {
-	d, _ := ctx.Deadline()
-	c.c.SetDeadline(d)
-	return context.AfterFunc(ctx, func() { c.c.SetDeadline(time.Unix(1, 0)) })
 }
 
 // auth runs the SASL exchange: EXTERNAL with our uid, and BEGIN in the same
@@ -142,27 +160,59 @@ func (c *Conn) Name() string { return c.name }
 // Addr is where c is connected.
 func (c *Conn) Addr() Addr { return c.addr }
 
-// Close closes the connection.
-func (c *Conn) Close() error { return c.c.Close() }
+// Close closes the connection; calls in flight fail.
+func (c *Conn) Close() error {
+	c.fail(net.ErrClosed)
+	return nil
+}
 
-// call sends m and returns its reply, skipping any other message that
-// arrives first. An error reply is returned as *Error. ctx bounds the call;
-// without a deadline, CallTimeout does.
-func (c *Conn) call(ctx context.Context, m methodCall) (*message, error) {
+// Done is closed once the connection is closed or broken; Err then says
+// why.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection is unusable, nil while it is not.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.broken
+}
+
+// fail makes the connection unusable for err (the first error sticks),
+// closes the socket and fails the calls waiting for a reply.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.broken != nil {
-		return nil, fmt.Errorf("connection unusable after an earlier failure: %w", c.broken)
+		return
 	}
+	c.broken = err
+	c.c.Close()
+	for serial, ch := range c.pending {
+		close(ch)
+		delete(c.pending, serial)
+	}
+}
+
+// call sends m and returns its reply. An error reply is returned as
+// *Error. ctx bounds the call; without a deadline, CallTimeout does. A call
+// with no reply by then breaks the connection: a peer that does not answer
+// one call is not trusted with the next.
+func (c *Conn) call(ctx context.Context, m methodCall) (*message, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	stop := c.watch(ctx)
-	defer stop()
-	reply, err := c.roundTrip(m)
-	if err != nil {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", err, context.Cause(ctx))
-		}
-		c.broken = err
+	ch := make(chan *message, 1)
+	if err := c.send(ctx, m, ch); err != nil {
 		return nil, fmt.Errorf("%s.%s: %w", m.iface, m.member, err)
+	}
+	var reply *message
+	select {
+	case reply = <-ch:
+	case <-ctx.Done():
+		c.fail(fmt.Errorf("no reply to %s.%s: %w", m.iface, m.member, context.Cause(ctx)))
+		return nil, fmt.Errorf("%s.%s: no reply: %w", m.iface, m.member, context.Cause(ctx))
+	}
+	if reply == nil {
+		return nil, fmt.Errorf("%s.%s: %w", m.iface, m.member, c.unusable())
 	}
 	if reply.typ == typeError {
 		msg, _ := stringBody(reply)
@@ -171,25 +221,69 @@ func (c *Conn) call(ctx context.Context, m methodCall) (*message, error) {
 	return reply, nil
 }
 
-func (c *Conn) roundTrip(m methodCall) (*message, error) {
+func (c *Conn) unusable() error {
+	return fmt.Errorf("connection unusable after an earlier failure: %w", c.Err())
+}
+
+// send writes m with the next serial, registering ch for its reply.
+func (c *Conn) send(ctx context.Context, m methodCall, ch chan *message) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.serial++
 	if c.serial == 0 {
 		c.serial = 1
 	}
 	var err error
 	if c.wbuf, err = encodeCall(c.wbuf, c.serial, m); err != nil {
-		return nil, err
+		return err
 	}
+	c.mu.Lock()
+	if c.broken != nil {
+		c.mu.Unlock()
+		return c.unusable()
+	}
+	c.pending[c.serial] = ch
+	c.mu.Unlock()
+	d, _ := ctx.Deadline()
+	c.c.SetWriteDeadline(d)
 	if _, err := c.c.Write(c.wbuf); err != nil {
-		return nil, fmt.Errorf("send: %w", err)
+		err = fmt.Errorf("send: %w", err)
+		c.fail(err)
+		return err
 	}
+	return nil
+}
+
+// readLoop reads messages until the connection fails, handing replies to
+// their calls and signals to onSignal.
+func (c *Conn) readLoop() {
+	defer close(c.done)
 	for {
-		reply, err := c.read()
+		m, err := c.read()
 		if err != nil {
-			return nil, err
+			c.fail(err)
+			return
 		}
-		if (reply.typ == typeReturn || reply.typ == typeError) && reply.replySerial == c.serial {
-			return reply, nil
+		switch m.typ {
+		case typeReturn, typeError:
+			c.mu.Lock()
+			ch := c.pending[m.replySerial]
+			delete(c.pending, m.replySerial)
+			c.mu.Unlock()
+			if ch != nil {
+				m.body = bytes.Clone(m.body) // the next read reuses rbuf
+				ch <- m
+			}
+		case typeSignal:
+			c.mu.Lock()
+			fn := c.onSignal
+			c.mu.Unlock()
+			if fn == nil {
+				continue
+			}
+			if s, ok := decodeSignal(m); ok {
+				fn(s)
+			}
 		}
 	}
 }

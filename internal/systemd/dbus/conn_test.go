@@ -3,6 +3,7 @@ package dbus
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
@@ -118,11 +119,16 @@ func TestCallDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err = c.ListUnitsFiltered(ctx, "failed")
-	if !errors.Is(err, os.ErrDeadlineExceeded) {
+	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a deadline error", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("call held for %v past a 100ms deadline", d)
+	}
+	// A peer that let one call go unanswered is not asked again.
+	<-c.Done()
+	if _, err := c.ListUnitsFiltered(t.Context(), "failed"); err == nil || !strings.Contains(err.Error(), "unusable") {
+		t.Errorf("call after a timeout: %v, want the connection unusable", err)
 	}
 }
 
@@ -146,5 +152,81 @@ func TestAuthRejected(t *testing.T) {
 	}()
 	if _, err := Dial(t.Context(), Addr{Path: sock}); err == nil || !strings.Contains(err.Error(), "REJECTED") {
 		t.Errorf("err = %v, want the REJECTED answer", err)
+	}
+}
+
+// emit writes a hand-encoded message on c, as if c had sent it.
+func emit(t *testing.T, c *Conn, msg []byte) {
+	t.Helper()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSubscribeBus: on a real message bus, Subscribe's match rules route
+// the signals of whoever owns org.freedesktop.systemd1 and no one else's.
+// No systemd runs on the test's bus, so the manager's Subscribe is an
+// error reply; a second connection of the test takes the manager's name
+// and sends the signals.
+func TestSubscribeBus(t *testing.T) {
+	addr := startBus(t)
+	dial := func() *Conn {
+		c, err := Dial(t.Context(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	sub, fake, other := dial(), dial(), dial()
+	got := make(chan Signal, 16)
+	err := sub.Subscribe(t.Context(), func(s Signal) { got <- s })
+	if !IsError(err, "org.freedesktop.DBus.Error.ServiceUnknown") {
+		t.Fatalf("Subscribe with no manager on the bus: %v, want ServiceUnknown", err)
+	}
+	if _, err := fake.call(t.Context(), methodCall{dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
+		iface: "org.freedesktop.DBus", member: "RequestName", args: []any{manager, uint32(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	changed := func(serial uint32, active string) []byte {
+		return signalMsg(le, serial, crashPath, propsIface, "PropertiesChanged", "sa{sv}as",
+			propertiesChanged(le, unitIface, map[string]string{"ActiveState": active}))
+	}
+	emit(t, other, changed(1000, "impostor"))
+	// other's signal is routed (or not) before its next call is answered.
+	if _, err := other.call(t.Context(), methodCall{dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
+		iface: "org.freedesktop.DBus", member: "GetId"}); err != nil {
+		t.Fatal(err)
+	}
+	emit(t, fake, changed(1000, "failed"))
+	emit(t, fake, signalMsg(le, 1001, managerPath, managerIface, "JobRemoved", "uoss",
+		jobRemoved(le, 7, "lmn-crash@x.service", "failed")))
+	emit(t, fake, signalMsg(le, 1002, "/org/freedesktop/systemd1/job/7", propsIface, "PropertiesChanged", "sa{sv}as",
+		propertiesChanged(le, unitIface, map[string]string{"ActiveState": "outside the unit path"})))
+	want := []Signal{
+		{Kind: UnitChanged, Unit: "lmn-crash@x.service", ActiveState: "failed"},
+		{Kind: JobRemoved, Unit: "lmn-crash@x.service", Result: "failed"},
+	}
+	for i, w := range want {
+		select {
+		case s := <-got:
+			if s != w {
+				t.Errorf("signal %d: %+v, want %+v", i, s, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("signal %d (%+v) not delivered", i, w)
+		}
+	}
+	if _, err := sub.call(t.Context(), methodCall{dest: "org.freedesktop.DBus", path: "/org/freedesktop/DBus",
+		iface: "org.freedesktop.DBus", member: "GetId"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		t.Errorf("unexpected signal %+v", s)
+	default:
 	}
 }

@@ -138,3 +138,55 @@ func BenchmarkSystemctlListFailed(b *testing.B) {
 		}
 	}
 }
+
+// TestSubscribeRealManager: on a real manager's private socket, a unit that
+// fails is announced by its JobRemoved (result failed) and by a
+// PropertiesChanged of its Unit interface saying failed; calls made while
+// signals flow still get their replies.
+func TestSubscribeRealManager(t *testing.T) {
+	m := sdtest.Start(t)
+	addr := UserManager(runtimeDir(t, m), 0)[0]
+	c, err := Dial(t.Context(), addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	signals := make(chan Signal, 1024)
+	if err := c.Subscribe(t.Context(), func(s Signal) {
+		select {
+		case signals <- s:
+		default:
+			t.Error("signal channel full")
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const name = "lmn-dbus-sub@x.service"
+	m.WriteUnit(t, "lmn-dbus-sub@.service", "[Service]\nType=oneshot\nExecStart=/bin/false\n")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	m.Command(ctx, "start", name).Run() // fails: the unit fails
+
+	var job, failed bool
+	deadline := time.After(20 * time.Second)
+	for !job || !failed {
+		select {
+		case s := <-signals:
+			t.Logf("%+v", s)
+			if s.Unit != name {
+				continue
+			}
+			job = job || s.Kind == JobRemoved && s.Result == "failed"
+			failed = failed || s.Kind == UnitChanged && s.ActiveState == "failed" && s.SubState == "failed"
+		case <-deadline:
+			t.Fatalf("no JobRemoved failed (%v) or PropertiesChanged failed (%v) for %s", job, failed, name)
+		}
+		if _, err := c.ListUnitsFiltered(t.Context(), "failed"); err != nil {
+			t.Fatalf("call while subscribed: %v", err)
+		}
+	}
+	units, err := c.ListUnitsFiltered(t.Context(), "failed")
+	if err != nil || len(units) != 1 || units[0].Name != name {
+		t.Errorf("failed units %+v, %v; want %s", units, err, name)
+	}
+}

@@ -3,7 +3,10 @@ package sdtest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -182,4 +185,49 @@ func assertGone(t *testing.T, m *Manager, cgroups []string, servicePid int) {
 func isZombie(stat string) bool {
 	i := strings.LastIndexByte(stat, ')')
 	return i >= 0 && strings.HasPrefix(stat[i+1:], " Z")
+}
+
+// TestGroup: a process started in a Group is in its cgroup2 directory and
+// in its memory group under the limit; the cleanup kills it and removes
+// both.
+func TestGroup(t *testing.T) {
+	var g *Group
+	t.Run("use", func(t *testing.T) {
+		g = NewGroup(t, 64<<20)
+		cmd := exec.Command("/bin/sleep", "60")
+		if err := g.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		go cmd.Wait()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd.Process.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			inV1 := !g.MemoryV1 || strings.Contains(string(b), ":memory:/"+g.Name+"\n")
+			if strings.Contains(string(b), "0::/"+g.Name+"\n") && inV1 {
+				break // the shell moved itself into the memory group and exec'd sleep
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d is in\n%s\nwant %s in the cgroup2 tree and the memory hierarchy", cmd.Process.Pid, b, g.Name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		limit := "memory.max"
+		if g.MemoryV1 {
+			limit = "memory.limit_in_bytes"
+		}
+		if b, err := os.ReadFile(filepath.Join(g.Memory, limit)); err != nil || strings.TrimSpace(string(b)) != "67108864" {
+			t.Errorf("%s: %q, %v", limit, b, err)
+		}
+	})
+	if g == nil {
+		return
+	}
+	for _, d := range []string{g.Unified, g.Memory} {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after the test: %v", d, err)
+		}
+	}
 }

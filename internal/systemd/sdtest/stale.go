@@ -23,6 +23,9 @@ func sweepStale() error {
 	if err != nil {
 		return err
 	}
+	if exists(memoryV1) {
+		hs = append(hs, memoryV1) // where NewGroup limits memory on hybrid hosts
+	}
 	var errs []error
 	for _, h := range hs {
 		dirs, _ := filepath.Glob(filepath.Join(h, leafPrefix+"*"))
