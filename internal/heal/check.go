@@ -119,9 +119,17 @@ func (e *Engine) checked(f *flight, r Result) {
 		e.recovered(t, r.State, "", !t.Cleared)
 	default:
 		// Resolved in the stream, but the unit lmn acted on is not
-		// running: down, with advice, never recovered.
+		// running: down, never recovered. A unit failed again (the stream
+		// saw it between two failures of its restart as no longer
+		// failed) goes on to the next step; any other (a oneshot that
+		// ran, a unit reset-failed cleared) and the last step: advice.
 		e.verified(t, record.OutcomeNotRecovered, r.State, "")
 		l := e.cfg.Policy.ladder(t.Ladder)
+		if active, _, _ := strings.Cut(r.State, "/"); active == "failed" && l != nil && t.Step+1 < len(l.Steps) {
+			e.nextStep(t)
+			e.queue(t)
+			return
+		}
 		u := f.job.Params["unit"]
 		note := action.Quote(u) + " is " + r.State + " after lmn acted on it: it is not running, though its issue resolved"
 		h := e.healOf(t, record.TierAdvise, nil, record.PhaseAdvised, 0)

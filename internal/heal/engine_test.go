@@ -463,3 +463,18 @@ func TestRestoreWaitsForSlowAction(t *testing.T) {
 		t.Fatalf("no restore after the slow action: jobs %+v, records %s", h.jobs, h.phases())
 	}
 }
+
+// TestFailedAgainGoesOn: the restart of step 1 fails, and the stream saw
+// the unit between its failures as no longer failed (events show every
+// state). The unit is failed again: step 2 runs, not advice.
+func TestFailedAgainGoesOn(t *testing.T) {
+	h := newHarness(t, nil, false)
+	a := unit("a.service")
+	h.observe(issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, a))
+	h.observe(issueLine(t, at(t, "30ms"), "unit_failed", record.StateResolved, record.SeverityWarning, a))
+	h.complete(Result{Tier: record.TierUnprivileged, Err: "Job for a.service failed"})
+	h.unitIs("failed/failed")
+	h.observe(issueLineSince(t, at(t, "60ms"), at(t, "60ms"), "unit_failed", record.SeverityWarning, a))
+	h.observe(sampleLine(t, at(t, "31s"))) // past restart_unit's backoff
+	h.want("1:restart_unit:started 1:restart_unit:failed 1:restart_unit:verified:not_recovered 2:reset_failed_unit:started")
+}
