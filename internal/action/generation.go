@@ -186,10 +186,18 @@ func runSwitchGeneration(ctx context.Context, env Env, p map[string]string) (Res
 // activationUnit names the transient unit an activation runs in.
 func activationUnit(n int) string { return "lmn-switch-generation-" + strconv.Itoa(n) + ".service" }
 
+// activate runs the generation's switch-to-configuration in a transient
+// unit and waits for it. The unit is Type=simple: its start job is done at
+// the fork, so systemd-run --wait always reports how the process ended (its
+// exit status, 4 for "some units failed"). With Type=exec a process that
+// ended before the job was done failed the job instead, and systemd-run
+// said "Job failed" (exit 1) for a switch that was made: a race a quick
+// activation lost now and then. A program that cannot be executed still
+// fails, with status 203.
 func activate(ctx context.Context, env Env, pl genPlan, notes []string) (Result, error) {
 	unit := activationUnit(pl.to.N)
 	argv := with(env.SystemdRun, "--unit="+unit, "--description=lmn: switch to system generation "+strconv.Itoa(pl.to.N),
-		"--service-type=exec", "--wait", "--collect", "--", pl.activation, "switch")
+		"--service-type=simple", "--wait", "--collect", "--", pl.activation, "switch")
 	out, err := runCommand(ctx, env, argv)
 	var exit *exec.ExitError
 	switch {

@@ -96,7 +96,7 @@ func TestSwitchGenerationRollsBack(t *testing.T) {
 		t.Errorf("activations %v", got)
 	}
 	argv, _ := os.ReadFile(argvLog)
-	want := "--unit=lmn-switch-generation-1.service --description=lmn: switch to system generation 1 --service-type=exec --wait --collect -- " +
+	want := "--unit=lmn-switch-generation-1.service --description=lmn: switch to system generation 1 --service-type=simple --wait --collect -- " +
 		filepath.Join(r.StorePath(1), "bin/switch-to-configuration") + " switch\n"
 	if string(argv) != want {
 		t.Errorf("systemd-run argv\n%q\nwant\n%q", argv, want)
