@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -44,23 +45,43 @@ type redis struct {
 	unit string
 	dir  string
 	sock string
+	port int // 0: the Unix socket only
+}
+
+// redisOpts shape a redis unit beyond the default.
+type redisOpts struct {
+	// port is a TCP port on 127.0.0.1 for probes to ask; 0 for none.
+	port int
+	// before is shell run by the unit's ExecStart just before it execs
+	// redis-server, whose pid will be $$ (written $$$$ here: systemd
+	// unescapes $$ to $); it ends with ";" or "&".
+	before string
 }
 
 // installRedis writes redis's configuration and unit and starts it.
 func installRedis(t testing.TB, m *sdtest.Manager, unit string) *redis {
+	return installRedisWith(t, m, unit, redisOpts{})
+}
+
+func installRedisWith(t testing.TB, m *sdtest.Manager, unit string, o redisOpts) *redis {
 	t.Helper()
 	needTool(t, "redis-server")
-	r := &redis{m: m, unit: unit, dir: t.TempDir()}
+	r := &redis{m: m, unit: unit, dir: t.TempDir(), port: o.port}
 	r.sock = filepath.Join(r.dir, "redis.sock")
 	r.writeConfig(t, "")
+	conf := filepath.Join(r.dir, "redis.conf")
+	start := "/usr/bin/redis-server " + conf
+	if o.before != "" {
+		start = fmt.Sprintf("/bin/sh -c '%s exec /usr/bin/redis-server %s'", o.before, conf)
+	}
 	m.WriteUnit(t, unit, fmt.Sprintf(`[Unit]
 Description=lmn end-to-end redis
 StartLimitIntervalSec=0
 
 [Service]
 Type=notify
-ExecStart=/usr/bin/redis-server %s
-`, filepath.Join(r.dir, "redis.conf")))
+ExecStart=%s
+`, start))
 	m.Run(t, "start", unit)
 	r.waitUp(t, 20*time.Second)
 	return r
@@ -69,8 +90,22 @@ ExecStart=/usr/bin/redis-server %s
 // writeConfig writes redis.conf, with extra lines at the end.
 func (r *redis) writeConfig(t testing.TB, extra string) {
 	t.Helper()
-	writeFile(t, r.dir, "redis.conf", fmt.Sprintf("port 0\nunixsocket %s\nunixsocketperm 700\ndaemonize no\n"+
-		"supervised systemd\nsave \"\"\nappendonly no\ndir %s\nlogfile %s\n%s", r.sock, r.dir, filepath.Join(r.dir, "redis.log"), extra))
+	listen := "port 0\n"
+	if r.port != 0 {
+		listen = fmt.Sprintf("port %d\nbind 127.0.0.1\n", r.port)
+	}
+	writeFile(t, r.dir, "redis.conf", fmt.Sprintf("%sunixsocket %s\nunixsocketperm 700\ndaemonize no\n"+
+		"supervised systemd\nsave \"\"\nappendonly no\ndir %s\nlogfile %s\n%s", listen, r.sock, r.dir, filepath.Join(r.dir, "redis.log"), extra))
+}
+
+// log is what redis wrote to its log file.
+func (r *redis) log(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+	if err != nil {
+		t.Fatalf("redis log: %v", err)
+	}
+	return string(b)
 }
 
 // do sends one inline command and returns the reply's first line.
@@ -86,6 +121,12 @@ func (r *redis) do(cmd string) (string, error) {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return strings.TrimSpace(line), err
+}
+
+// set sets key to a value of any size (RESP, where an inline command is
+// limited to 64 KiB) and returns the reply's first line.
+func (r *redis) set(key, value string) (string, error) {
+	return r.do(fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s", len(key), key, len(value), value))
 }
 
 // fill sets n keys over one connection, pipelined.

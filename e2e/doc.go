@@ -9,7 +9,11 @@
 // temporary socket with a temporary key. The tests of lmn's judgement run
 // with the built-in policy's backoffs and windows, or feed recorded
 // samples whose times the test sets, never with windows shortened to fit.
-// The fleet scenarios (fleet_test.go) add Debian's real Prometheus and
+// The service-health scenarios (health_test.go) probe real redis and nginx
+// that run but do not answer (SIGSTOP, a 503), fill a redis toward a real
+// memory limit (a cgroup v1 memory cgroup the unit joins), and restart
+// through lmn-privd; BenchmarkHungRedis and BenchmarkProbeCost
+// (bench/probes.sh) put lmn beside Monit. The fleet scenarios (fleet_test.go) add Debian's real Prometheus and
 // Alertmanager on loopback: a failing scrape of nginx, a unit of the sandbox, becomes an
 // alert that Alertmanager delivers to lmn-detect's receiver; with two
 // clustered peers, an injected 5xx, a maintenance silence, and three

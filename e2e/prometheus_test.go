@@ -144,8 +144,10 @@ func freePort(t testing.TB) int {
 }
 
 // webUnit is the scraped target of the fleet scenarios: Debian's nginx as
-// a unit of a sandboxed manager, serving one metric on a loopback port.
-// Every start is logged, so restarts can be counted.
+// a unit of a sandboxed manager, serving one metric on a loopback port,
+// and a health page that answers 503 while the file broken exists (the
+// unit removes it as it starts: a state a restart clears). Every start is
+// logged, so restarts can be counted.
 type webUnit struct {
 	Name string
 	Port int
@@ -163,7 +165,26 @@ func installWeb(t testing.TB, m *sdtest.Manager) webUnit {
 	for _, d := range []string{"tmp", "logs"} {
 		os.Mkdir(filepath.Join(w.Dir, d), 0o755)
 	}
-	writeFile(t, w.Dir, "nginx.conf", fmt.Sprintf(`daemon off;
+	writeFile(t, w.Dir, "nginx.conf", nginxConfig(w.Dir, w.Port))
+	m.WriteUnit(t, w.Name, fmt.Sprintf(`[Unit]
+Description=lmn end-to-end scraped web server
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStartPre=/bin/sh -c 'echo "start $(date +%%s.%%N)" >> %[1]s/starts'
+ExecStartPre=/bin/rm -f %[1]s/broken
+ExecStart=/usr/sbin/nginx -p %[1]s -c %[1]s/nginx.conf -e %[1]s/logs/error.log
+`, w.Dir))
+	m.Run(t, "start", w.Name)
+	w.waitServing(t, true)
+	return w
+}
+
+// nginxConfig is the web server's configuration, its files under dir:
+// /metrics, and /health answering 503 while dir/broken exists.
+func nginxConfig(dir string, port int) string {
+	return fmt.Sprintf(`daemon off;
 user root;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -179,21 +200,14 @@ http {
   server {
     listen 127.0.0.1:%[2]d;
     location = /metrics { default_type text/plain; return 200 "web_up 1\n"; }
+    location = /health {
+      default_type text/plain;
+      if (-f %[1]s/broken) { return 503 "broken\n"; }
+      return 200 "ok\n";
+    }
   }
 }
-`, w.Dir, w.Port))
-	m.WriteUnit(t, w.Name, fmt.Sprintf(`[Unit]
-Description=lmn end-to-end scraped web server
-StartLimitIntervalSec=0
-
-[Service]
-Type=simple
-ExecStartPre=/bin/sh -c 'echo "start $(date +%%s.%%N)" >> %[1]s/starts'
-ExecStart=/usr/sbin/nginx -p %[1]s -c %[1]s/nginx.conf -e %[1]s/logs/error.log
-`, w.Dir))
-	m.Run(t, "start", w.Name)
-	w.waitServing(t, true)
-	return w
+`, dir, port)
 }
 
 // starts counts the unit's starts so far.

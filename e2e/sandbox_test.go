@@ -133,6 +133,8 @@ type pipeOpts struct {
 	system bool
 	rules  string // lmn-detect --rules file; "" for the defaults
 	events string // lmn-collect --events; "" for its default
+	// collect are more lmn-collect flags (--probes, --manager-cgroup).
+	collect []string
 }
 
 // nsenter is the argv prefix running a command in the sandbox's mount
@@ -196,7 +198,7 @@ func sandboxPipe(t testing.TB, m *sdtest.Manager, policy string, o pipeOpts) *Pi
 		collect = append(collect, "--events", o.events)
 	}
 	stages := []Stage{
-		{Name: "collect", Env: m.Env(), Args: collect},
+		{Name: "collect", Env: m.Env(), Args: append(collect, o.collect...)},
 		{Name: "detect", Args: detect},
 		{Name: "heal", Args: heal, Env: m.Env(), Cred: o.cred},
 	}
@@ -226,6 +228,13 @@ func waitUnits(t testing.TB, p *Pipe) {
 // and audit log.
 func startPrivd(t testing.TB, m *sdtest.Manager) (sock, key, audit string, stop func()) {
 	t.Helper()
+	return startPrivdWith(t, m, "")
+}
+
+// startPrivdWith is startPrivd with more fields of lmn-privd's
+// configuration (extra, each followed by a comma).
+func startPrivdWith(t testing.TB, m *sdtest.Manager, extra string) (sock, key, audit string, stop func()) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "lmn-e2e-privd-") // short: a socket path
 	if err != nil {
 		t.Fatal(err)
@@ -238,8 +247,8 @@ func startPrivd(t testing.TB, m *sdtest.Manager) (sock, key, audit string, stop 
 	}
 	ns := append(nsenter(m), "systemctl")
 	cfg := fmt.Sprintf(`{"clients": {"uids": [0], "gids": []}, "audit_log": %q,
- "units": {"allow": ["lmn-e2e-*"]},
- "env": {"systemctl": %s, "extra_env": %s}}`, audit, jsonList(ns), jsonList(m.Env()))
+ "units": {"allow": ["lmn-e2e-*"]}, %s
+ "env": {"systemctl": %s, "extra_env": %s}}`, audit, extra, jsonList(ns), jsonList(m.Env()))
 	conf := writeFile(t, dir, "privd.json", cfg)
 	p := startPipe(t, nil, Stage{Name: "privd", Args: []string{privd, "serve", "--config", conf, "--listen", sock, "--key-file", key}})
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {

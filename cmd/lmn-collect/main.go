@@ -10,11 +10,13 @@
 // bus), running `systemctl [--user] list-units --failed` only when no socket
 // answers. With --probes FILE it also checks services (TCP, HTTP, DNS,
 // commands; docs/probes.md), each on its own interval beside the samples,
-// and reads the cgroups of the units they name. Unless --events none, it
-// follows events between ticks: the manager's unit signals on that
-// connection, the kernel's pressure triggers, its routing messages (links,
-// default routes) and OOM kills in the cgroups of the units it watches. It
-// reads no input; its stdout is the head of the pipe
+// writes their latest results in each sample and reads the cgroups of the
+// units they name (--manager-cgroup names a manager whose units are
+// elsewhere in the cgroup tree). Unless --events none, it follows events
+// between ticks: the manager's unit signals on that connection, the
+// kernel's pressure triggers, its routing messages (links, default routes)
+// and OOM kills in the cgroups of the units it watches. It reads no input;
+// its stdout is the head of the pipe
 // `lmn-collect | lmn-detect | lmn-heal | lmn-dash`. Diagnostics go to stderr.
 //
 // Exit status: 0 after --count samples, on SIGINT/SIGTERM (after finishing
@@ -34,7 +36,9 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/collect"
+	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/sysfs"
 	"github.com/lmn-heal/lmn/internal/systemd/dbus"
 	"golang.org/x/sys/unix"
 )
@@ -55,6 +59,8 @@ type config struct {
 	probesFile  string
 	printProbes bool
 	events      []string
+	// --manager-cgroup SCOPE=CGROUP, repeatable
+	managers []sysfs.Manager
 
 	// Seams for tests; zero means the real thing.
 	host      string
@@ -66,13 +72,16 @@ type config struct {
 
 // settings is the start record's view of config.
 type settings struct {
-	IntervalSeconds float64 `json:"interval_seconds"`
-	Count           int     `json:"count"`
-	ProcRoot        string  `json:"proc_root"`
-	SysRoot         string  `json:"sys_root"`
-	NixRoot         string  `json:"nix_root"`
-	Units           string  `json:"units"`
-	FirstDeltaSecs  float64 `json:"first_delta_seconds"`
+	IntervalSeconds float64  `json:"interval_seconds"`
+	Count           int      `json:"count"`
+	ProcRoot        string   `json:"proc_root"`
+	SysRoot         string   `json:"sys_root"`
+	NixRoot         string   `json:"nix_root"`
+	Units           string   `json:"units"`
+	FirstDeltaSecs  float64  `json:"first_delta_seconds"`
+	Probes          string   `json:"probes,omitempty"`
+	ProbeCount      int      `json:"probe_count,omitempty"`
+	ManagerCgroups  []string `json:"manager_cgroups,omitempty"`
 	// Events are the event sources asked for; EventsActive those that
 	// work (the others are left to the tick).
 	Events       []string `json:"events"`
@@ -91,6 +100,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.probesFile, "probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
 	fs.BoolVar(&cfg.printProbes, "print-probes", false, "print the effective probes (defaults filled in) as JSON and exit")
 	events := fs.String("events", "all", "event sources to follow: all, none or a `LIST` of "+strings.Join(collect.Sources, ","))
+	fs.Func("manager-cgroup", "a service manager's cgroup outside system.slice and user@UID.service: `SCOPE=CGROUP` (user=/sandbox), repeatable",
+		func(v string) error {
+			m, err := parseManager(v)
+			cfg.managers = append(cfg.managers, m)
+			return err
+		})
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -147,16 +162,21 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	c := collect.New(collect.Config{
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
 		Systemctl: cfg.systemctl, UnitBus: cfg.unitBus, Booted: cfg.booted, Statfs: cfg.statfs,
-		Host: cfg.host, Log: log, WatchUnits: probeUnits(probes),
+		Host: cfg.host, Log: log, WatchUnits: probeUnits(probes), Managers: cfg.managers,
 	})
 	defer c.Close()
+	var sched *probe.Scheduler
 	if len(probes) > 0 {
-		stop := startProbes(ctx, probes)
-		defer stop()
+		sched = probe.NewScheduler(probes, 0)
+		c.SetProbes(sched)
 	}
 	wake := collect.NewWake()
 	ev := collect.StartEvents(ctx, c, cfg.events, wake)
 	defer ev.Close()
+	if sched != nil {
+		stop := runProbes(ctx, sched)
+		defer stop()
+	}
 	w := record.NewWriter(stdout)
 	start := record.NewStart(collect.Src, version, time.Now(), settings{
 		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
@@ -164,6 +184,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
 		Events:         cfg.events,
 		EventsActive:   ev.Active(),
+		Probes:         cfg.probesFile, ProbeCount: len(probes), ManagerCgroups: managerNames(cfg.managers),
 	})
 	start.Host = cfg.host
 	err = w.Emit(start)

@@ -149,6 +149,10 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"--proc-root", ""},
 		{"--events", "units"},
 		{"--events", ""},
+		{"--manager-cgroup", "user"},
+		{"--manager-cgroup", "machine=/sandbox"},
+		{"--manager-cgroup", "user=sandbox"},
+		{"--manager-cgroup", "user=/"},
 	} {
 		var stderr bytes.Buffer
 		cmd := command(t, args...)
@@ -322,7 +326,40 @@ func TestProbesFile(t *testing.T) {
 	if code := run(t.Context(), cfg, &stdout, &stderr); code != 0 {
 		t.Errorf("run = %d: %s", code, stderr.String())
 	}
-	if n := strings.Count(stdout.String(), "\n"); n != 3 {
-		t.Errorf("%d lines, want the start record and two samples", n)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want the start record and two samples", len(lines))
 	}
+	var start struct {
+		Settings settings `json:"settings"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &start); err != nil || start.Settings.Probes != good || start.Settings.ProbeCount != 1 {
+		t.Errorf("start settings %+v (%v)", start.Settings, err)
+	}
+	// The check ran at start, long before the second sample.
+	var s record.Sample
+	if err := json.Unmarshal([]byte(lines[2]), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Probes) != 1 || s.Probes[0].Name != "self" || !s.Probes[0].OK || s.Probes[0].Kind != "exec" ||
+		s.Probes[0].Streak < 1 || s.Probes[0].CheckedAt.IsZero() || s.Probes[0].Unit != "" || s.Probes[0].Scope != "" {
+		t.Errorf("second sample's probes %+v", s.Probes)
+	}
+}
+
+// FuzzParseManager: a --manager-cgroup that parses names a scope lmn knows
+// and an absolute cgroup below the root, never one climbing out of it.
+func FuzzParseManager(f *testing.F) {
+	for _, s := range []string{"user=/lmn-sdtest-1-2", "system=/machine.slice/x", "user", "machine=/x", "user=../x", "user=/a/../b", "=/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := parseManager(s)
+		if err != nil {
+			return
+		}
+		if m.Scope != "system" && m.Scope != "user" || !strings.HasPrefix(m.Cgroup, "/") || m.Cgroup == "/" || strings.Contains(m.Cgroup, "..") {
+			t.Fatalf("parseManager(%q) = %+v", s, m)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/sysfs"
@@ -32,16 +33,38 @@ func printProbes(probes []probe.Probe, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// startProbes runs the probes beside the samples until stop is called,
+// runProbes runs s's probes beside the samples until stop is called,
 // which waits for the checks running then to end.
-func startProbes(ctx context.Context, probes []probe.Probe) (stop func()) {
+func runProbes(ctx context.Context, s *probe.Scheduler) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
-		probe.NewScheduler(probes, 0).Run(ctx)
+		s.Run(ctx)
 		close(done)
 	}()
 	return func() { cancel(); <-done }
+}
+
+// parseManager reads --manager-cgroup SCOPE=CGROUP.
+func parseManager(v string) (sysfs.Manager, error) {
+	scope, cg, ok := strings.Cut(v, "=")
+	switch {
+	case !ok:
+		return sysfs.Manager{}, fmt.Errorf("%q: want SCOPE=CGROUP, such as user=/lmn-sdtest-1-2", v)
+	case scope != probe.ScopeSystem && scope != probe.ScopeUser:
+		return sysfs.Manager{}, fmt.Errorf("%q: scope %q: want system or user", v, scope)
+	case !strings.HasPrefix(cg, "/") || cg == "/" || strings.Contains(cg, ".."):
+		return sysfs.Manager{}, fmt.Errorf("%q: cgroup %q: want an absolute path below the root, as /proc/PID/cgroup names it", v, cg)
+	}
+	return sysfs.Manager{Scope: scope, Cgroup: cg}, nil
+}
+
+func managerNames(ms []sysfs.Manager) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Scope+"="+m.Cgroup)
+	}
+	return out
 }
 
 // probeUnits are the units the probes speak for, whose cgroups the

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/lmn-heal/lmn/internal/proc"
 )
 
 // kill_process signals only processes inside the cgroup of a unit the
@@ -20,31 +22,17 @@ var errNoUnit = errors.New("not in a unit's cgroup")
 // tracks processes there and mirrors the tree into the unified one), else
 // the unified hierarchy's (the "0::" line).
 func parseCgroup(s string) (string, error) {
-	var unified string
-	hasUnified := false
-	for line := range strings.Lines(s) {
-		line = strings.TrimSuffix(line, "\n")
-		id, rest, ok := strings.Cut(line, ":")
-		if !ok {
-			return "", fmt.Errorf("cgroup: line %q: want ID:CONTROLLERS:PATH", clip(line))
-		}
-		controllers, p, ok := strings.Cut(rest, ":")
-		if !ok || !strings.HasPrefix(p, "/") {
-			return "", fmt.Errorf("cgroup: line %q: want ID:CONTROLLERS:/PATH", clip(line))
-		}
-		for c := range strings.SplitSeq(controllers, ",") {
-			if c == "name=systemd" {
-				return p, nil
-			}
-		}
-		if id == "0" && controllers == "" {
-			unified, hasUnified = p, true
-		}
+	cgs, err := proc.ParseProcessCgroups(s)
+	if err != nil {
+		return "", err
 	}
-	if !hasUnified {
-		return "", errors.New("cgroup: neither a name=systemd nor a unified hierarchy line")
+	if p, ok := proc.CgroupOf(cgs, "name=systemd"); ok {
+		return p, nil
 	}
-	return unified, nil
+	if p, ok := proc.CgroupOf(cgs, ""); ok {
+		return p, nil
+	}
+	return "", errors.New("cgroup: neither a name=systemd nor a unified hierarchy line")
 }
 
 // cgroupUnit returns the system unit a cgroup path belongs to: its first

@@ -40,18 +40,30 @@ type Premise struct {
 // the Top largest system services the unit policy allows, by their
 // cgroups' memory as lmn-collect counts it (internal/sysfs). Top 0 turns
 // the premise off.
+//
+// A unit's own cgroup is a premise too, read by lmn-privd itself: a unit
+// using at least UnitLimitRatio of its own memory limit (memory.current /
+// memory.max, MemoryMax=), or whose tasks stall on memory at least
+// UnitPressure of the time (its memory.pressure some avg10), may be
+// restarted gracefully before the kernel's OOM killer acts. 0 turns each
+// off.
 type MemoryPremise struct {
 	Top                 int     `json:"top"`
 	AvailableBelowRatio float64 `json:"available_below_ratio"`
+	UnitLimitRatio      float64 `json:"unit_limit_ratio"`
+	UnitPressure        float64 `json:"unit_pressure"`
 }
 
-// DefaultPremise has no listed units and the memory premise on: one of
+// DefaultPremise has no listed units and the memory premises on: one of
 // the 3 largest services while less than 15 % of memory is available
 // (lmn-detect's mem_pressure fires below 10 %; a little slack for what
-// was freed between its sample and the request).
+// was freed between its sample and the request), and a unit at 85 % of
+// its own limit or stalling 15 % of the time on memory inside it
+// (lmn-detect's unit_memory_near_limit fires at 90 %, unit_memory_pressure
+// at 20 %, each held 30 s).
 func DefaultPremise() Premise {
 	return Premise{RestartActive: []string{}, ProbeUnits: []string{},
-		Memory: MemoryPremise{Top: 3, AvailableBelowRatio: 0.15}}
+		Memory: MemoryPremise{Top: 3, AvailableBelowRatio: 0.15, UnitLimitRatio: 0.85, UnitPressure: 0.15}}
 }
 
 // Validate checks the globs and the memory bounds.
@@ -66,8 +78,11 @@ func (p Premise) Validate() error {
 	if p.Memory.Top < 0 || p.Memory.Top > 100 {
 		return fmt.Errorf("memory.top %d not in 0..100", p.Memory.Top)
 	}
-	if p.Memory.AvailableBelowRatio < 0 || p.Memory.AvailableBelowRatio > 1 {
-		return fmt.Errorf("memory.available_below_ratio %v not in 0..1", p.Memory.AvailableBelowRatio)
+	for name, v := range map[string]float64{"memory.available_below_ratio": p.Memory.AvailableBelowRatio,
+		"memory.unit_limit_ratio": p.Memory.UnitLimitRatio, "memory.unit_pressure": p.Memory.UnitPressure} {
+		if v < 0 || v > 1 {
+			return fmt.Errorf("%s %v not in 0..1", name, v)
+		}
 	}
 	return nil
 }
@@ -117,6 +132,14 @@ func checkPremise(env Env, unit string, st unitState) error {
 		state += " (LoadState=" + st.loadState + ")"
 	}
 	why := p.Memory.check(env, unit)
+	if why != nil {
+		own := p.Memory.checkUnit(env, unit)
+		if own == nil {
+			why = nil
+		} else {
+			why = fmt.Errorf("%w; %w", why, own)
+		}
+	}
 	if why == nil && st.loadState == "loaded" {
 		return nil
 	}
@@ -171,4 +194,41 @@ func (m MemoryPremise) check(env Env, unit string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is not one of the %d largest allowed services (%.0f%% of memory available)", errNoMemoryPremise, unit, m.Top, 100*ratio)
+}
+
+// checkUnit reports why unit's own cgroup, as lmn-privd reads it (the
+// system's services under system.slice), is no reason to restart it for
+// memory, or nil when it is near its own limit or stalls on memory.
+func (m MemoryPremise) checkUnit(env Env, unit string) error {
+	if m.UnitLimitRatio == 0 && m.UnitPressure == 0 {
+		return fmt.Errorf("%w: premise.memory.unit_limit_ratio and unit_pressure are 0", errNoMemoryPremise)
+	}
+	sfs := sysfs.NewFS(env.SysRoot).WithProc(env.ProcRoot)
+	defer sfs.Close()
+	sfs.ScanUnitCgroups()
+	sfs.Watch([]sysfs.UnitID{{Unit: unit, Scope: "system"}})
+	res, _ := sfs.UnitResources(nil)
+	if len(res) != 1 {
+		return fmt.Errorf("%w: %s has no cgroup lmn-privd can read", errNoMemoryPremise, unit)
+	}
+	r := res[0]
+	var used, stall float64
+	if r.HasCurrent && r.HasMax && r.MaxBytes > 0 {
+		used = float64(r.CurrentBytes) / float64(r.MaxBytes)
+		if m.UnitLimitRatio > 0 && used >= m.UnitLimitRatio {
+			return nil
+		}
+	}
+	if r.HasPressure && r.Pressure.HasSome {
+		stall = r.Pressure.Some.Avg10
+		if m.UnitPressure > 0 && stall >= m.UnitPressure {
+			return nil
+		}
+	}
+	limit := "no memory limit"
+	if r.HasMax {
+		limit = fmt.Sprintf("%.0f%% of its memory limit", 100*used)
+	}
+	return fmt.Errorf("%w: its own cgroup uses %s and stalls on memory %.0f%% of the time, below %.0f%% and %.0f%%",
+		errNoMemoryPremise, limit, 100*stall, 100*m.UnitLimitRatio, 100*m.UnitPressure)
 }

@@ -122,3 +122,45 @@ func FuzzParseShow(f *testing.F) {
 		}
 	})
 }
+
+// A unit's own cgroup is a premise lmn-privd reads itself: near its own
+// limit, or stalling on memory inside it, a unit may be restarted though
+// the machine has memory to spare; a forged unit_memory_near_limit issue
+// about a calm unit is refused, saying what its cgroup shows.
+func TestRestartOnItsOwnCgroup(t *testing.T) {
+	systemctl, log := managerStandIn(t, map[string]string{"leaky.service": "active", "thrash.service": "active", "calm.service": "active"})
+	procRoot, sysRoot := machine(t, 1000000, 800000, map[string]string{
+		"leaky.service": "95000000", "thrash.service": "10000000", "calm.service": "50000000"})
+	files := map[string]string{
+		"leaky.service/memory.max":       "100000000",
+		"calm.service/memory.max":        "100000000",
+		"thrash.service/memory.pressure": "some avg10=31.50 avg60=20.00 avg300=5.00 total=9\nfull avg10=20.00 avg60=10.00 avg300=2.00 total=5\n",
+		"calm.service/memory.pressure":   "some avg10=1.00 avg60=0.50 avg300=0.10 total=1\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n",
+	}
+	for rel, v := range files {
+		if err := os.WriteFile(filepath.Join(sysRoot, "fs/cgroup/system.slice", rel), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(sysRoot, "fs/cgroup/cgroup.controllers"), []byte("memory\n"), 0o644)
+	premise := DefaultPremise()
+	env := Env{Systemctl: systemctl, ProcRoot: procRoot, SysRoot: sysRoot, Units: DefaultUnitPolicy(), Premise: &premise}
+	ctx := context.Background()
+	for _, u := range []string{"leaky.service", "thrash.service"} {
+		if _, err := Run(ctx, env, unit(u)); err != nil {
+			t.Errorf("restart %s: %v", u, err)
+		}
+	}
+	_, err := Run(ctx, env, unit("calm.service"))
+	if !errors.Is(err, ErrDenied) || !strings.Contains(err.Error(), "its own cgroup uses 50% of its memory limit and stalls on memory 1% of the time") {
+		t.Errorf("restart calm.service: %v, want ErrDenied naming its cgroup", err)
+	}
+	premise.Memory.UnitLimitRatio, premise.Memory.UnitPressure = 0, 0
+	if _, err := Run(ctx, env, unit("leaky.service")); !errors.Is(err, ErrDenied) {
+		t.Errorf("with the unit premise off: %v, want ErrDenied", err)
+	}
+	calls, _ := os.ReadFile(log)
+	if got, want := string(calls), "restart leaky.service\nrestart thrash.service\n"; got != want {
+		t.Errorf("the manager was asked %q, want %q", got, want)
+	}
+}

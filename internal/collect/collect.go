@@ -1,8 +1,10 @@
 // Package collect turns readings of /proc, /sys, /nix and systemd into
 // record.Sample values: it keeps the previous counters to compute rates and
-// CPU ratios from deltas, filters mounts and devices down to real ones, and
+// CPU ratios from deltas, filters mounts and devices down to real ones,
 // asks the service manager for failed units (over D-Bus, or with systemctl
-// when D-Bus cannot be used).
+// when D-Bus cannot be used), reads the watched units' own cgroups
+// (mem.units) and carries the probes' latest results (package probe runs
+// them beside the samples).
 //
 // A group whose source is missing or unreadable is left out of the sample
 // (nil), never zeroed, and the reason is logged once until it recovers.
@@ -13,6 +15,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/proc"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/sysfs"
@@ -47,6 +50,13 @@ type Config struct {
 	// WatchUnits are units whose own cgroup is read every sample besides
 	// the largest (mem.top_units): the units probes speak for.
 	WatchUnits []sysfs.UnitID
+	// Managers are service managers whose units live in cgroups other
+	// than the usual places (system.slice, user@UID.service): a sandboxed
+	// manager's, a container's.
+	Managers []sysfs.Manager
+	// Probes appends the latest finished result of each probe to dst
+	// (probe.Scheduler.Latest); nil means no probes group.
+	Probes func(dst []probe.Result) []probe.Result
 	// Now is the clock; nil means time.Now.
 	Now  func() time.Time
 	Host string
@@ -78,6 +88,8 @@ type Collector struct {
 	lastCgroupScan time.Time
 	// caveatSaid is whether the cgroup layout's limits were logged.
 	caveatSaid bool
+	// scheduler runs the probes (SetProbes), nil without any.
+	scheduler *probe.Scheduler
 	// watch, when set (StartEvents), is given the watched units' cgroups
 	// at each rescan.
 	watch func(cgroups []sysfs.UnitCgroup)
@@ -103,11 +115,17 @@ type groups struct {
 	// unitMem is every service's reading, top the largest of them.
 	unitMem []sysfs.UnitMem
 	top     []record.UnitMemory
-	// watchIDs are the units read closely, unitRes their readings.
+	// watchIDs are the units read closely, unitRes their readings, units
+	// and unitVals mem.units.
 	watchIDs []sysfs.UnitID
 	// watchCgs are the watched units' cgroups, for the event sources.
 	watchCgs []sysfs.UnitCgroup
 	unitRes  []sysfs.UnitResources
+	units    []record.UnitResources
+	unitVals []unitValues
+	// results are the probes' latest, probes the probes group.
+	results []probe.Result
+	probes  []record.ProbeResult
 }
 
 // New returns a Collector reading the roots in cfg.
@@ -124,7 +142,7 @@ func New(cfg Config) *Collector {
 	c := &Collector{
 		cfg:      cfg,
 		proc:     proc.NewFS(cfg.ProcRoot),
-		sys:      sysfs.NewFS(cfg.SysRoot),
+		sys:      sysfs.NewFS(cfg.SysRoot).WithProc(cfg.ProcRoot).WithManagers(cfg.Managers),
 		nix:      nixReader{root: cfg.NixRoot},
 		warn:     warner{log: cfg.Log, active: map[string]bool{}},
 		prev:     new(counters),
@@ -135,6 +153,15 @@ func New(cfg Config) *Collector {
 	}
 	c.units = newUnitSource(cfg, &c.warn)
 	return c
+}
+
+// SetProbes makes samples carry the latest results of s's probes (see
+// Config.Probes), and lets the probe event source (StartEvents) wake a
+// sample on a result that needs one. Call it before StartEvents and the
+// first Sample, and before s runs.
+func (c *Collector) SetProbes(s *probe.Scheduler) {
+	c.cfg.Probes = s.Latest
+	c.scheduler = s
 }
 
 // Close releases the kept-open files.
@@ -179,6 +206,7 @@ func (c *Collector) Sample(ctx context.Context) *record.Sample {
 	s.Temps = c.temps()
 	s.Nix = c.nixGroup()
 	s.Units = c.units.failed(ctx)
+	s.Probes = c.probeResults()
 	c.prev, c.cur = c.cur, c.prev
 	return s
 }

@@ -83,7 +83,7 @@ func TestRates(t *testing.T) {
 	}
 	wantMem := record.Mem{TotalBytes: 1000 << 10, AvailableBytes: 250 << 10, FreeBytes: 100 << 10, CachedBytes: 50 << 10, AvailableRatio: 0.25}
 	gotMem := *s.Mem
-	gotMem.TopUnits = nil // the fixture's services: TestTopUnitsFixture
+	gotMem.TopUnits, gotMem.Units = nil, nil // the fixture's services: TestTopUnitsFixture, TestMemUnits
 	if !reflect.DeepEqual(gotMem, wantMem) {
 		t.Errorf("mem = %+v, want %+v", gotMem, wantMem)
 	}

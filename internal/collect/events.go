@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/oom"
+	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/psi"
 	"github.com/lmn-heal/lmn/internal/rtnetlink"
 	"github.com/lmn-heal/lmn/internal/sysfs"
@@ -73,11 +74,13 @@ func StartEvents(ctx context.Context, c *Collector, names []string, wake *Wake) 
 			err = e.startLink()
 		case SourceOOM:
 			err = e.startOOM()
+		case SourceProbe:
+			err = e.startProbe()
 		default:
 			err = errors.New("unknown event source")
 		}
 		switch {
-		case errors.Is(err, errUnitsNone):
+		case errors.Is(err, errUnitsNone), errors.Is(err, errNoProbes):
 			c.cfg.Log.Info("event source off", "source", name, "err", err)
 			continue
 		case err != nil:
@@ -189,6 +192,26 @@ func (e *Events) startOOM() error {
 		return err
 	}
 	e.oom = w
+	return nil
+}
+
+// errNoProbes: the probe source has nothing to follow.
+var errNoProbes = errors.New("no --probes: no probe to follow")
+
+// startProbe wakes a sample when a probe's result fails or changes its
+// verdict (a failure, or the first success after failures): a probe_failed
+// rule counts failed checks, and a failing service should not wait for the
+// tick to be seen, nor one that answers again to be seen healed. A steady
+// success needs no sample of its own.
+func (e *Events) startProbe() error {
+	if e.c.scheduler == nil {
+		return errNoProbes
+	}
+	e.c.scheduler.Notify(func(r probe.Result) {
+		if !r.OK || r.Streak == 1 {
+			e.wake.Fire(TriggerProbe)
+		}
+	})
 	return nil
 }
 

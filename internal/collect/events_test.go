@@ -1,6 +1,9 @@
 package collect
 
 import (
+	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/collect/collecttest"
+	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/psi"
 	"github.com/lmn-heal/lmn/internal/systemd/sdtest"
 )
@@ -119,4 +123,57 @@ func TestEventsWatchUnits(t *testing.T) {
 	}
 	hog.Wait()
 	waitTrigger(t, wake, TriggerOOM, 10*time.Second)
+}
+
+// TestEventsProbe: a probe's verdict wakes the collector, a steady one
+// does not. A real TCP probe checks a loopback listener: its first success
+// wakes a sample (the service answers again), the successes after it do
+// not, and once the listener is gone each failure does.
+func TestEventsProbe(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Close()
+		}
+	}()
+	probes, err := probe.Parse(fmt.Appendf(nil, `{"probes": [{"name": "svc", "interval": "%v", "tcp": {"address": %q}}]}`,
+		probe.MinInterval, ln.Addr().String()), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := collecttest.Root(t)
+	c := New(Config{ProcRoot: filepath.Join(root, "proc"), SysRoot: filepath.Join(root, "sys"), Units: UnitsNone, Statfs: collecttest.Statfs(t)})
+	t.Cleanup(func() { c.Close() })
+	sched := probe.NewScheduler(probes, 0)
+	c.SetProbes(sched)
+	wake := NewWake()
+	ev := StartEvents(t.Context(), c, []string{SourceProbe}, wake)
+	t.Cleanup(func() { ev.Close() })
+	if got := ev.Active(); !slices.Equal(got, []string{SourceProbe}) {
+		t.Fatalf("active sources %v", got)
+	}
+	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { sched.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	waitTrigger(t, wake, TriggerProbe, 10*time.Second) // the first success
+	for len(sched.Latest(nil)) == 0 || sched.Latest(nil)[0].Streak < 3 {
+		time.Sleep(probe.MinInterval / 4)
+	}
+	if got := wake.take(); got != "" {
+		t.Errorf("steady successes woke the collector with %q", got)
+	}
+	ln.Close()
+	waitTrigger(t, wake, TriggerProbe, 10*time.Second) // the first failure
+	if r := sched.Latest(nil)[0]; r.OK {
+		t.Errorf("woken by %+v, want a failure", r)
+	}
 }

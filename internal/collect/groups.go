@@ -47,6 +47,7 @@ func (c *Collector) mem(dt float64) (*record.Mem, *record.Swap) {
 		AvailableRatio: ratio(float64(avail), float64(m.MemTotal)),
 		TopUnits:       c.topUnits(),
 	}
+	g.Units = c.memUnits()
 	c.haveSwap = m.SwapTotal > 0
 	sw := &c.g.swap
 	*sw = record.Swap{

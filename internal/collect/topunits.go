@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/proc"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/sysfs"
 )
@@ -103,8 +104,73 @@ func (c *Collector) watchUnits() {
 func (c *Collector) unitResources() []sysfs.UnitResources {
 	var err error
 	c.g.unitRes, err = c.sys.UnitResources(c.g.unitRes[:0])
-	c.warn.check("unit cgroups", err)
+	c.warn.check("mem.units", err)
 	return c.g.unitRes
+}
+
+// unitValues holds what one mem.units entry points to, reused between
+// samples.
+type unitValues struct {
+	current, max, oom uint64
+	ratio             float64
+	pressure          record.Pressure
+	lines             [2]record.PressureLine
+}
+
+// memUnits is mem.units: the watched units' own cgroups, read every
+// sample from kept-open files, or nil when none can be read. A value the
+// host's layout cannot give is left out (docs/probes.md).
+func (c *Collector) memUnits() []record.UnitResources {
+	res := c.unitResources()
+	if len(res) == 0 {
+		return nil
+	}
+	if cap(c.g.unitVals) < len(res) {
+		c.g.unitVals = make([]unitValues, len(res))
+	}
+	vals := c.g.unitVals[:len(res)]
+	out := c.g.units[:0]
+	for i, r := range res {
+		v := &vals[i]
+		u := record.UnitResources{Unit: r.Unit, Scope: r.Scope}
+		if r.HasCurrent {
+			v.current = r.CurrentBytes
+			u.MemoryBytes = &v.current
+		}
+		if r.HasMax {
+			v.max = r.MaxBytes
+			u.MaxBytes = &v.max
+		}
+		if r.HasCurrent && r.HasMax && r.MaxBytes > 0 {
+			v.ratio = float64(r.CurrentBytes) / float64(r.MaxBytes)
+			u.MaxUsedRatio = &v.ratio
+		}
+		if r.HasOOMKills {
+			v.oom = r.OOMKills
+			u.OOMKills = &v.oom
+		}
+		if r.HasPressure {
+			u.Pressure = unitPressure(v, r.Pressure)
+		}
+		out = append(out, u)
+	}
+	c.g.units = out
+	return out
+}
+
+func unitPressure(v *unitValues, p proc.Pressure) *record.Pressure {
+	v.pressure = record.Pressure{}
+	line := func(l *record.PressureLine, p proc.PressureLine) *record.PressureLine {
+		*l = record.PressureLine{Avg10Ratio: p.Avg10, Avg60Ratio: p.Avg60, Avg300Ratio: p.Avg300, TotalSeconds: float64(p.Total) / 1e6}
+		return l
+	}
+	if p.HasSome {
+		v.pressure.Some = line(&v.lines[0], p.Some)
+	}
+	if p.HasFull {
+		v.pressure.Full = line(&v.lines[1], p.Full)
+	}
+	return &v.pressure
 }
 
 // UnitCgroups appends where the watched units' cgroups are (as of the

@@ -228,3 +228,86 @@ func TestWatchedUnitsHybridCaveat(t *testing.T) {
 		t.Errorf("resources %+v", res)
 	}
 }
+
+// mem.units carries each watched unit's own cgroup, values the layout
+// lacks left out, and the share of its limit used.
+func TestMemUnits(t *testing.T) {
+	c, clk, _ := newFixture(t, collecttestRoot(t))
+	c.units.disabled = true
+	c.cfg.WatchUnits = []sysfs.UnitID{{Unit: "cron.service", Scope: "system"}}
+	c.Prime()
+	clk.t = clk.t.Add(time.Second)
+	got := c.Sample(t.Context()).Mem.Units
+	if len(got) != 6 {
+		t.Fatalf("mem.units: %d entries, want the 5 ranked and cron: %+v", len(got), got)
+	}
+	nginx := got[2]
+	if nginx.Unit != "nginx.service" || nginx.Scope != "system" || *nginx.MemoryBytes != 300<<20 || *nginx.MaxBytes != 400<<20 ||
+		*nginx.MaxUsedRatio != 0.75 || *nginx.OOMKills != 0 || nginx.Pressure.Some.Avg10Ratio != 0.015 ||
+		nginx.Pressure.Full.TotalSeconds != 0.045678 {
+		t.Errorf("nginx %+v", nginx)
+	}
+	pg := got[1]
+	if pg.Unit != "postgresql.service" || pg.MaxBytes != nil || pg.MaxUsedRatio != nil || *pg.OOMKills != 2 {
+		t.Errorf("postgresql (no limit, two OOM kills) %+v", pg)
+	}
+	cron := got[5]
+	if cron.Unit != "cron.service" || *cron.MemoryBytes != 4<<20 || cron.MaxBytes != nil || cron.OOMKills != nil || cron.Pressure != nil {
+		t.Errorf("cron (memory.current only) %+v", cron)
+	}
+	line, err := record.AppendSample(nil, c.Sample(t.Context()))
+	if err != nil || !strings.Contains(string(line), `{"unit":"cron.service","scope":"system","memory_bytes":4194304}`) {
+		t.Errorf("line %s, %v", line, err)
+	}
+}
+
+// BenchmarkMemUnits100 is what mem.units costs a sample on a host with
+// 100 services: a pread and parse of each watched unit's memory.current,
+// memory.events and memory.pressure (memory.max is read at the 10 s
+// rescan), and the entries built. By default the watched units are the
+// five largest (watched=5); with a probe for every service, all 100.
+// Fixture files stand in for cgroupfs, as in BenchmarkTopUnits100.
+func BenchmarkMemUnits100(b *testing.B) {
+	root := b.TempDir()
+	var ids []sysfs.UnitID
+	for i := range 100 {
+		unit := fmt.Sprintf("svc%03d.service", i)
+		dir := filepath.Join(root, "sys/fs/cgroup/system.slice", unit)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		for name, v := range map[string]string{
+			"memory.current":  fmt.Sprintf("%d\n", uint64(i*7919%1000+1)<<20),
+			"memory.max":      "2147483648\n",
+			"memory.events":   "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n",
+			"memory.pressure": "some avg10=0.00 avg60=0.00 avg300=0.00 total=123\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=45\n",
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ids = append(ids, sysfs.UnitID{Unit: unit, Scope: "system"})
+	}
+	for _, watched := range []int{topUnitCount, 100} {
+		b.Run(fmt.Sprintf("watched=%d", watched), func(b *testing.B) {
+			cfg := Config{ProcRoot: filepath.Join(root, "proc"), SysRoot: filepath.Join(root, "sys")}
+			if watched > topUnitCount {
+				cfg.WatchUnits = ids
+			}
+			c := New(cfg)
+			b.Cleanup(func() { c.Close() })
+			c.cur.at = time.Unix(1, 0)
+			c.topUnits()
+			if n := len(c.memUnits()); n != watched {
+				b.Fatalf("%d units, want %d", n, watched)
+			}
+			var line []byte
+			s := &record.Sample{Mem: &record.Mem{}}
+			measure(b, func() {
+				s.Mem.Units = c.memUnits()
+				line, _ = record.AppendSample(line[:0], s)
+			})
+			b.ReportMetric(float64(len(line)), "line-bytes")
+		})
+	}
+}

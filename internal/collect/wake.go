@@ -9,14 +9,15 @@ import (
 
 // Event sources, as --events names them.
 const (
-	SourceUnit = "unit" // the service manager's signals: a unit entering or leaving failed
-	SourcePSI  = "psi"  // pressure stall triggers, the machine's and the watched units'
-	SourceLink = "link" // rtnetlink: a link's state or carrier, a default route
-	SourceOOM  = "oom"  // OOM kills in the watched units' cgroups
+	SourceUnit  = "unit"  // the service manager's signals: a unit entering or leaving failed
+	SourcePSI   = "psi"   // pressure stall triggers, the machine's and the watched units'
+	SourceLink  = "link"  // rtnetlink: a link's state or carrier, a default route
+	SourceOOM   = "oom"   // OOM kills in the watched units' cgroups
+	SourceProbe = "probe" // a probe's result that fails or changes its verdict
 )
 
 // Sources lists every event source, in the order they are set up.
-var Sources = []string{SourceUnit, SourcePSI, SourceLink, SourceOOM}
+var Sources = []string{SourceUnit, SourcePSI, SourceLink, SourceOOM, SourceProbe}
 
 // A sample's trigger: what woke the collector.
 const (
@@ -26,12 +27,13 @@ const (
 	TriggerLink  = "link"
 	TriggerRoute = "route"
 	TriggerOOM   = "oom"
+	TriggerProbe = "probe"
 )
 
 // triggers are the event triggers, in the order one is chosen to stamp a
 // sample when several fired since the last one: the one most likely to
 // need action first.
-var triggers = []string{TriggerUnit, TriggerOOM, TriggerLink, TriggerRoute, TriggerPSI}
+var triggers = []string{TriggerUnit, TriggerOOM, TriggerProbe, TriggerLink, TriggerRoute, TriggerPSI}
 
 // ParseEvents reads --events: "all", "none" or a comma-separated list of
 // Sources. The result is in the order of Sources, without repeats.

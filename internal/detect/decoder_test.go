@@ -34,6 +34,9 @@ func sampleLines(t testing.TB) [][]byte {
 			lines = append(lines, bytes.TrimSuffix(detecttest.Line(&s), []byte("\n")))
 		}
 	}
+	for _, s := range serviceScenario() {
+		lines = append(lines, bytes.TrimSuffix(detecttest.Line(&s), []byte("\n")))
+	}
 	return lines
 }
 
@@ -46,6 +49,9 @@ func readByRules(r *Rules, s *record.Sample) []any {
 		for _, u := range s.Units.Failed {
 			out = append(out, u.Unit)
 		}
+	}
+	for _, p := range s.Probes {
+		out = append(out, p.Name, p.Unit, p.Scope, p.Kind, p.OK, p.Error, p.Streak)
 	}
 	for _, c := range r.compiled {
 		ms := []*metric{c.metric, c.warnFrom, c.critFrom}
@@ -63,7 +69,7 @@ func readByRules(r *Rules, s *record.Sample) []any {
 			}
 			for j := range m.List.Len(s) {
 				v, ok := m.value(s, j)
-				out = append(out, m.List.Name(s, j), v, ok)
+				out = append(out, m.List.Name(s, j), m.List.Scope(s, j), v, ok)
 			}
 		}
 	}
@@ -76,7 +82,7 @@ func readByRules(r *Rules, s *record.Sample) []any {
 func TestDefaultsDecoderSkips(t *testing.T) {
 	rules := Defaults()
 	sd := rules.Decoder()
-	skipped, units := 0, 0
+	skipped, units, probes := 0, 0, 0
 	for i, l := range sampleLines(t) {
 		var full, got record.Sample
 		if err := record.DecodeSample(l, &full); err != nil {
@@ -97,9 +103,12 @@ func TestDefaultsDecoderSkips(t *testing.T) {
 		if full.Units != nil && len(full.Units.Failed) > 0 {
 			units++
 		}
+		if len(full.Probes) > 0 {
+			probes++
+		}
 	}
-	if skipped == 0 || units == 0 {
-		t.Fatalf("lines with cpu %d, with failed units %d: want some of each", skipped, units)
+	if skipped == 0 || units == 0 || probes == 0 {
+		t.Fatalf("lines with cpu %d, with failed units %d, with probes %d: want some of each", skipped, units, probes)
 	}
 }
 

@@ -74,6 +74,10 @@ type subject struct {
 	Written    record.Time `json:"written,omitzero"`
 	WrittenETA *float64    `json:"written_eta_seconds,omitempty"`
 	Points     []point     `json:"points,omitempty"`
+	// Note is a probe's latest error; Last an increase rule's counter at
+	// the subject's previous sample.
+	Note string   `json:"note,omitempty"`
+	Last *float64 `json:"last,omitempty"`
 
 	sums fitSums // the trend fit's sums over Points but the last (not saved)
 }
@@ -98,12 +102,17 @@ func (e *Engine) newSubject(i int, name string, subj map[string]string) *subject
 	return st
 }
 
-// subjectOf returns the subject map for element j of the rule's list.
-func (r *rule) subjectOf(name string) map[string]string {
+// subjectOf returns the subject map for element j of the rule's list in
+// s: its name and, for a list of units, its scope.
+func (r *rule) subjectOf(s *record.Sample, j int) map[string]string {
 	if r.list == nil {
 		return map[string]string{}
 	}
-	return map[string]string{r.list.Key: name}
+	subj := map[string]string{r.list.Key: r.list.Name(s, j)}
+	if r.list.ScopeKey != "" {
+		subj[r.list.ScopeKey] = r.list.Scope(s, j)
+	}
+	return subj
 }
 
 // Sample evaluates every rule on s and returns the issues it causes, in a
@@ -127,6 +136,10 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 			e.trend(i, s)
 		case KindUnitFailed:
 			e.units(i, s)
+		case KindProbe:
+			e.probes(i, s)
+		case KindIncrease:
+			e.increase(i, s)
 		}
 		e.quiet(i, ts)
 	}
@@ -151,9 +164,10 @@ func isTick(s *record.Sample) bool {
 }
 
 // each calls f for every subject of rule r in s that its match list lets
-// through: every element of the rule's list, or once (j = 0, name "") for a
-// machine-wide rule.
-func each(r *rule, s *record.Sample, f func(j int, name string)) {
+// through: every element of the rule's list, or once (j = 0, key "") for a
+// machine-wide rule. key names the subject in the rule's state: the
+// element's name, "scope/name" in a list of units with scopes.
+func each(r *rule, s *record.Sample, f func(j int, key string)) {
 	if r.list == nil {
 		f(0, "")
 		return
@@ -161,9 +175,13 @@ func each(r *rule, s *record.Sample, f func(j int, name string)) {
 	n := r.list.Len(s)
 	for j := range n {
 		name := r.list.Name(s, j)
-		if r.matches(name) {
-			f(j, name)
+		if !r.matches(name) {
+			continue
 		}
+		if r.list.ScopeKey != "" {
+			name = r.list.Scope(s, j) + "/" + name
+		}
+		f(j, name)
 	}
 }
 
@@ -230,7 +248,7 @@ func (st *subject) advance(hold Hold, past bool, ts time.Time, tick bool) {
 // tidy forgets a subject that has nothing left to remember.
 func (e *Engine) tidy(i int, st *subject, ts time.Time) {
 	pruneTransitions(st, e.rules[i], ts)
-	if !st.Firing && !st.Pending && !st.Active && len(st.Transitions) == 0 && len(st.Points) == 0 {
+	if !st.Firing && !st.Pending && !st.Active && len(st.Transitions) == 0 && len(st.Points) == 0 && st.Last == nil {
 		delete(e.states[i], st.Name)
 	}
 }
@@ -282,9 +300,11 @@ func (e *Engine) describe(r *rule, st *subject, v *vars) {
 		v.subject, v.scope = st.Subject["unit"], st.Subject["scope"]
 	case KindAbsence:
 		v.unit, v.interval = "seconds", st.Clear
+	case KindProbe:
+		v.subject, v.scope, v.unit, v.err = probeText(st.Subject), st.Subject["scope"], "", st.Note
 	default:
 		if r.list != nil {
-			v.subject = st.Subject[r.list.Key]
+			v.subject, v.scope = st.Subject[r.list.Key], st.Subject[r.list.ScopeKey]
 		}
 	}
 	if v.subject == "" {

@@ -10,9 +10,15 @@ import "github.com/lmn-heal/lmn/internal/record"
 // otherwise than through metrics must add its fields here
 // (TestSampleDecoderGivesWhatMetricsRead in record checks the metrics).
 func (r *rule) needs(s *record.FieldSet) {
-	if r.Kind == KindUnitFailed {
+	switch r.Kind {
+	case KindUnitFailed:
 		s.Add(record.FieldUnitsScope)
 		s.Add(record.FieldUnitsFailedUnit)
+	case KindProbe:
+		for _, f := range []record.Field{record.FieldProbesName, record.FieldProbesUnit, record.FieldProbesScope,
+			record.FieldProbesKind, record.FieldProbesOK, record.FieldProbesError, record.FieldProbesStreak} {
+			s.Add(f)
+		}
 	}
 	for _, m := range []*metric{r.metric, r.warnFrom, r.critFrom} {
 		m.needs(s)

@@ -22,6 +22,8 @@ const (
 	KindTrend      = "trend"
 	KindUnitFailed = "unit_failed"
 	KindAbsence    = "absence"
+	KindProbe      = "probe"
+	KindIncrease   = "increase"
 )
 
 // File is a rules file. With Extend false its rules replace the built-in
@@ -85,7 +87,14 @@ type Rule struct {
 	Intervals int             `json:"intervals,omitempty"`
 	Interval  config.Duration `json:"interval,omitzero"`
 
-	// For is how long the condition must hold before firing.
+	// ProbeKinds limits a probe rule to probes of these kinds (tcp, http,
+	// dns, exec); empty judges all. ResolveAfter is how many passing
+	// results in a row resolve its issue.
+	ProbeKinds   []string `json:"probe_kinds,omitempty"`
+	ResolveAfter int      `json:"resolve_after,omitempty"`
+
+	// For is how long the condition must hold before firing; for a probe
+	// rule, how many failed results in a row.
 	For Hold `json:"for,omitzero"`
 	// Match limits the rule to subjects whose name (mount, interface,
 	// sensor, unit) matches one of these glob patterns; empty matches all.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lmn-heal/lmn/internal/config"
 )
@@ -13,7 +14,8 @@ func TestDefaults(t *testing.T) {
 	r := Defaults()
 	want := []string{"mem_pressure", "cpu_pressure", "io_pressure", "disk_usage", "inode_usage",
 		"disk_fill_trend", "swap_exhaustion", "unit_failed", "no_default_route", "interface_down",
-		"temperature", "nix_store_usage", "collector_absent"}
+		"temperature", "nix_store_usage", "probe_failed", "dns_failure", "unit_memory_near_limit",
+		"unit_memory_pressure", "unit_oom_killed", "collector_absent"}
 	var got []string
 	for _, rl := range r.file.Rules {
 		got = append(got, rl.Name)
@@ -73,7 +75,7 @@ func TestExtendPatchesDefaults(t *testing.T) {
 	if i := byName["interface_down"]; i == nil || !i.matches("eth0") || i.matches("wlan0") {
 		t.Error("interface_down not enabled for eth0 only")
 	}
-	if byName["load"] == nil || len(r.compiled) != 13 {
+	if byName["load"] == nil || len(r.compiled) != 18 {
 		t.Errorf("added rule missing; %d enabled rules", len(r.compiled))
 	}
 	if r.Digest() == Defaults().Digest() {
@@ -151,6 +153,8 @@ func FuzzParseRules(f *testing.F) {
 	f.Add([]byte(`{"rules":[{"name":"t","kind":"trend","metric":"disks.mounts[].used_ratio","limit":1,"window":"1h","horizon":"6h","and":[{"metric":"disks.mounts[].read_only","below":0.5}]}]}`))
 	f.Add([]byte(`{"rules":[{"name":"a","kind":"absence","intervals":3,"interval":"1m","for":2}]}`))
 	f.Add([]byte(`{"rules":[{"name":"x","kind":"threshold","metric":"temps.sensors[].celsius","warning":85,"warning_from":"temps.sensors[].high_celsius","summary":"{subject} {value"}]}`))
+	f.Add([]byte(`{"rules":[{"name":"p","kind":"probe","probe_kinds":["tcp"],"for":2,"resolve_after":1,"match":["web*"]}]}`))
+	f.Add([]byte(`{"rules":[{"name":"o","kind":"increase","metric":"mem.units[].oom_kills","window":"1m"}]}`))
 	f.Add([]byte(`0`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseRules("fuzz.json", data)
@@ -171,6 +175,8 @@ func FuzzParseRules(f *testing.F) {
 		// Running them must not crash either.
 		e := NewEngine(r)
 		e.Sample(withMount(at(0), "/", 0.99))
+		e.Sample(oom(time.Second, "user", 1))
+		e.Sample(probed(2*time.Second, redisResult(false, 9)))
 		e.Sample(at(1e12))
 	})
 }

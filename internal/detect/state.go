@@ -116,9 +116,15 @@ func fitsKind(r *rule, s *subject) bool {
 		return s.Subject["unit"] != "" && s.Name == s.Subject["scope"]+"/"+s.Subject["unit"]
 	case KindAbsence:
 		return s.Name == "" && len(s.Points) == 0
+	case KindProbe:
+		return s.Subject["probe"] != "" && s.Name == probeKey(s.Subject) && len(s.Points) == 0
 	}
 	if r.list == nil {
 		return s.Name == "" && len(s.Subject) == 0
 	}
-	return s.Subject[r.list.Key] == s.Name && (r.Kind == KindTrend || len(s.Points) == 0)
+	name := s.Subject[r.list.Key]
+	if r.list.ScopeKey != "" {
+		name = s.Subject[r.list.ScopeKey] + "/" + name
+	}
+	return name != "" && name == s.Name && (r.Kind == KindTrend || len(s.Points) == 0)
 }

@@ -52,21 +52,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 	samples := scenario()
 	want := runIssues(NewEngine(Defaults()), samples)
 	for _, k := range []int{1, 2, 45, 103, 160, 300, 301, len(samples) - 1} {
-		e := NewEngine(Defaults())
-		got := runIssues(e, samples[:k])
-		b, err := EncodeState(e.State(Defaults().Digest()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := DecodeState(b)
-		if err != nil {
-			t.Fatalf("split at %d: %v", k, err)
-		}
-		e2 := NewEngine(Defaults())
-		if dropped := e2.Restore(st); len(dropped) != 0 {
-			t.Fatalf("split at %d: dropped %v", k, dropped)
-		}
-		got = append(got, runIssues(e2, samples[k:])...)
+		got := splitRun(t, samples, k)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("split at %d: issues differ from one run\n got: %d issues\nwant: %d issues", k, len(got), len(want))
 			for i := range min(len(got), len(want)) {
@@ -75,6 +61,69 @@ func TestStateSurvivesRestart(t *testing.T) {
 					break
 				}
 			}
+		}
+	}
+}
+
+// splitRun runs samples through two engines, the state of the first,
+// after samples[:k], saved, decoded and restored into the second.
+func splitRun(t *testing.T, samples []record.Sample, k int) []string {
+	t.Helper()
+	e := NewEngine(Defaults())
+	got := runIssues(e, samples[:k])
+	b, err := EncodeState(e.State(Defaults().Digest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := DecodeState(b)
+	if err != nil {
+		t.Fatalf("split at %d: %v", k, err)
+	}
+	e2 := NewEngine(Defaults())
+	if dropped := e2.Restore(st); len(dropped) != 0 {
+		t.Fatalf("split at %d: dropped %v", k, dropped)
+	}
+	return append(got, runIssues(e2, samples[k:])...)
+}
+
+// serviceScenario is a minute of samples every 5 s in which a probe fails
+// and passes again, a unit's OOM kills grow, and a user unit sits near its
+// limit: the probe, increase and scoped threshold rules all have state.
+func serviceScenario() []record.Sample {
+	var out []record.Sample
+	for i := range 13 {
+		s := *at(time.Duration(i) * 5 * time.Second)
+		s.Seq = uint64(i + 1)
+		ok := i < 2 || i > 8
+		streak := map[bool]int{true: i + 1, false: i - 1}[ok]
+		if i > 8 {
+			streak = i - 8
+		}
+		r := redisResult(ok, streak)
+		s.Probes = []record.ProbeResult{r}
+		ratio := 0.95
+		s.Mem = &record.Mem{Units: []record.UnitResources{
+			{Unit: "redis.service", Scope: "system", OOMKills: u64(uint64(i / 4))},
+			{Unit: "redis.service", Scope: "user", MaxUsedRatio: &ratio},
+		}}
+		out = append(out, s)
+	}
+	return out
+}
+
+// The new kinds' state survives a restart too, wherever the stream is split.
+func TestServiceStateSurvivesRestart(t *testing.T) {
+	samples := serviceScenario()
+	want := runIssues(NewEngine(Defaults()), samples)
+	joined := strings.Join(want, "\n")
+	for _, rule := range []string{"probe_failed", "unit_oom_killed", "unit_memory_near_limit"} {
+		if !strings.Contains(joined, `"rule":"`+rule+`"`) {
+			t.Fatalf("the scenario makes no %s issue:\n%s", rule, joined)
+		}
+	}
+	for k := 1; k < len(samples); k++ {
+		if got := strings.Join(splitRun(t, samples, k), "\n"); got != joined {
+			t.Errorf("split at %d:\n got %s\nwant %s", k, got, joined)
 		}
 	}
 }

@@ -16,7 +16,7 @@ type tmplPart struct {
 	key string // placeholder name; "" for a literal part
 }
 
-var placeholders = []string{"rule", "metric", "subject", "scope", "value", "threshold", "clear", "eta", "severity", "interval"}
+var placeholders = []string{"rule", "metric", "subject", "scope", "value", "threshold", "clear", "eta", "severity", "interval", "error"}
 
 func parseTemplate(s string) (template, error) {
 	var t template
@@ -47,6 +47,7 @@ func parseTemplate(s string) (template, error) {
 type vars struct {
 	rule, metric, subject, scope, severity string
 	unit                                   string
+	err                                    string // a probe's latest error
 	value, threshold, clear, interval      float64
 	eta                                    *float64
 }
@@ -67,6 +68,8 @@ func (t template) render(v *vars) string {
 			b.WriteString(v.scope)
 		case "severity":
 			b.WriteString(v.severity)
+		case "error":
+			b.WriteString(v.err)
 		case "value":
 			b.WriteString(formatValue(v.value, v.unit))
 		case "threshold":

@@ -106,7 +106,7 @@ func (e *Engine) threshold(i int, s *record.Sample) {
 			if !past {
 				return
 			}
-			st = e.newSubject(i, name, r.subjectOf(name))
+			st = e.newSubject(i, name, r.subjectOf(s, j))
 		}
 		st.Seen = record.Time{Time: ts}
 		st.advance(r.For, past, ts, e.tick)

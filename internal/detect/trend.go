@@ -131,7 +131,7 @@ func (e *Engine) trend(i int, s *record.Sample) {
 		}
 		st := e.states[i][name]
 		if st == nil {
-			st = e.newSubject(i, name, r.subjectOf(name))
+			st = e.newSubject(i, name, r.subjectOf(s, j))
 		}
 		st.Seen = record.Time{Time: ts}
 		st.addPoint(ts, v, window)

@@ -20,6 +20,8 @@ var (
 		KindTrend:      {"metric", "direction", "limit", "window", "horizon", "critical_horizon", "clear_horizon", "min_history", "short_window", "and"},
 		KindUnitFailed: {},
 		KindAbsence:    {"intervals", "interval"},
+		KindProbe:      {"probe_kinds", "resolve_after"},
+		KindIncrease:   {"metric", "window"},
 	}
 	defaultFlapping = Flapping{Transitions: 5, Window: config.Duration(time.Hour)}
 	ruleName        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -31,6 +33,8 @@ var defaultSummaries = map[string][2]string{
 	KindTrend:      {"{rule}: {metric} reaches {threshold} in {eta}", "{rule}: {metric} no longer reaches {threshold} soon"},
 	KindUnitFailed: {"{subject} ({scope}) has failed", "{subject} ({scope}) is no longer failed"},
 	KindAbsence:    {"no sample for {value}, expected one every {interval}", "samples arrive again after a gap of {value}"},
+	KindProbe:      {"probe {subject} fails: {error} ({value} checks in a row)", "probe {subject} passes again"},
+	KindIncrease:   {"{rule}: {metric} of {subject} grew to {value}", "{rule}: {metric} of {subject} stopped growing at {value}"},
 }
 
 // normalize checks a decoded rule's kind-independent parts and fills in
@@ -44,7 +48,7 @@ func normalize(r *Rule, fields map[string]json.RawMessage) error {
 	}
 	allowed, ok := kindKeys[r.Kind]
 	if !ok {
-		return config.Errorf("kind", "%q: want one of threshold, trend, unit_failed, absence", r.Kind)
+		return config.Errorf("kind", "%q: want one of threshold, trend, unit_failed, absence, probe, increase", r.Kind)
 	}
 	for _, k := range sortedKeys(fields) {
 		if !contains(commonKeys, k) && !contains(allowed, k) {
@@ -85,6 +89,42 @@ func normalize(r *Rule, fields map[string]json.RawMessage) error {
 	case KindAbsence:
 		if r.Intervals < 1 {
 			return config.Errorf("intervals", "want a number of missed intervals, at least 1")
+		}
+	case KindProbe:
+		return normalizeProbe(r)
+	case KindIncrease:
+		if r.Metric == "" {
+			return config.Errorf("metric", "missing: want a counter of a list, such as \"mem.units[].oom_kills\"")
+		}
+		if r.Window == 0 {
+			r.Window = config.Duration(defaultIncreaseWindow)
+		}
+		if r.Window < 0 {
+			return config.Errorf("window", "must not be negative")
+		}
+	}
+	return nil
+}
+
+// probeKinds are the kinds of probes lmn-collect runs.
+var probeKinds = []string{"tcp", "http", "dns", "exec"}
+
+func normalizeProbe(r *Rule) error {
+	switch {
+	case r.For.Duration > 0:
+		return config.Errorf("for", "a probe rule counts results: want a number of failed checks in a row, such as 3")
+	case r.For.Samples == 0:
+		r.For = Hold{Samples: defaultProbeHold}
+	}
+	if r.ResolveAfter == 0 {
+		r.ResolveAfter = defaultProbeResolve
+	}
+	if r.ResolveAfter < 0 {
+		return config.Errorf("resolve_after", "want a number of passing checks in a row, at least 1")
+	}
+	for i, k := range r.ProbeKinds {
+		if !contains(probeKinds, k) {
+			return config.Errorf(fmt.Sprintf("probe_kinds[%d]", i), "%q: want tcp, http, dns or exec", k)
 		}
 	}
 	return nil

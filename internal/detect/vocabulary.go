@@ -3,8 +3,8 @@ package detect
 import "github.com/lmn-heal/lmn/internal/record"
 
 // The built-in rules other binaries name: lmn-heal lets the memory rules
-// act on the unit using the most memory, lmn-dash colours a line by the
-// rule about it. TestVocabulary holds them to defaults.json.
+// act on the unit whose own cgroup is under pressure and verifies a probe
+// rule's step by the probe, lmn-dash colours a line by the rule about it. TestVocabulary holds them to defaults.json.
 const (
 	RuleMemPressure    = "mem_pressure"
 	RuleCPUPressure    = "cpu_pressure"
@@ -17,6 +17,12 @@ const (
 	RuleInterfaceDown  = "interface_down"
 	RuleTemperature    = "temperature"
 	RuleUnitFailed     = "unit_failed"
+	// Service health: a failing probe, and a unit's own cgroup.
+	RuleProbeFailed         = "probe_failed"
+	RuleDNSFailure          = "dns_failure"
+	RuleUnitMemoryNearLimit = "unit_memory_near_limit"
+	RuleUnitMemoryPressure  = "unit_memory_pressure"
+	RuleUnitOOMKilled       = "unit_oom_killed"
 )
 
 // Severity returns the severity the value of the enabled threshold rule

@@ -13,7 +13,8 @@ func TestVocabulary(t *testing.T) {
 		names[r.Name] = true
 	}
 	for _, n := range []string{RuleMemPressure, RuleCPUPressure, RuleIOPressure, RuleSwapExhaustion, RuleDiskUsage,
-		RuleInodeUsage, RuleNixStoreUsage, RuleNoDefaultRoute, RuleInterfaceDown, RuleTemperature, RuleUnitFailed} {
+		RuleInodeUsage, RuleNixStoreUsage, RuleNoDefaultRoute, RuleInterfaceDown, RuleTemperature, RuleUnitFailed,
+		RuleProbeFailed, RuleDNSFailure, RuleUnitMemoryNearLimit, RuleUnitMemoryPressure, RuleUnitOOMKilled} {
 		if !names[n] {
 			t.Errorf("%s is not a built-in rule", n)
 		}

@@ -15,7 +15,11 @@ import (
 // unit lmn acted on that is not running then is reported down, with
 // advice, never recovered: the failed list no longer names a unit that
 // `reset-failed` cleared or that exited cleanly, so the stream alone
-// cannot tell.
+// cannot tell. An issue about a probe is verified by the probe: its issue
+// resolves only after the probe passes again (lmn-detect counts the
+// checks), and where the flapping hold keeps it firing, the probe's latest
+// result must pass after the step acted; every verified record of it
+// carries that result.
 
 // Unit state checks are about to be answered or not.
 const (
@@ -113,9 +117,15 @@ func (e *Engine) checked(f *flight, r Result) {
 		e.verified(t, record.OutcomeNotRecovered, r.State, r.Err)
 		e.nextStep(t)
 		e.queue(t)
+	case up && !t.Cleared && !e.probePassed(t):
+		// Up while held firing, but its probe has not passed since the
+		// step acted: a unit that runs is not a service that answers.
+		e.verified(t, record.OutcomeNotRecovered, r.State, "probe "+t.Subject["probe"]+" has not passed since the step acted")
+		e.nextStep(t)
+		e.queue(t)
 	case up:
 		// Up while held firing at the end of the window: it has run
-		// since the attempt.
+		// since the attempt (and, for a probe's issue, answered it).
 		e.recovered(t, r.State, "", !t.Cleared)
 	default:
 		// Resolved in the stream, but the unit lmn acted on is not
@@ -138,6 +148,32 @@ func (e *Engine) checked(f *flight, r Result) {
 		e.emit(h)
 		e.drop(t)
 	}
+}
+
+// probeOf returns the latest result, in the stream, of the probe t's
+// issue is about; ok is false for an issue about no probe or a probe the
+// latest sample does not carry.
+func (e *Engine) probeOf(t *tracked) (record.ProbeResult, bool) {
+	name := t.Subject["probe"]
+	if name == "" {
+		return record.ProbeResult{}, false
+	}
+	e.sampleFacts()
+	p, ok := e.probes[name]
+	return p, ok
+}
+
+// probePassed reports whether the probe t's issue is about passed after
+// the step acted (its latest result is ok and was taken since); true for
+// an issue about no probe. The issue resolving is the probe passing for
+// lmn-detect's count of checks; this is asked where the issue is held
+// firing by the flapping hold, so the stream's word is missing.
+func (e *Engine) probePassed(t *tracked) bool {
+	if t.Subject["probe"] == "" {
+		return true
+	}
+	p, ok := e.probeOf(t)
+	return ok && p.OK && !p.CheckedAt.Before(t.ActedAt)
 }
 
 // recovered ends t's ladder as recovered: its breakers note that their

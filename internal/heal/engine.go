@@ -97,15 +97,15 @@ type Engine struct {
 	ready       readyQueue
 	timers      timerHeap
 	timerSeq    uint64
-	waiting     map[string][]slot                    // parked behind a busy subject or target
-	held        map[string]bool                      // ids whose destructive step waits for a strong signal
-	overflow    int                                  // issues refused past max_issues
-	visits      int                                  // ladders looked at, for tests of the cost
-	facts       map[string]map[string]string         // mount → facts from the samples
-	fills       map[string]fill                      // mount → how full, from the samples
-	topUnits    []record.UnitMemory                  // mem.top_units of the latest sample
-	evidence    func(record.UnitMemory) unitEvidence // evidenceOf; a seam for tests
-	sample      []byte                               // the latest sample, not yet decoded
+	waiting     map[string][]slot             // parked behind a busy subject or target
+	held        map[string]bool               // ids whose destructive step waits for a strong signal
+	overflow    int                           // issues refused past max_issues
+	visits      int                           // ladders looked at, for tests of the cost
+	facts       map[string]map[string]string  // mount → facts from the samples
+	fills       map[string]fill               // mount → how full, from the samples
+	units       []unitEvidence                // mem.units of the latest sample
+	probes      map[string]record.ProbeResult // its probes, by name
+	sample      []byte                        // the latest sample, not yet decoded
 	sampleFresh bool
 	dec         *record.SampleDecoder // of factFields
 	running     int
@@ -141,7 +141,7 @@ func New(cfg Config) *Engine {
 		held:     map[string]bool{},
 		facts:    map[string]map[string]string{},
 		fills:    map[string]fill{},
-		evidence: evidenceOf,
+		probes:   map[string]record.ProbeResult{},
 		busy:     map[string]int{},
 		inflight: map[uint64]*flight{},
 	}

@@ -9,12 +9,17 @@ import (
 )
 
 // factFields are the fields of a sample the engine reads: facts about
-// mounts (what they hold, how full they are) and the units' memory.
+// mounts (what they hold, how full they are), the units' own cgroups and
+// the probes' latest results.
 var factFields = func() (fs record.FieldSet) {
 	for _, f := range []record.Field{
-		record.FieldMemTopUnitsUnit, record.FieldMemTopUnitsScope, record.FieldMemTopUnitsMemoryBytes,
+		record.FieldMemUnitsUnit, record.FieldMemUnitsScope, record.FieldMemUnitsMemoryBytes,
+		record.FieldMemUnitsMaxBytes, record.FieldMemUnitsPressureSomeAvg10Ratio,
 		record.FieldDisksMountsMount, record.FieldDisksMountsHoldsNixStore, record.FieldDisksMountsHoldsVarLog,
 		record.FieldDisksMountsUsedRatio, record.FieldDisksMountsInodesUsedRatio,
+		record.FieldProbesName, record.FieldProbesUnit, record.FieldProbesScope, record.FieldProbesKind,
+		record.FieldProbesOK, record.FieldProbesLatencySeconds, record.FieldProbesCheckedAt,
+		record.FieldProbesError, record.FieldProbesStreak,
 	} {
 		fs.Add(f)
 	}
@@ -35,9 +40,15 @@ func (e *Engine) sampleFacts() {
 	e.sampleFresh = false
 	var s record.Sample
 	e.dec.Decode(e.sample, &s)
-	e.topUnits = nil
+	e.units = e.units[:0]
 	if s.Mem != nil {
-		e.topUnits = slices.Clone(s.Mem.TopUnits)
+		for _, u := range s.Mem.Units {
+			e.units = append(e.units, evidenceOf(u))
+		}
+	}
+	clear(e.probes)
+	for _, p := range s.Probes {
+		e.probes[p.Name] = p
 	}
 	if s.Disks == nil {
 		return
@@ -78,11 +89,7 @@ func (e *Engine) vars(is record.Issue) map[string]string {
 	}
 	if slices.Contains(memoryRules, is.Rule) {
 		e.sampleFacts()
-		evidence := make([]unitEvidence, len(e.topUnits))
-		for i, u := range e.topUnits {
-			evidence[i] = e.evidence(u)
-		}
-		if u, ok := pressured(evidence, e.cfg.AllowUnit); ok {
+		if u, ok := pressured(e.units, e.cfg.AllowUnit); ok {
 			v["pressured_unit"], v["pressured_scope"] = u.Unit, u.Scope
 		}
 	}
@@ -111,11 +118,23 @@ type unitEvidence struct {
 	PressureSome *float64
 }
 
-// evidenceOf reads a mem.top_units entry. lmn-collect reports memory use
-// only so far, so no unit shows pressure yet: per-unit limits and
-// pressure (issue 13) are read here once record.UnitMemory carries them.
-func evidenceOf(u record.UnitMemory) unitEvidence {
-	return unitEvidence{Unit: u.Unit, Scope: u.Scope, Current: u.MemoryBytes}
+// evidenceOf reads a mem.units entry: the unit's own cgroup as the
+// sample carries it (the five largest services and the probes' units).
+// It copies every value, for the decoder's storage is reused.
+func evidenceOf(u record.UnitResources) unitEvidence {
+	ev := unitEvidence{Unit: u.Unit, Scope: u.Scope}
+	if u.MemoryBytes != nil {
+		ev.Current = *u.MemoryBytes
+	}
+	if u.MaxBytes != nil {
+		m := *u.MaxBytes
+		ev.Max = &m
+	}
+	if u.Pressure != nil && u.Pressure.Some != nil {
+		p := u.Pressure.Some.Avg10Ratio
+		ev.PressureSome = &p
+	}
+	return ev
 }
 
 // The levels at which a unit's own cgroup counts as under memory pressure.

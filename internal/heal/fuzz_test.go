@@ -74,6 +74,8 @@ func FuzzObserve(f *testing.F) {
 	f.Add([]byte(`{"kind":"sample","ts":"2026-11-26T18:00:00Z","disks":{"mounts":[{"mount":"/","holds_nix_store":true}]}}`))
 	f.Add([]byte(`{"kind":"issue","ts":"0001-01-01T00:00:00Z","id":"","rule":"mem_pressure","subject":null}`))
 	f.Add([]byte(`{"kind":"sample","ts":"2026-11-26T18:00:00Z","mem":{"top_units":[{"unit":"a.service","scope":"user","memory_bytes":9}]}}`))
+	f.Add([]byte(`{"kind":"sample","ts":"2026-11-26T18:00:00Z","mem":{"units":[{"unit":"a.service","scope":"user","memory_bytes":9,"max_bytes":10,"pressure":{"some":{"avg10_ratio":0.5}}}]},` +
+		`"probes":[{"name":"redis","unit":"a.service","scope":"user","kind":"tcp","ok":true,"checked_at":"2026-11-26T18:00:01Z","streak":2}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := New(Config{Policy: DefaultPolicy(), Host: "h", Target: testTarget})
 		kind := ""
@@ -83,8 +85,17 @@ func FuzzObserve(f *testing.F) {
 		if json.Unmarshal(data, &k) == nil {
 			kind = k.Kind
 		}
-		for range 3 {
+		// The facts of a sample are decoded when an issue needs them: a
+		// memory issue (the units' own cgroups) and a probe's (its result).
+		facts := []record.Line{
+			issueLine(t, t0, "mem_pressure", record.StateFiring, record.SeverityWarning, map[string]string{}),
+			issueLine(t, t0, "probe_failed", record.StateFiring, record.SeverityWarning, map[string]string{"probe": "redis", "unit": "a.service", "scope": "user"}),
+		}
+		for i := range 3 {
 			e.Observe(record.Line{N: 1, Raw: data, Kind: kind})
+			if i < len(facts) {
+				e.Observe(facts[i])
+			}
 			_, jobs := e.Drain()
 			for _, j := range jobs {
 				e.Complete(j.ID, Result{Tier: record.TierPrivd})

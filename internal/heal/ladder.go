@@ -47,6 +47,9 @@ type tracked struct {
 	Flapping bool     `json:"flapping,omitempty"` // lmn-detect holds it firing
 	Worse    bool     `json:"worse,omitempty"`    // severity rose while its action ran
 	Notes    []string `json:"notes,omitempty"`
+	// ActedAt is when the current step's last action succeeded: a probe
+	// must pass after it for the step to have healed (check.go).
+	ActedAt time.Time `json:"acted_at,omitzero"`
 
 	gone bool
 	gen  uint64 // bumped by every move between queues (sched.go)

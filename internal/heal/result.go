@@ -108,6 +108,7 @@ func (e *Engine) afterSuccess(t *tracked) {
 		return
 	}
 	step := l.Steps[t.Step]
+	t.ActedAt = e.now
 	switch {
 	case t.Worse:
 		e.verified(t, record.OutcomeWorse, "", "")
@@ -130,6 +131,13 @@ func (e *Engine) verified(t *tracked, outcome, unitState, errText string) {
 	l := e.cfg.Policy.ladder(t.Ladder)
 	h := e.healOf(t, "", nil, record.PhaseVerified, 0)
 	h.Outcome, h.UnitState, h.Error = outcome, unitState, errText
+	// The probe's result the verdict rests on. A recovered issue that came
+	// back while held firing shows its new failure last: lmn-detect's
+	// count of the passes in between, which moved its since, stands for
+	// them, and the failing result is left out.
+	if p, ok := e.probeOf(t); ok && (p.OK || outcome != record.OutcomeRecovered) {
+		h.Probe = &p
+	}
 	if l != nil && t.Step < len(l.Steps) {
 		acts := l.Steps[t.Step].Actions
 		last := acts[len(acts)-1]

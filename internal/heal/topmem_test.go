@@ -8,23 +8,29 @@ import (
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
-// memSampleLine is a sample whose mem group lists top (nil: a sample
-// without mem.top_units).
-func memSampleLine(t testing.TB, ts time.Time, top ...record.UnitMemory) record.Line {
+// memSampleLine is a sample whose mem group lists units' own cgroups
+// (none: a sample without mem.units).
+func memSampleLine(t testing.TB, ts time.Time, units ...record.UnitResources) record.Line {
 	t.Helper()
 	s := record.Sample{
 		Header: record.NewHeader(record.KindSample, "lmn-collect", "h", ts),
-		Mem:    &record.Mem{TotalBytes: 8 << 30, AvailableBytes: 1 << 28, TopUnits: top},
+		Mem:    &record.Mem{TotalBytes: 8 << 30, AvailableBytes: 1 << 28, Units: units},
 	}
 	return lineOfRecord(t, s, record.KindSample)
 }
 
-func sys(unit string, b uint64) record.UnitMemory {
-	return record.UnitMemory{Unit: unit, Scope: "system", MemoryBytes: b}
+func sys(unit string, b uint64) record.UnitResources {
+	return record.UnitResources{Unit: unit, Scope: "system", MemoryBytes: &b}
 }
 
-func usr(unit string, b uint64) record.UnitMemory {
-	return record.UnitMemory{Unit: unit, Scope: "user", MemoryBytes: b}
+func usr(unit string, b uint64) record.UnitResources {
+	return record.UnitResources{Unit: unit, Scope: "user", MemoryBytes: &b}
+}
+
+// stalled is u with its cgroup's memory.pressure some avg10 at p.
+func stalled(u record.UnitResources, p float64) record.UnitResources {
+	u.Pressure = &record.Pressure{Some: &record.PressureLine{Avg10Ratio: p}, Full: &record.PressureLine{Avg10Ratio: p / 2}}
+	return u
 }
 
 // notDbus stands in for the catalogue's unit policy (action.UnitPolicy),
@@ -64,10 +70,10 @@ func TestPressuredUnit(t *testing.T) {
 	}
 }
 
-// TestMemoryPressureSparesTheLargest: the stream today names units and
-// their memory use only. The built-in mem_pressure ladder used to restart
-// the largest (an idle redis, its keys lost) and leave the thrashing unit
-// running; now it advises, and says why.
+// TestMemoryPressureSparesTheLargest: a stream that names units and their
+// memory use only (no limit, no pressure of their own). The built-in
+// mem_pressure ladder used to restart the largest (an idle redis, its keys
+// lost) and leave the thrashing unit running; it advises, and says why.
 func TestMemoryPressureSparesTheLargest(t *testing.T) {
 	for _, rule := range memoryRules {
 		h := newHarness(t, nil, false)
@@ -85,18 +91,11 @@ func TestMemoryPressureSparesTheLargest(t *testing.T) {
 }
 
 // TestPressuredUnitLadder: where the stream shows a unit's own pressure
-// (evidence lmn-collect is to report, seamed here), that unit is
+// (mem.units[].pressure, as lmn-collect reads it), that unit is
 // restarted, in its scope, and the ladder verifies as any other.
 func TestPressuredUnitLadder(t *testing.T) {
 	h := newHarness(t, nil, false)
-	h.e.evidence = func(u record.UnitMemory) unitEvidence {
-		ev := evidenceOf(u)
-		if u.Unit == "syncthing.service" {
-			ev.PressureSome = f64(0.5)
-		}
-		return ev
-	}
-	h.observe(memSampleLine(t, t0, sys("postgresql.service", 900), usr("syncthing.service", 300)))
+	h.observe(memSampleLine(t, t0, sys("postgresql.service", 900), stalled(usr("syncthing.service", 300), 0.5)))
 	h.observe(issueLine(t, t0, "disk_usage", record.StateFiring, record.SeverityWarning, map[string]string{"mount": "/"}))
 	for _, tr := range h.e.issues {
 		if _, ok := tr.Vars["pressured_unit"]; ok {
@@ -117,12 +116,12 @@ func TestPressuredUnitLadder(t *testing.T) {
 	h.want("1:advise:advised 1:restart_unit:started 1:restart_unit:succeeded 1:restart_unit:verified:recovered")
 }
 
-// A malformed mem.top_units gives no unit and does not hide the mounts'
+// A malformed mem.units gives no unit and does not hide the mounts'
 // facts of the same sample: the disk issue finds the Nix store's ladder
 // (whose steps are held back: the disk is not nearly full).
-func TestTopUnitsMalformed(t *testing.T) {
+func TestMemUnitsMalformed(t *testing.T) {
 	h := newHarness(t, nil, false)
-	raw := `{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","mem":{"top_units":"postgresql.service"},` +
+	raw := `{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","mem":{"units":"postgresql.service"},` +
 		`"disks":{"mounts":[{"mount":"/","used_ratio":0.5,"holds_nix_store":true}]}}`
 	h.observe(record.Line{N: 1, Raw: []byte(raw + "\n"), Kind: record.KindSample})
 	h.observe(issueLine(t, t0, "mem_pressure", record.StateFiring, record.SeverityWarning, map[string]string{}))

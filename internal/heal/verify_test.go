@@ -10,9 +10,16 @@ import (
 
 func flappingLine(t testing.TB, ts, since time.Time, subject map[string]string) record.Line {
 	t.Helper()
+	return flappingIssue(t, ts, since, "unit_failed", subject)
+}
+
+// flappingIssue is a firing issue of rule held firing by lmn-detect's
+// flapping hold.
+func flappingIssue(t testing.TB, ts, since time.Time, rule string, subject map[string]string) record.Line {
+	t.Helper()
 	is := record.Issue{
 		Header: record.NewHeader(record.KindIssue, "lmn-detect", "h", ts),
-		ID:     "unit_failed/" + subjectKey(subject), Rule: "unit_failed", Subject: subject,
+		ID:     rule + "/" + subjectKey(subject), Rule: rule, Subject: subject,
 		State: record.StateFiring, Severity: record.SeverityWarning, Since: record.Time{Time: since}, Flapping: true,
 	}
 	return lineOfRecord(t, is, record.KindIssue)

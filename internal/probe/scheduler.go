@@ -23,7 +23,15 @@ type Scheduler struct {
 	results []Result
 	have    []bool
 	skipped []uint64
+	// stored, when set, is told of each result as it is stored (Notify).
+	stored func(Result)
 }
+
+// Notify sets f to be called with each result as the Scheduler stores it,
+// from the probe's own goroutine, after the result is visible to Latest:
+// so a collector can take a sample at once when a probe starts failing
+// rather than at its next tick. f must not block. Call it before Run.
+func (s *Scheduler) Notify(f func(Result)) { s.stored = f }
 
 // NewScheduler returns a Scheduler for validated probes, with at most
 // maxRunning checks at once (DefaultMaxRunning when 0 or less).
@@ -117,12 +125,15 @@ func (s *Scheduler) checkOnce(ctx context.Context, i int) Result {
 
 func (s *Scheduler) store(i int, r Result) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r.Streak = 1
 	if prev := s.results[i]; s.have[i] && prev.OK == r.OK {
 		r.Streak = prev.Streak + 1
 	}
 	s.results[i], s.have[i] = r, true
+	s.mu.Unlock()
+	if s.stored != nil {
+		s.stored(r)
+	}
 }
 
 // Latest appends to dst the latest finished result of each probe that has

@@ -3,8 +3,10 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -235,4 +237,36 @@ func TestSchedulerHungServicesHoldNothing(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the scheduler did not stop: a hung check ignored the cancellation")
 	}
+}
+
+// Notify hears of each result as it is stored, its streak counted, and
+// Latest already has it.
+func TestSchedulerNotify(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ps := fakeProbes(t, 1, time.Second, 100*time.Millisecond)
+		s := NewScheduler(ps, 0)
+		n := 0
+		s.checks[0] = checkFunc(func(context.Context) error {
+			n++
+			if n >= 3 {
+				return failure("status 503")
+			}
+			return nil
+		})
+		var heard []Result
+		s.Notify(func(r Result) {
+			if latest := s.Latest(nil); len(latest) != 1 || latest[0] != r {
+				t.Errorf("notified of %+v before Latest had it (%+v)", r, latest)
+			}
+			heard = append(heard, r)
+		})
+		runFor(s, 4500*time.Millisecond)
+		var got []string
+		for _, r := range heard {
+			got = append(got, fmt.Sprintf("%v/%d", r.OK, r.Streak))
+		}
+		if want := "true/1 true/2 false/1 false/2 false/3"; strings.Join(got, " ") != want {
+			t.Errorf("notified %s, want %s", strings.Join(got, " "), want)
+		}
+	})
 }

@@ -193,3 +193,26 @@ func FuzzParseIPv6Route(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseProcessCgroups: every line parsed has an ID and an absolute
+// path, and CgroupOf finds only what the lines say.
+func FuzzParseProcessCgroups(f *testing.F) {
+	seedFile(f, "/proc/self/cgroup")
+	f.Add([]byte("0::/system.slice/nginx.service\n"))
+	f.Add([]byte("12:memory:/elsewhere\n1:name=systemd:/system.slice/sshd.service\n0::/system.slice/sshd.service\n"))
+	f.Add([]byte("4:cpu,cpuacct:/\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cgs, err := ParseProcessCgroups(string(b))
+		if err != nil {
+			return
+		}
+		for _, cg := range cgs {
+			if cg.ID == "" || !strings.HasPrefix(cg.Path, "/") {
+				t.Fatalf("line %+v from %q", cg, b)
+			}
+		}
+		if p, ok := CgroupOf(cgs, "memory"); ok && !strings.Contains(string(b), "memory") {
+			t.Fatalf("memory cgroup %q from %q", p, b)
+		}
+	})
+}

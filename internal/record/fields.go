@@ -68,18 +68,29 @@ func (m *Metric) Needs(fs *FieldSet) {
 	}
 	if m.List != nil {
 		fs.Add(m.List.NameField)
+		if m.List.ScopeKey != "" {
+			fs.Add(m.List.ScopeField)
+		}
 	}
 }
 
 // A List is a list of subjects in a sample: each element is one subject
 // (a mount, an interface, ...), named by its NameField and keyed Key in the
 // subject of an issue about it.
+//
+// A list whose subjects are units of a scope (mem.units[]) also has a
+// ScopeKey: the element's scope is that key of the subject too, so
+// {"unit": "redis.service", "scope": "user"} and the system's
+// redis.service are two subjects.
 type List struct {
-	Path      string // "disks.mounts[]"
-	Key       string // "mount"
-	NameField Field
-	len       func(*Sample) int
-	name      func(*Sample, int) string
+	Path       string // "disks.mounts[]"
+	Key        string // "mount"
+	NameField  Field
+	ScopeKey   string // "scope", or "" for a list without one
+	ScopeField Field
+	len        func(*Sample) int
+	name       func(*Sample, int) string
+	scope      func(*Sample, int) string
 }
 
 // Len returns how many elements the list has in s.
@@ -87,6 +98,15 @@ func (l *List) Len(s *Sample) int { return l.len(s) }
 
 // Name returns the name of element i of the list in s.
 func (l *List) Name(s *Sample, i int) string { return l.name(s, i) }
+
+// Scope returns the scope of element i of the list in s, "" for a list
+// without a ScopeKey.
+func (l *List) Scope(s *Sample, i int) string {
+	if l.scope == nil {
+		return ""
+	}
+	return l.scope(s, i)
+}
 
 var metricByPath = func() map[string]*Metric {
 	m := make(map[string]*Metric, len(metrics))

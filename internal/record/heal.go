@@ -58,4 +58,8 @@ type Heal struct {
 	// UnitState, on verified, is the real state of the unit the step
 	// acted on ("active/running", "inactive/dead"), where it was read.
 	UnitState string `json:"unit_state,omitempty"`
+	// Probe, on verified records of an issue about a probe, is that
+	// probe's latest result in the stream when the outcome was decided:
+	// what the verdict rests on.
+	Probe *ProbeResult `json:"probe,omitempty"`
 }

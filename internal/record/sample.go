@@ -21,6 +21,8 @@ package record
 //	lmn:"subject=K"              a list of subjects, each named by its field K,
 //	                             the subject key of the issues about them
 //	lmn:"subject=K,name=N"       the same, named by its field N
+//	lmn:"subject=K,scope=S"      the same, and its field S (a unit's
+//	                             scope) is the subject's key S too
 //	lmn:"count=NAME"             a list whose length is the metric NAME
 type Sample struct {
 	Header          `lmn:"nometric"`
@@ -37,6 +39,10 @@ type Sample struct {
 	Units           *Units  `json:"units,omitempty"`
 	Temps           *Temps  `json:"temps,omitempty"`
 	Nix             *Nix    `json:"nix,omitempty"`
+	// Probes are the latest finished result of each probe (lmn-collect
+	// --probes), in the order of the configuration; absent without probes
+	// or before the first check ended.
+	Probes []ProbeResult `json:"probes,omitempty" lmn:"subject=probe,name=name"`
 }
 
 // CPU is the share of CPU time spent in each state over the interval,
@@ -61,6 +67,10 @@ type Mem struct {
 	// TopUnits are the services using the most memory, largest first, from
 	// their cgroups; absent where the cgroup tree cannot be read.
 	TopUnits []UnitMemory `json:"top_units,omitempty" lmn:"subject=unit"`
+	// Units are the watched units' own cgroups, read every sample: the
+	// units of TopUnits and every unit a probe speaks for. Absent where
+	// none can be read.
+	Units []UnitResources `json:"units,omitempty" lmn:"subject=unit,scope=scope"`
 }
 
 // UnitMemory is one unit's memory use as its cgroup counts it (anonymous
@@ -69,6 +79,43 @@ type UnitMemory struct {
 	Unit        string `json:"unit"`
 	Scope       string `json:"scope"` // "system" or "user"
 	MemoryBytes uint64 `json:"memory_bytes"`
+}
+
+// UnitResources is one unit's memory as its own cgroup reports it. A value
+// the host's cgroup layout cannot give is absent (docs/probes.md).
+type UnitResources struct {
+	Unit  string `json:"unit"`
+	Scope string `json:"scope"` // "system" or "user"
+	// MemoryBytes is memory.current (v2) or memory.usage_in_bytes (v1).
+	MemoryBytes *uint64 `json:"memory_bytes,omitempty"`
+	// MaxBytes is the cgroup's limit (MemoryMax=); absent when unlimited.
+	MaxBytes *uint64 `json:"max_bytes,omitempty"`
+	// MaxUsedRatio is MemoryBytes / MaxBytes, present with both.
+	MaxUsedRatio *float64 `json:"max_used_ratio,omitempty"`
+	// OOMKills counts the unit's processes the kernel's OOM killer killed
+	// in this cgroup (memory.events or memory.oom_control oom_kill).
+	OOMKills *uint64 `json:"oom_kills,omitempty"`
+	// Pressure is the cgroup's memory.pressure.
+	Pressure *Pressure `json:"pressure,omitempty"`
+}
+
+// ProbeResult is the latest finished check of one probe.
+type ProbeResult struct {
+	Name string `json:"name"`
+	// Unit and Scope are what the probe speaks for; absent for a probe
+	// without a unit.
+	Unit           string  `json:"unit,omitempty"`
+	Scope          string  `json:"scope,omitempty"`
+	Kind           string  `json:"kind"` // tcp, http, dns or exec
+	OK             bool    `json:"ok"`
+	LatencySeconds float64 `json:"latency_seconds"`
+	// CheckedAt is when the check ended.
+	CheckedAt Time `json:"checked_at"`
+	// Error says briefly why the check failed; absent when OK.
+	Error string `json:"error,omitempty"`
+	// Streak counts the consecutive results with the same OK, this one
+	// included: 3 after the third failure in a row.
+	Streak int `json:"streak"`
 }
 
 // Swap is from /proc/meminfo. UsedRatio is 0 when there is no swap.

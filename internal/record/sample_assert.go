@@ -26,6 +26,25 @@ var (
 		Scope       string
 		MemoryBytes uint64
 	}{})
+	_ = PressureLine(struct {
+		Avg10Ratio   float64
+		Avg60Ratio   float64
+		Avg300Ratio  float64
+		TotalSeconds float64
+	}{})
+	_ = Pressure(struct {
+		Some *PressureLine
+		Full *PressureLine
+	}{})
+	_ = UnitResources(struct {
+		Unit         string
+		Scope        string
+		MemoryBytes  *uint64
+		MaxBytes     *uint64
+		MaxUsedRatio *float64
+		OOMKills     *uint64
+		Pressure     *Pressure
+	}{})
 	_ = Mem(struct {
 		TotalBytes     uint64
 		AvailableBytes uint64
@@ -33,6 +52,7 @@ var (
 		CachedBytes    uint64
 		AvailableRatio float64
 		TopUnits       []UnitMemory
+		Units          []UnitResources
 	}{})
 	_ = Swap(struct {
 		TotalBytes uint64
@@ -48,16 +68,6 @@ var (
 		Load1Per  float64
 		Runnable  int
 		Processes int
-	}{})
-	_ = PressureLine(struct {
-		Avg10Ratio   float64
-		Avg60Ratio   float64
-		Avg300Ratio  float64
-		TotalSeconds float64
-	}{})
-	_ = Pressure(struct {
-		Some *PressureLine
-		Full *PressureLine
 	}{})
 	_ = PSI(struct {
 		CPU    *Pressure
@@ -132,6 +142,17 @@ var (
 		SystemGeneration int
 		Generations      int
 	}{})
+	_ = ProbeResult(struct {
+		Name           string
+		Unit           string
+		Scope          string
+		Kind           string
+		OK             bool
+		LatencySeconds float64
+		CheckedAt      Time
+		Error          string
+		Streak         int
+	}{})
 	_ = Sample(struct {
 		Header
 		Seq             uint64
@@ -147,5 +168,6 @@ var (
 		Units           *Units
 		Temps           *Temps
 		Nix             *Nix
+		Probes          []ProbeResult
 	}{})
 )

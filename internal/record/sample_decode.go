@@ -41,6 +41,8 @@ func (d *sampleDecoder) decSample(g *Sample, k []byte) error {
 		return decodeGroup(d, &g.Temps, d.a.groupTemps(), d.decTemps)
 	case "nix":
 		return decodeGroup(d, &g.Nix, d.a.groupNix(), d.decNix)
+	case "probes":
+		return decodeList(d, &g.Probes, d.a.listProbes(), d.decProbes)
 	}
 	return d.skip(k)
 }
@@ -77,6 +79,8 @@ func (d *sampleDecoder) decMem(g *Mem, k []byte) error {
 		return d.floatF(FieldMemAvailableRatio, &g.AvailableRatio)
 	case "top_units":
 		return decodeList(d, &g.TopUnits, d.a.listMemTopUnits(), d.decMemTopUnits)
+	case "units":
+		return decodeList(d, &g.Units, d.a.listMemUnits(), d.decMemUnits)
 	}
 	return d.skip(k)
 }
@@ -89,6 +93,64 @@ func (d *sampleDecoder) decMemTopUnits(g *UnitMemory, k []byte) error {
 		return d.stringF(FieldMemTopUnitsScope, &g.Scope)
 	case "memory_bytes":
 		return d.uintF(FieldMemTopUnitsMemoryBytes, &g.MemoryBytes)
+	}
+	return d.skip(k)
+}
+
+func (d *sampleDecoder) decMemUnits(g *UnitResources, k []byte) error {
+	switch string(k) {
+	case "unit":
+		return d.stringF(FieldMemUnitsUnit, &g.Unit)
+	case "scope":
+		return d.stringF(FieldMemUnitsScope, &g.Scope)
+	case "memory_bytes":
+		return decodeOpt(d, FieldMemUnitsMemoryBytes, &g.MemoryBytes, d.uintF)
+	case "max_bytes":
+		return decodeOpt(d, FieldMemUnitsMaxBytes, &g.MaxBytes, d.uintF)
+	case "max_used_ratio":
+		return decodeOpt(d, FieldMemUnitsMaxUsedRatio, &g.MaxUsedRatio, d.floatF)
+	case "oom_kills":
+		return decodeOpt(d, FieldMemUnitsOOMKills, &g.OOMKills, d.uintF)
+	case "pressure":
+		return decodeGroup(d, &g.Pressure, (*Pressure)(nil), d.decMemUnitsPressure)
+	}
+	return d.skip(k)
+}
+
+func (d *sampleDecoder) decMemUnitsPressure(g *Pressure, k []byte) error {
+	switch string(k) {
+	case "some":
+		return decodeGroup(d, &g.Some, (*PressureLine)(nil), d.decMemUnitsPressureSome)
+	case "full":
+		return decodeGroup(d, &g.Full, (*PressureLine)(nil), d.decMemUnitsPressureFull)
+	}
+	return d.skip(k)
+}
+
+func (d *sampleDecoder) decMemUnitsPressureSome(g *PressureLine, k []byte) error {
+	switch string(k) {
+	case "avg10_ratio":
+		return d.floatF(FieldMemUnitsPressureSomeAvg10Ratio, &g.Avg10Ratio)
+	case "avg60_ratio":
+		return d.floatF(FieldMemUnitsPressureSomeAvg60Ratio, &g.Avg60Ratio)
+	case "avg300_ratio":
+		return d.floatF(FieldMemUnitsPressureSomeAvg300Ratio, &g.Avg300Ratio)
+	case "total_seconds":
+		return d.floatF(FieldMemUnitsPressureSomeTotalSeconds, &g.TotalSeconds)
+	}
+	return d.skip(k)
+}
+
+func (d *sampleDecoder) decMemUnitsPressureFull(g *PressureLine, k []byte) error {
+	switch string(k) {
+	case "avg10_ratio":
+		return d.floatF(FieldMemUnitsPressureFullAvg10Ratio, &g.Avg10Ratio)
+	case "avg60_ratio":
+		return d.floatF(FieldMemUnitsPressureFullAvg60Ratio, &g.Avg60Ratio)
+	case "avg300_ratio":
+		return d.floatF(FieldMemUnitsPressureFullAvg300Ratio, &g.Avg300Ratio)
+	case "total_seconds":
+		return d.floatF(FieldMemUnitsPressureFullTotalSeconds, &g.TotalSeconds)
 	}
 	return d.skip(k)
 }
@@ -409,6 +471,30 @@ func (d *sampleDecoder) decNix(g *Nix, k []byte) error {
 	return d.skip(k)
 }
 
+func (d *sampleDecoder) decProbes(g *ProbeResult, k []byte) error {
+	switch string(k) {
+	case "name":
+		return d.stringF(FieldProbesName, &g.Name)
+	case "unit":
+		return d.stringF(FieldProbesUnit, &g.Unit)
+	case "scope":
+		return d.stringF(FieldProbesScope, &g.Scope)
+	case "kind":
+		return d.stringF(FieldProbesKind, &g.Kind)
+	case "ok":
+		return d.boolF(FieldProbesOK, &g.OK)
+	case "latency_seconds":
+		return d.floatF(FieldProbesLatencySeconds, &g.LatencySeconds)
+	case "checked_at":
+		return d.timeF(FieldProbesCheckedAt, &g.CheckedAt)
+	case "error":
+		return d.stringF(FieldProbesError, &g.Error)
+	case "streak":
+		return d.intF(FieldProbesStreak, &g.Streak)
+	}
+	return d.skip(k)
+}
+
 // arena holds the groups and lists of the sample a SampleDecoder decoded
 // last, for the next one to reuse: a sample line then costs no allocation
 // but its new strings. A nil arena (DecodeSample) allocates afresh.
@@ -423,7 +509,9 @@ type arena struct {
 	gUnits         Units
 	gTemps         Temps
 	gNix           Nix
+	lProbes        []ProbeResult
 	lMemTopUnits   []UnitMemory
+	lMemUnits      []UnitResources
 	gPSICPU        Pressure
 	gPSIMemory     Pressure
 	gPSIIO         Pressure
@@ -510,11 +598,25 @@ func (a *arena) groupNix() *Nix {
 	return &a.gNix
 }
 
+func (a *arena) listProbes() *[]ProbeResult {
+	if a == nil {
+		return nil
+	}
+	return &a.lProbes
+}
+
 func (a *arena) listMemTopUnits() *[]UnitMemory {
 	if a == nil {
 		return nil
 	}
 	return &a.lMemTopUnits
+}
+
+func (a *arena) listMemUnits() *[]UnitResources {
+	if a == nil {
+		return nil
+	}
+	return &a.lMemUnits
 }
 
 func (a *arena) groupPSICPU() *Pressure {

@@ -54,6 +54,16 @@ func (e *encoder) encSample(g *Sample) {
 		e.b = append(e.b, `,"nix":`...)
 		e.encNix(g.Nix)
 	}
+	if len(g.Probes) > 0 {
+		e.b = append(e.b, `,"probes":[`...)
+		for i := range g.Probes {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.encProbes(&g.Probes[i])
+		}
+		e.b = append(e.b, ']')
+	}
 	e.b = append(e.b, '}')
 }
 
@@ -83,6 +93,16 @@ func (e *encoder) encMem(g *Mem) {
 		}
 		e.b = append(e.b, ']')
 	}
+	if len(g.Units) > 0 {
+		e.b = append(e.b, `,"units":[`...)
+		for i := range g.Units {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.encMemUnits(&g.Units[i])
+		}
+		e.b = append(e.b, ']')
+	}
 	e.b = append(e.b, '}')
 }
 
@@ -90,6 +110,62 @@ func (e *encoder) encMemTopUnits(g *UnitMemory) {
 	e.str(`{"unit":`, g.Unit)
 	e.str(`,"scope":`, g.Scope)
 	e.uint(`,"memory_bytes":`, g.MemoryBytes)
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encMemUnits(g *UnitResources) {
+	e.str(`{"unit":`, g.Unit)
+	e.str(`,"scope":`, g.Scope)
+	if g.MemoryBytes != nil {
+		e.uint(`,"memory_bytes":`, *g.MemoryBytes)
+	}
+	if g.MaxBytes != nil {
+		e.uint(`,"max_bytes":`, *g.MaxBytes)
+	}
+	if g.MaxUsedRatio != nil {
+		e.float(`,"max_used_ratio":`, *g.MaxUsedRatio, "mem.units[].max_used_ratio")
+	}
+	if g.OOMKills != nil {
+		e.uint(`,"oom_kills":`, *g.OOMKills)
+	}
+	if g.Pressure != nil {
+		e.b = append(e.b, `,"pressure":`...)
+		e.encMemUnitsPressure(g.Pressure)
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encMemUnitsPressure(g *Pressure) {
+	e.b = append(e.b, '{')
+	more := false
+	if g.Some != nil {
+		e.b = append(e.b, `"some":`...)
+		e.encMemUnitsPressureSome(g.Some)
+		more = true
+	}
+	if g.Full != nil {
+		if more {
+			e.b = append(e.b, ',')
+		}
+		e.b = append(e.b, `"full":`...)
+		e.encMemUnitsPressureFull(g.Full)
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encMemUnitsPressureSome(g *PressureLine) {
+	e.float(`{"avg10_ratio":`, g.Avg10Ratio, "mem.units[].pressure.some.avg10_ratio")
+	e.float(`,"avg60_ratio":`, g.Avg60Ratio, "mem.units[].pressure.some.avg60_ratio")
+	e.float(`,"avg300_ratio":`, g.Avg300Ratio, "mem.units[].pressure.some.avg300_ratio")
+	e.float(`,"total_seconds":`, g.TotalSeconds, "mem.units[].pressure.some.total_seconds")
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encMemUnitsPressureFull(g *PressureLine) {
+	e.float(`{"avg10_ratio":`, g.Avg10Ratio, "mem.units[].pressure.full.avg10_ratio")
+	e.float(`,"avg60_ratio":`, g.Avg60Ratio, "mem.units[].pressure.full.avg60_ratio")
+	e.float(`,"avg300_ratio":`, g.Avg300Ratio, "mem.units[].pressure.full.avg300_ratio")
+	e.float(`,"total_seconds":`, g.TotalSeconds, "mem.units[].pressure.full.total_seconds")
 	e.b = append(e.b, '}')
 }
 
@@ -410,5 +486,24 @@ func (e *encoder) encNix(g *Nix) {
 		e.b = append(e.b, ',')
 	}
 	e.int(`"generations":`, int64(g.Generations))
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encProbes(g *ProbeResult) {
+	e.str(`{"name":`, g.Name)
+	if g.Unit != "" {
+		e.str(`,"unit":`, g.Unit)
+	}
+	if g.Scope != "" {
+		e.str(`,"scope":`, g.Scope)
+	}
+	e.str(`,"kind":`, g.Kind)
+	e.bool(`,"ok":`, g.OK)
+	e.float(`,"latency_seconds":`, g.LatencySeconds, "probes[].latency_seconds")
+	e.time(`,"checked_at":`, g.CheckedAt)
+	if g.Error != "" {
+		e.str(`,"error":`, g.Error)
+	}
+	e.int(`,"streak":`, int64(g.Streak))
 	e.b = append(e.b, '}')
 }

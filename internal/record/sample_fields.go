@@ -6,106 +6,129 @@ package record
 // The fields of a Sample: one per leaf of the struct, named after its Go
 // field path and commented with its path in the line.
 const (
-	FieldKind                       Field = iota // kind
-	FieldV                                       // v
-	FieldTS                                      // ts
-	FieldHost                                    // host
-	FieldSrc                                     // src
-	FieldSeq                                     // seq
-	FieldIntervalSeconds                         // interval_seconds
-	FieldTrigger                                 // trigger
-	FieldCPUCount                                // cpu.count
-	FieldCPUBusyRatio                            // cpu.busy_ratio
-	FieldCPUUserRatio                            // cpu.user_ratio
-	FieldCPUSystemRatio                          // cpu.system_ratio
-	FieldCPUIOWaitRatio                          // cpu.iowait_ratio
-	FieldCPUStealRatio                           // cpu.steal_ratio
-	FieldMemTotalBytes                           // mem.total_bytes
-	FieldMemAvailableBytes                       // mem.available_bytes
-	FieldMemFreeBytes                            // mem.free_bytes
-	FieldMemCachedBytes                          // mem.cached_bytes
-	FieldMemAvailableRatio                       // mem.available_ratio
-	FieldMemTopUnitsUnit                         // mem.top_units[].unit
-	FieldMemTopUnitsScope                        // mem.top_units[].scope
-	FieldMemTopUnitsMemoryBytes                  // mem.top_units[].memory_bytes
-	FieldSwapTotalBytes                          // swap.total_bytes
-	FieldSwapFreeBytes                           // swap.free_bytes
-	FieldSwapUsedRatio                           // swap.used_ratio
-	FieldSwapInPerS                              // swap.in_pages_per_s
-	FieldSwapOutPerS                             // swap.out_pages_per_s
-	FieldLoadLoad1                               // load.load1
-	FieldLoadLoad5                               // load.load5
-	FieldLoadLoad15                              // load.load15
-	FieldLoadLoad1Per                            // load.load1_per_cpu
-	FieldLoadRunnable                            // load.runnable
-	FieldLoadProcesses                           // load.processes
-	FieldPSICPUSomeAvg10Ratio                    // psi.cpu.some.avg10_ratio
-	FieldPSICPUSomeAvg60Ratio                    // psi.cpu.some.avg60_ratio
-	FieldPSICPUSomeAvg300Ratio                   // psi.cpu.some.avg300_ratio
-	FieldPSICPUSomeTotalSeconds                  // psi.cpu.some.total_seconds
-	FieldPSICPUFullAvg10Ratio                    // psi.cpu.full.avg10_ratio
-	FieldPSICPUFullAvg60Ratio                    // psi.cpu.full.avg60_ratio
-	FieldPSICPUFullAvg300Ratio                   // psi.cpu.full.avg300_ratio
-	FieldPSICPUFullTotalSeconds                  // psi.cpu.full.total_seconds
-	FieldPSIMemorySomeAvg10Ratio                 // psi.memory.some.avg10_ratio
-	FieldPSIMemorySomeAvg60Ratio                 // psi.memory.some.avg60_ratio
-	FieldPSIMemorySomeAvg300Ratio                // psi.memory.some.avg300_ratio
-	FieldPSIMemorySomeTotalSeconds               // psi.memory.some.total_seconds
-	FieldPSIMemoryFullAvg10Ratio                 // psi.memory.full.avg10_ratio
-	FieldPSIMemoryFullAvg60Ratio                 // psi.memory.full.avg60_ratio
-	FieldPSIMemoryFullAvg300Ratio                // psi.memory.full.avg300_ratio
-	FieldPSIMemoryFullTotalSeconds               // psi.memory.full.total_seconds
-	FieldPSIIOSomeAvg10Ratio                     // psi.io.some.avg10_ratio
-	FieldPSIIOSomeAvg60Ratio                     // psi.io.some.avg60_ratio
-	FieldPSIIOSomeAvg300Ratio                    // psi.io.some.avg300_ratio
-	FieldPSIIOSomeTotalSeconds                   // psi.io.some.total_seconds
-	FieldPSIIOFullAvg10Ratio                     // psi.io.full.avg10_ratio
-	FieldPSIIOFullAvg60Ratio                     // psi.io.full.avg60_ratio
-	FieldPSIIOFullAvg300Ratio                    // psi.io.full.avg300_ratio
-	FieldPSIIOFullTotalSeconds                   // psi.io.full.total_seconds
-	FieldDisksMountsMount                        // disks.mounts[].mount
-	FieldDisksMountsDevice                       // disks.mounts[].device
-	FieldDisksMountsFSType                       // disks.mounts[].fstype
-	FieldDisksMountsSizeBytes                    // disks.mounts[].size_bytes
-	FieldDisksMountsAvailBytes                   // disks.mounts[].avail_bytes
-	FieldDisksMountsUsedRatio                    // disks.mounts[].used_ratio
-	FieldDisksMountsInodes                       // disks.mounts[].inodes
-	FieldDisksMountsInodesFree                   // disks.mounts[].inodes_free
-	FieldDisksMountsInodesUsedRatio              // disks.mounts[].inodes_used_ratio
-	FieldDisksMountsReadOnly                     // disks.mounts[].read_only
-	FieldDisksMountsHoldsNixStore                // disks.mounts[].holds_nix_store
-	FieldDisksMountsHoldsVarLog                  // disks.mounts[].holds_var_log
-	FieldDisksDevicesDevice                      // disks.devices[].device
-	FieldDisksDevicesReadBytesPerS               // disks.devices[].read_bytes_per_s
-	FieldDisksDevicesWriteBytesPerS              // disks.devices[].write_bytes_per_s
-	FieldDisksDevicesReadsPerS                   // disks.devices[].reads_per_s
-	FieldDisksDevicesWritesPerS                  // disks.devices[].writes_per_s
-	FieldDisksDevicesBusyRatio                   // disks.devices[].busy_ratio
-	FieldNetDefaultRoute                         // net.default_route
-	FieldNetInterfacesName                       // net.interfaces[].name
-	FieldNetInterfacesUp                         // net.interfaces[].up
-	FieldNetInterfacesOperState                  // net.interfaces[].operstate
-	FieldNetInterfacesRxBytesPerS                // net.interfaces[].rx_bytes_per_s
-	FieldNetInterfacesTxBytesPerS                // net.interfaces[].tx_bytes_per_s
-	FieldNetInterfacesRxPacketsPerS              // net.interfaces[].rx_packets_per_s
-	FieldNetInterfacesTxPacketsPerS              // net.interfaces[].tx_packets_per_s
-	FieldNetInterfacesRxErrorsPerS               // net.interfaces[].rx_errors_per_s
-	FieldNetInterfacesTxErrorsPerS               // net.interfaces[].tx_errors_per_s
-	FieldNetInterfacesRxDropsPerS                // net.interfaces[].rx_drops_per_s
-	FieldNetInterfacesTxDropsPerS                // net.interfaces[].tx_drops_per_s
-	FieldUnitsScope                              // units.scope
-	FieldUnitsFailedUnit                         // units.failed[].unit
-	FieldUnitsFailedLoad                         // units.failed[].load
-	FieldUnitsFailedActive                       // units.failed[].active
-	FieldUnitsFailedSub                          // units.failed[].sub
-	FieldUnitsFailedDescription                  // units.failed[].description
-	FieldTempsSensorsSensor                      // temps.sensors[].sensor
-	FieldTempsSensorsLabel                       // temps.sensors[].label
-	FieldTempsSensorsCelsius                     // temps.sensors[].celsius
-	FieldTempsSensorsHighCelsius                 // temps.sensors[].high_celsius
-	FieldTempsSensorsCritCelsius                 // temps.sensors[].crit_celsius
-	FieldNixSystemGeneration                     // nix.system_generation
-	FieldNixGenerations                          // nix.generations
+	FieldKind                             Field = iota // kind
+	FieldV                                             // v
+	FieldTS                                            // ts
+	FieldHost                                          // host
+	FieldSrc                                           // src
+	FieldSeq                                           // seq
+	FieldIntervalSeconds                               // interval_seconds
+	FieldTrigger                                       // trigger
+	FieldCPUCount                                      // cpu.count
+	FieldCPUBusyRatio                                  // cpu.busy_ratio
+	FieldCPUUserRatio                                  // cpu.user_ratio
+	FieldCPUSystemRatio                                // cpu.system_ratio
+	FieldCPUIOWaitRatio                                // cpu.iowait_ratio
+	FieldCPUStealRatio                                 // cpu.steal_ratio
+	FieldMemTotalBytes                                 // mem.total_bytes
+	FieldMemAvailableBytes                             // mem.available_bytes
+	FieldMemFreeBytes                                  // mem.free_bytes
+	FieldMemCachedBytes                                // mem.cached_bytes
+	FieldMemAvailableRatio                             // mem.available_ratio
+	FieldMemTopUnitsUnit                               // mem.top_units[].unit
+	FieldMemTopUnitsScope                              // mem.top_units[].scope
+	FieldMemTopUnitsMemoryBytes                        // mem.top_units[].memory_bytes
+	FieldMemUnitsUnit                                  // mem.units[].unit
+	FieldMemUnitsScope                                 // mem.units[].scope
+	FieldMemUnitsMemoryBytes                           // mem.units[].memory_bytes
+	FieldMemUnitsMaxBytes                              // mem.units[].max_bytes
+	FieldMemUnitsMaxUsedRatio                          // mem.units[].max_used_ratio
+	FieldMemUnitsOOMKills                              // mem.units[].oom_kills
+	FieldMemUnitsPressureSomeAvg10Ratio                // mem.units[].pressure.some.avg10_ratio
+	FieldMemUnitsPressureSomeAvg60Ratio                // mem.units[].pressure.some.avg60_ratio
+	FieldMemUnitsPressureSomeAvg300Ratio               // mem.units[].pressure.some.avg300_ratio
+	FieldMemUnitsPressureSomeTotalSeconds              // mem.units[].pressure.some.total_seconds
+	FieldMemUnitsPressureFullAvg10Ratio                // mem.units[].pressure.full.avg10_ratio
+	FieldMemUnitsPressureFullAvg60Ratio                // mem.units[].pressure.full.avg60_ratio
+	FieldMemUnitsPressureFullAvg300Ratio               // mem.units[].pressure.full.avg300_ratio
+	FieldMemUnitsPressureFullTotalSeconds              // mem.units[].pressure.full.total_seconds
+	FieldSwapTotalBytes                                // swap.total_bytes
+	FieldSwapFreeBytes                                 // swap.free_bytes
+	FieldSwapUsedRatio                                 // swap.used_ratio
+	FieldSwapInPerS                                    // swap.in_pages_per_s
+	FieldSwapOutPerS                                   // swap.out_pages_per_s
+	FieldLoadLoad1                                     // load.load1
+	FieldLoadLoad5                                     // load.load5
+	FieldLoadLoad15                                    // load.load15
+	FieldLoadLoad1Per                                  // load.load1_per_cpu
+	FieldLoadRunnable                                  // load.runnable
+	FieldLoadProcesses                                 // load.processes
+	FieldPSICPUSomeAvg10Ratio                          // psi.cpu.some.avg10_ratio
+	FieldPSICPUSomeAvg60Ratio                          // psi.cpu.some.avg60_ratio
+	FieldPSICPUSomeAvg300Ratio                         // psi.cpu.some.avg300_ratio
+	FieldPSICPUSomeTotalSeconds                        // psi.cpu.some.total_seconds
+	FieldPSICPUFullAvg10Ratio                          // psi.cpu.full.avg10_ratio
+	FieldPSICPUFullAvg60Ratio                          // psi.cpu.full.avg60_ratio
+	FieldPSICPUFullAvg300Ratio                         // psi.cpu.full.avg300_ratio
+	FieldPSICPUFullTotalSeconds                        // psi.cpu.full.total_seconds
+	FieldPSIMemorySomeAvg10Ratio                       // psi.memory.some.avg10_ratio
+	FieldPSIMemorySomeAvg60Ratio                       // psi.memory.some.avg60_ratio
+	FieldPSIMemorySomeAvg300Ratio                      // psi.memory.some.avg300_ratio
+	FieldPSIMemorySomeTotalSeconds                     // psi.memory.some.total_seconds
+	FieldPSIMemoryFullAvg10Ratio                       // psi.memory.full.avg10_ratio
+	FieldPSIMemoryFullAvg60Ratio                       // psi.memory.full.avg60_ratio
+	FieldPSIMemoryFullAvg300Ratio                      // psi.memory.full.avg300_ratio
+	FieldPSIMemoryFullTotalSeconds                     // psi.memory.full.total_seconds
+	FieldPSIIOSomeAvg10Ratio                           // psi.io.some.avg10_ratio
+	FieldPSIIOSomeAvg60Ratio                           // psi.io.some.avg60_ratio
+	FieldPSIIOSomeAvg300Ratio                          // psi.io.some.avg300_ratio
+	FieldPSIIOSomeTotalSeconds                         // psi.io.some.total_seconds
+	FieldPSIIOFullAvg10Ratio                           // psi.io.full.avg10_ratio
+	FieldPSIIOFullAvg60Ratio                           // psi.io.full.avg60_ratio
+	FieldPSIIOFullAvg300Ratio                          // psi.io.full.avg300_ratio
+	FieldPSIIOFullTotalSeconds                         // psi.io.full.total_seconds
+	FieldDisksMountsMount                              // disks.mounts[].mount
+	FieldDisksMountsDevice                             // disks.mounts[].device
+	FieldDisksMountsFSType                             // disks.mounts[].fstype
+	FieldDisksMountsSizeBytes                          // disks.mounts[].size_bytes
+	FieldDisksMountsAvailBytes                         // disks.mounts[].avail_bytes
+	FieldDisksMountsUsedRatio                          // disks.mounts[].used_ratio
+	FieldDisksMountsInodes                             // disks.mounts[].inodes
+	FieldDisksMountsInodesFree                         // disks.mounts[].inodes_free
+	FieldDisksMountsInodesUsedRatio                    // disks.mounts[].inodes_used_ratio
+	FieldDisksMountsReadOnly                           // disks.mounts[].read_only
+	FieldDisksMountsHoldsNixStore                      // disks.mounts[].holds_nix_store
+	FieldDisksMountsHoldsVarLog                        // disks.mounts[].holds_var_log
+	FieldDisksDevicesDevice                            // disks.devices[].device
+	FieldDisksDevicesReadBytesPerS                     // disks.devices[].read_bytes_per_s
+	FieldDisksDevicesWriteBytesPerS                    // disks.devices[].write_bytes_per_s
+	FieldDisksDevicesReadsPerS                         // disks.devices[].reads_per_s
+	FieldDisksDevicesWritesPerS                        // disks.devices[].writes_per_s
+	FieldDisksDevicesBusyRatio                         // disks.devices[].busy_ratio
+	FieldNetDefaultRoute                               // net.default_route
+	FieldNetInterfacesName                             // net.interfaces[].name
+	FieldNetInterfacesUp                               // net.interfaces[].up
+	FieldNetInterfacesOperState                        // net.interfaces[].operstate
+	FieldNetInterfacesRxBytesPerS                      // net.interfaces[].rx_bytes_per_s
+	FieldNetInterfacesTxBytesPerS                      // net.interfaces[].tx_bytes_per_s
+	FieldNetInterfacesRxPacketsPerS                    // net.interfaces[].rx_packets_per_s
+	FieldNetInterfacesTxPacketsPerS                    // net.interfaces[].tx_packets_per_s
+	FieldNetInterfacesRxErrorsPerS                     // net.interfaces[].rx_errors_per_s
+	FieldNetInterfacesTxErrorsPerS                     // net.interfaces[].tx_errors_per_s
+	FieldNetInterfacesRxDropsPerS                      // net.interfaces[].rx_drops_per_s
+	FieldNetInterfacesTxDropsPerS                      // net.interfaces[].tx_drops_per_s
+	FieldUnitsScope                                    // units.scope
+	FieldUnitsFailedUnit                               // units.failed[].unit
+	FieldUnitsFailedLoad                               // units.failed[].load
+	FieldUnitsFailedActive                             // units.failed[].active
+	FieldUnitsFailedSub                                // units.failed[].sub
+	FieldUnitsFailedDescription                        // units.failed[].description
+	FieldTempsSensorsSensor                            // temps.sensors[].sensor
+	FieldTempsSensorsLabel                             // temps.sensors[].label
+	FieldTempsSensorsCelsius                           // temps.sensors[].celsius
+	FieldTempsSensorsHighCelsius                       // temps.sensors[].high_celsius
+	FieldTempsSensorsCritCelsius                       // temps.sensors[].crit_celsius
+	FieldNixSystemGeneration                           // nix.system_generation
+	FieldNixGenerations                                // nix.generations
+	FieldProbesName                                    // probes[].name
+	FieldProbesUnit                                    // probes[].unit
+	FieldProbesScope                                   // probes[].scope
+	FieldProbesKind                                    // probes[].kind
+	FieldProbesOK                                      // probes[].ok
+	FieldProbesLatencySeconds                          // probes[].latency_seconds
+	FieldProbesCheckedAt                               // probes[].checked_at
+	FieldProbesError                                   // probes[].error
+	FieldProbesStreak                                  // probes[].streak
 
 	// NumFields is how many fields a Sample has.
 	NumFields = iota
@@ -135,6 +158,20 @@ var fieldPaths = [NumFields]string{
 	"mem.top_units[].unit",
 	"mem.top_units[].scope",
 	"mem.top_units[].memory_bytes",
+	"mem.units[].unit",
+	"mem.units[].scope",
+	"mem.units[].memory_bytes",
+	"mem.units[].max_bytes",
+	"mem.units[].max_used_ratio",
+	"mem.units[].oom_kills",
+	"mem.units[].pressure.some.avg10_ratio",
+	"mem.units[].pressure.some.avg60_ratio",
+	"mem.units[].pressure.some.avg300_ratio",
+	"mem.units[].pressure.some.total_seconds",
+	"mem.units[].pressure.full.avg10_ratio",
+	"mem.units[].pressure.full.avg60_ratio",
+	"mem.units[].pressure.full.avg300_ratio",
+	"mem.units[].pressure.full.total_seconds",
 	"swap.total_bytes",
 	"swap.free_bytes",
 	"swap.used_ratio",
@@ -213,6 +250,15 @@ var fieldPaths = [NumFields]string{
 	"temps.sensors[].crit_celsius",
 	"nix.system_generation",
 	"nix.generations",
+	"probes[].name",
+	"probes[].unit",
+	"probes[].scope",
+	"probes[].kind",
+	"probes[].ok",
+	"probes[].latency_seconds",
+	"probes[].checked_at",
+	"probes[].error",
+	"probes[].streak",
 }
 
 // topFields are the sample's own fields, outside any group: every
@@ -230,6 +276,21 @@ var listMemTopUnitsSubjects = List{
 	Path: "mem.top_units[]", Key: "unit", NameField: FieldMemTopUnitsUnit,
 	len:  func(s *Sample) int { return len(listMemTopUnits(s)) },
 	name: func(s *Sample, i int) string { return listMemTopUnits(s)[i].Unit },
+}
+
+func listMemUnits(s *Sample) []UnitResources {
+	if s.Mem == nil {
+		return nil
+	}
+	return s.Mem.Units
+}
+
+var listMemUnitsSubjects = List{
+	Path: "mem.units[]", Key: "unit", NameField: FieldMemUnitsUnit,
+	ScopeKey: "scope", ScopeField: FieldMemUnitsScope,
+	scope: func(s *Sample, i int) string { return listMemUnits(s)[i].Scope },
+	len:   func(s *Sample) int { return len(listMemUnits(s)) },
+	name:  func(s *Sample, i int) string { return listMemUnits(s)[i].Unit },
 }
 
 func listDisksMounts(s *Sample) []Mount {
@@ -289,6 +350,16 @@ var listTempsSensorsSubjects = List{
 	Path: "temps.sensors[]", Key: "sensor", NameField: FieldTempsSensorsSensor,
 	len:  func(s *Sample) int { return len(listTempsSensors(s)) },
 	name: func(s *Sample, i int) string { return listTempsSensors(s)[i].Sensor },
+}
+
+func listProbes(s *Sample) []ProbeResult {
+	return s.Probes
+}
+
+var listProbesSubjects = List{
+	Path: "probes[]", Key: "probe", NameField: FieldProbesName,
+	len:  func(s *Sample) int { return len(listProbes(s)) },
+	name: func(s *Sample, i int) string { return listProbes(s)[i].Name },
 }
 
 // metrics are the sample's metrics, in the order of the struct.
@@ -369,6 +440,138 @@ var metrics = [...]Metric{
 		}
 		e := &l[i]
 		return float64(e.MemoryBytes), true
+	}},
+	{Path: "mem.units[].memory_bytes", Field: FieldMemUnitsMemoryBytes, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.MemoryBytes == nil {
+			return 0, false
+		}
+		return float64(*e.MemoryBytes), true
+	}},
+	{Path: "mem.units[].max_bytes", Field: FieldMemUnitsMaxBytes, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.MaxBytes == nil {
+			return 0, false
+		}
+		return float64(*e.MaxBytes), true
+	}},
+	{Path: "mem.units[].max_used_ratio", Field: FieldMemUnitsMaxUsedRatio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.MaxUsedRatio == nil {
+			return 0, false
+		}
+		return *e.MaxUsedRatio, true
+	}},
+	{Path: "mem.units[].oom_kills", Field: FieldMemUnitsOOMKills, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.OOMKills == nil {
+			return 0, false
+		}
+		return float64(*e.OOMKills), true
+	}},
+	{Path: "mem.units[].pressure.some.avg10_ratio", Field: FieldMemUnitsPressureSomeAvg10Ratio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Some == nil {
+			return 0, false
+		}
+		return e.Pressure.Some.Avg10Ratio, true
+	}},
+	{Path: "mem.units[].pressure.some.avg60_ratio", Field: FieldMemUnitsPressureSomeAvg60Ratio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Some == nil {
+			return 0, false
+		}
+		return e.Pressure.Some.Avg60Ratio, true
+	}},
+	{Path: "mem.units[].pressure.some.avg300_ratio", Field: FieldMemUnitsPressureSomeAvg300Ratio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Some == nil {
+			return 0, false
+		}
+		return e.Pressure.Some.Avg300Ratio, true
+	}},
+	{Path: "mem.units[].pressure.some.total_seconds", Field: FieldMemUnitsPressureSomeTotalSeconds, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Some == nil {
+			return 0, false
+		}
+		return e.Pressure.Some.TotalSeconds, true
+	}},
+	{Path: "mem.units[].pressure.full.avg10_ratio", Field: FieldMemUnitsPressureFullAvg10Ratio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Full == nil {
+			return 0, false
+		}
+		return e.Pressure.Full.Avg10Ratio, true
+	}},
+	{Path: "mem.units[].pressure.full.avg60_ratio", Field: FieldMemUnitsPressureFullAvg60Ratio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Full == nil {
+			return 0, false
+		}
+		return e.Pressure.Full.Avg60Ratio, true
+	}},
+	{Path: "mem.units[].pressure.full.avg300_ratio", Field: FieldMemUnitsPressureFullAvg300Ratio, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Full == nil {
+			return 0, false
+		}
+		return e.Pressure.Full.Avg300Ratio, true
+	}},
+	{Path: "mem.units[].pressure.full.total_seconds", Field: FieldMemUnitsPressureFullTotalSeconds, List: &listMemUnitsSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listMemUnits(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Pressure == nil || e.Pressure.Full == nil {
+			return 0, false
+		}
+		return e.Pressure.Full.TotalSeconds, true
 	}},
 	{Path: "swap.total_bytes", Field: FieldSwapTotalBytes, value: func(s *Sample, i int) (float64, bool) {
 		if s.Swap == nil {
@@ -817,5 +1020,29 @@ var metrics = [...]Metric{
 			return 0, false
 		}
 		return float64(s.Nix.Generations), true
+	}},
+	{Path: "probes[].ok", Field: FieldProbesOK, Bool: true, List: &listProbesSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listProbes(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		return b2f(e.OK), true
+	}},
+	{Path: "probes[].latency_seconds", Field: FieldProbesLatencySeconds, List: &listProbesSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listProbes(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		return e.LatencySeconds, true
+	}},
+	{Path: "probes[].streak", Field: FieldProbesStreak, List: &listProbesSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listProbes(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		return float64(e.Streak), true
 	}},
 }

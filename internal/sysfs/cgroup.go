@@ -63,7 +63,7 @@ func (fs *FS) ScanUnitCgroups() int {
 	fs.layout = cgroupLayout{unified: fs.unifiedRoot()}
 	for _, l := range cgroupLayouts {
 		root := filepath.Join(fs.root, l.dir)
-		fs.cgroups = appendServices(fs.cgroups, root, l.file)
+		fs.cgroups = fs.appendServices(fs.cgroups, root, l.file)
 		if len(fs.cgroups) > 0 {
 			fs.layout.memory, fs.layout.v1 = root, l.v1
 			break
@@ -74,9 +74,10 @@ func (fs *FS) ScanUnitCgroups() int {
 		v2 := filepath.Join(fs.root, "fs/cgroup")
 		if b, _ := readSmall(filepath.Join(v2, "cgroup.controllers")); bytes.Contains(b, []byte("memory")) {
 			fs.layout.memory = v2
-		} else {
-			_, err := os.Stat(filepath.Join(v2, "memory/memory.usage_in_bytes"))
-			fs.layout.v1 = err == nil
+		} else if _, err := os.Stat(filepath.Join(v2, "memory/memory.usage_in_bytes")); err == nil {
+			// A v1 memory controller: units found through their
+			// processes read it (v1ByProcesses).
+			fs.layout.memory, fs.layout.v1 = filepath.Join(v2, "memory"), true
 		}
 	}
 	fs.unifiedUnits = nil
@@ -94,14 +95,18 @@ func (fs *FS) ScanUnitCgroups() int {
 }
 
 // appendServices appends the services of the cgroup tree at root that
-// have file (memory.current, or "" for any): those under system.slice, and
-// those of each user manager with scope "user".
-func appendServices(dst []cgroupFile, root, file string) []cgroupFile {
+// have file (memory.current, or "" for any): those under system.slice,
+// those of each user manager with scope "user", and those of the managers
+// WithManagers named, in their scope.
+func (fs *FS) appendServices(dst []cgroupFile, root, file string) []cgroupFile {
 	dst = walkServices(dst, root, "system.slice", "system", file, 0)
 	managers, _ := filepath.Glob(filepath.Join(root, "user.slice", "user-*.slice", "user@*.service"))
 	for _, m := range managers {
 		rel, _ := filepath.Rel(root, m)
 		dst = walkServices(dst, root, rel, "user", file, 0)
+	}
+	for _, m := range fs.managers {
+		dst = walkServices(dst, root, strings.Trim(filepath.Clean(m.Cgroup), "/"), m.Scope, file, 0)
 	}
 	return dst
 }

@@ -32,6 +32,10 @@ type FS struct {
 	unifiedUnits []cgroupFile
 	// watched are the units whose own cgroup files are read (Watch).
 	watched []watchedUnit
+	// managers are further service managers (WithManagers); procRoot
+	// leads from a unit's processes to its v1 memory cgroup (WithProc).
+	managers []Manager
+	procRoot string
 }
 
 // NewFS returns an FS rooted at root ("/sys" on a live system).

@@ -88,6 +88,13 @@ type cgroupLayout struct {
 type watchedUnit struct {
 	cg                             UnitCgroup
 	current, max, events, pressure *proc.File
+	// The limit is read once per Watch (the 10 s rescan): it changes only
+	// when a person sets it (systemctl set-property), and is a quarter of
+	// a sample's reads of the unit.
+	maxBytes uint64
+	hasMax   bool
+	maxErr   error
+	maxRead  bool
 }
 
 // unifiedRoot is the cgroup2 tree: fs/cgroup/unified on a hybrid host,
@@ -120,7 +127,8 @@ func (fs *FS) CgroupCaveat() string {
 	case l.v1:
 		return "hybrid cgroup layout: per-unit memory is the v1 memory controller's memory.usage_in_bytes (kernel memory only with kmem accounting), " +
 			"limits from memory.limit_in_bytes, OOM kills from memory.oom_control; memory.pressure from the unified tree; " +
-			"a unit without a v1 memory cgroup reports pressure only"
+			"a unit without a v1 memory cgroup of its own is found through its processes' when they are alone in it, " +
+			"else it reports pressure only"
 	}
 	return ""
 }
@@ -143,6 +151,7 @@ func (fs *FS) Watch(units []UnitID) {
 		}
 		if w, ok := old[id]; ok && w.cg == cg {
 			delete(old, id)
+			w.maxRead = false
 			fs.watched = append(fs.watched, w)
 			continue
 		}
@@ -165,7 +174,7 @@ func (fs *FS) locate(id UnitID) (UnitCgroup, bool) {
 		cg.Memory = filepath.Join(l.memory, rel)
 	} else if l.unified != "" && l.unified != l.memory {
 		if fs.unifiedUnits == nil {
-			fs.unifiedUnits = appendServices(make([]cgroupFile, 0, 16), l.unified, "")
+			fs.unifiedUnits = fs.appendServices(make([]cgroupFile, 0, 16), l.unified, "")
 		}
 		rel, ok = findUnit(fs.unifiedUnits, id)
 	}
@@ -176,6 +185,9 @@ func (fs *FS) locate(id UnitID) (UnitCgroup, bool) {
 		if _, err := os.Stat(filepath.Join(l.unified, rel)); err == nil {
 			cg.Unified = filepath.Join(l.unified, rel)
 		}
+	}
+	if cg.Memory == "" && cg.Unified != "" {
+		cg.Memory = fs.v1ByProcesses(cg.Unified)
 	}
 	return cg, true
 }
@@ -223,7 +235,8 @@ func (w watchedUnit) close() error {
 }
 
 // UnitResources appends the resources of every watched unit to dst, in
-// the order Watch was given them. A unit whose cgroup is gone (stopped
+// the order Watch was given them; the limit is as read at the last
+// Watch. A unit whose cgroup is gone (stopped
 // since the scan) is left out without an error; a file that does not
 // parse leaves its value out, and the error names the first such file.
 func (fs *FS) UnitResources(dst []UnitResources) ([]UnitResources, error) {
@@ -233,17 +246,21 @@ func (fs *FS) UnitResources(dst []UnitResources) ([]UnitResources, error) {
 			bad = fmt.Errorf("parse %s: %w", f.Path(), err)
 		}
 	}
-	for _, w := range fs.watched {
+	for i := range fs.watched {
+		w := &fs.watched[i]
 		r := UnitResources{UnitID: w.cg.UnitID}
 		var alive bool
-		if b, ok := readAgain(w.current); ok {
+		if b, ok, reopened := readAgain(w.current); ok {
 			alive = true
+			if reopened {
+				w.maxRead = false // a new cgroup: its limit may differ
+			}
 			var err error
 			r.CurrentBytes, err = parseBytes(b)
 			r.HasCurrent = err == nil
 			note(w.current, err)
 		}
-		if b, ok := readAgain(w.pressure); ok {
+		if b, ok, _ := readAgain(w.pressure); ok {
 			alive = true
 			var err error
 			r.Pressure, err = proc.ParsePressure(b)
@@ -251,14 +268,19 @@ func (fs *FS) UnitResources(dst []UnitResources) ([]UnitResources, error) {
 			note(w.pressure, err)
 		}
 		if !alive {
+			w.maxRead = false // stopped: a new start may have a new limit
 			continue
 		}
-		if b, ok := readAgain(w.max); ok {
-			var err error
-			r.MaxBytes, r.HasMax, err = parseLimit(b)
-			note(w.max, err)
+		if !w.maxRead {
+			w.maxRead = true
+			w.maxBytes, w.hasMax, w.maxErr = 0, false, nil
+			if b, ok, _ := readAgain(w.max); ok {
+				w.maxBytes, w.hasMax, w.maxErr = parseLimit(b)
+			}
 		}
-		if b, ok := readAgain(w.events); ok {
+		r.MaxBytes, r.HasMax = w.maxBytes, w.hasMax
+		note(w.max, w.maxErr)
+		if b, ok, _ := readAgain(w.events); ok {
 			var err error
 			r.OOMKills, r.HasOOMKills, err = parseKeyed(b, "oom_kill")
 			note(w.events, err)
@@ -269,18 +291,19 @@ func (fs *FS) UnitResources(dst []UnitResources) ([]UnitResources, error) {
 }
 
 // readAgain reads f, once more after an error: a restarted unit has a new
-// cgroup where the kept-open file's was, and one reopen reads it. It
-// reports false for a nil f or a file that cannot be read (the unit
-// stopped, or PSI is off: EOPNOTSUPP).
-func readAgain(f *proc.File) ([]byte, bool) {
+// cgroup where the kept-open file's was, and one reopen reads it
+// (reopened). It reports false for a nil f or a file that cannot be read
+// (the unit stopped, or PSI is off: EOPNOTSUPP).
+func readAgain(f *proc.File) (b []byte, ok, reopened bool) {
 	if f == nil {
-		return nil, false
+		return nil, false, false
 	}
 	b, err := f.Read()
-	if err != nil {
-		b, err = f.Read()
+	if err == nil {
+		return b, true, false
 	}
-	return b, err == nil
+	b, err = f.Read()
+	return b, err == nil, err == nil
 }
 
 // unlimitedV1 is the smallest memory.limit_in_bytes read as no limit: v1

@@ -1,6 +1,7 @@
 package sysfs
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -254,4 +255,43 @@ func FuzzParseKeyed(f *testing.F) {
 		}
 		t.Fatalf("parseKeyed(%q) found %d on no oom_kill line", b, v)
 	})
+}
+
+// The limit is read at each Watch (the rescan), not every sample: a new
+// MemoryMax= shows from the next rescan. (A restarted unit's new limit is
+// read at once: TestUnitResourcesRealCgroups, on real cgroups, whose
+// removed files cannot be read as a fixture's can.)
+func TestLimitReadAtWatch(t *testing.T) {
+	fs, root := cgroupTree(t, map[string]string{
+		"fs/cgroup/cgroup.controllers":                    "memory\n",
+		"fs/cgroup/system.slice/a.service/memory.current": "10\n",
+		"fs/cgroup/system.slice/a.service/memory.max":     "100\n",
+	})
+	got := watch(t, fs, sys("a.service"))
+	set := func(v string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(root, "fs/cgroup/system.slice/a.service/memory.max"), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	limit := func() uint64 {
+		t.Helper()
+		got, err := fs.UnitResources(nil)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("UnitResources = %+v, %v", got, err)
+		}
+		return got[0].MaxBytes
+	}
+	if got[0].MaxBytes != 100 {
+		t.Fatalf("first read %+v", got)
+	}
+	set("200\n")
+	if l := limit(); l != 100 {
+		t.Errorf("between rescans the limit is %d, want the one read at Watch (100)", l)
+	}
+	fs.ScanUnitCgroups()
+	fs.Watch([]UnitID{sys("a.service")})
+	if l := limit(); l != 200 {
+		t.Errorf("after a Watch the limit is %d, want 200", l)
+	}
 }

@@ -72,22 +72,35 @@ func genLists(w *strings.Builder, t *tree) (map[*node]string, error) {
 		if nameKey == "" {
 			nameKey = ln.f.subject
 		}
-		var nameNode *node
-		for _, n := range ln.sub.nodes {
-			if n.f.json == nameKey && n.f.shape == leaf && n.f.basic == "string" {
-				nameNode = n
-			}
-		}
+		nameNode := stringField(ln.sub, nameKey)
 		if nameNode == nil {
 			return nil, fmt.Errorf("%s: %s: lmn subject names its elements by %q, which is not a string field of %s", ln.f.pos, ln.path, nameKey, ln.f.elem.name)
 		}
 		v := "list" + ln.id + "Subjects"
 		vars[ln] = v
 		fmt.Fprintf(w, "var %s = List{\n\tPath: %q, Key: %q, NameField: Field%s,\n", v, ln.path+"[]", ln.f.subject, nameNode.id)
+		if ln.f.scope != "" {
+			scopeNode := stringField(ln.sub, ln.f.scope)
+			if scopeNode == nil {
+				return nil, fmt.Errorf("%s: %s: lmn scope %q is not a string field of %s", ln.f.pos, ln.path, ln.f.scope, ln.f.elem.name)
+			}
+			fmt.Fprintf(w, "\tScopeKey: %q, ScopeField: Field%s,\n", ln.f.scope, scopeNode.id)
+			fmt.Fprintf(w, "\tscope: func(s *Sample, i int) string { return list%s(s)[i].%s },\n", ln.id, scopeNode.f.goName)
+		}
 		fmt.Fprintf(w, "\tlen:  func(s *Sample) int { return len(list%s(s)) },\n", ln.id)
 		fmt.Fprintf(w, "\tname: func(s *Sample, i int) string { return list%s(s)[i].%s },\n}\n\n", ln.id, nameNode.f.goName)
 	}
 	return vars, nil
+}
+
+// stringField returns the string leaf of in keyed json, or nil.
+func stringField(in *inst, json string) *node {
+	for _, n := range in.nodes {
+		if n.f.json == json && n.f.shape == leaf && n.f.basic == "string" {
+			return n
+		}
+	}
+	return nil
 }
 
 // genMetrics writes the table of metrics: every number and boolean of the

@@ -38,6 +38,7 @@ type field struct {
 	nometric  bool   // lmn:"nometric"
 	subject   string // lmn:"subject=K": list elements are subjects keyed K
 	name      string // lmn:"name=N": the element field naming them (default K)
+	scope     string // lmn:"scope=S": the element field holding their scope, subject key S
 	count     string // lmn:"count=NAME": the list's length is metric NAME
 	embedded  *strct // an embedded struct, whose fields are promoted
 	pos       token.Position
@@ -215,10 +216,12 @@ func (f *field) lmnTag(tag string) error {
 			f.subject = v
 		case k == "name" && v != "":
 			f.name = v
+		case k == "scope" && v != "":
+			f.scope = v
 		case k == "count" && v != "":
 			f.count = v
 		default:
-			return fmt.Errorf("lmn tag %q: want nometric, subject=KEY, name=FIELD or count=NAME", o)
+			return fmt.Errorf("lmn tag %q: want nometric, subject=KEY, name=FIELD, scope=FIELD or count=NAME", o)
 		}
 	}
 	return nil

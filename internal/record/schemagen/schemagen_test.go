@@ -96,8 +96,8 @@ func TestSchemaMistakes(t *testing.T) {
 }
 
 // TestAddFieldEndToEnd does what a person adding fields does: it copies
-// internal/record, adds a top-level string, a list of subjects and an
-// optional number to a group in sample.go, runs the generator and then the
+// internal/record, adds a top-level string, a list of subjects with a scope
+// and an optional number to a group in sample.go, runs the generator and then the
 // copy's own tests, which fill every field of the struct and hold the
 // encoder and decoder to encoding/json, and every metric to a full decode.
 // The names added are ones the real schema does not use.
@@ -118,8 +118,8 @@ func TestAddFieldEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	edit(t, filepath.Join(dir, "sample.go"),
-		"\tNix             *Nix    `json:\"nix,omitempty\"`\n",
-		"\tNix             *Nix    `json:\"nix,omitempty\"`\n\tOrigin string `json:\"origin,omitempty\"`\n\tChecks []Check `json:\"checks,omitempty\" lmn:\"subject=check,name=name\"`\n}\n\ntype Check struct {\n\tName string `json:\"name\"`\n\tOK bool `json:\"ok\"`\n\tLatencySeconds *float64 `json:\"latency_seconds,omitempty\"`\n")
+		"\tProbes []ProbeResult `json:\"probes,omitempty\" lmn:\"subject=probe,name=name\"`\n",
+		"\tProbes []ProbeResult `json:\"probes,omitempty\" lmn:\"subject=probe,name=name\"`\n\tOrigin string `json:\"origin,omitempty\"`\n\tChecks []Check `json:\"checks,omitempty\" lmn:\"subject=check,name=name,scope=scope\"`\n}\n\ntype Check struct {\n\tName string `json:\"name\"`\n\tScope string `json:\"scope\"`\n\tOK bool `json:\"ok\"`\n\tLatencySeconds *float64 `json:\"latency_seconds,omitempty\"`\n")
 	edit(t, filepath.Join(dir, "sample.go"),
 		"\tGenerations      int `json:\"generations\"`\n",
 		"\tGenerations      int `json:\"generations\"`\n\tClosureBytes *uint64 `json:\"closure_bytes,omitempty\"`\n")
