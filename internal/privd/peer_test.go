@@ -72,8 +72,18 @@ func slowChild(sock string) int {
 			}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
-	fmt.Printf("held %d\n", held.Load())
+	// Report once the count has settled: unchanged for a second (a loaded
+	// machine may take a while to connect the last one the server keeps),
+	// or after 15 s whatever it is.
+	n, since := held.Load(), time.Now()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := held.Load(); m != n {
+			n, since = m, time.Now()
+		} else if n > 0 && time.Since(since) >= time.Second {
+			break
+		}
+	}
+	fmt.Printf("held %d\n", n)
 	<-stop
 	return 0
 }
