@@ -22,23 +22,6 @@ import (
 
 var monitCycle = flag.Int("monit-cycle", 30, "Monit's `set daemon` in BenchmarkMonitRestart, in seconds")
 
-// waitStarts waits until the unit's log has n starts.
-func waitStarts(b *testing.B, u testUnit, n int, within time.Duration) []event {
-	b.Helper()
-	for deadline := time.Now().Add(within); ; time.Sleep(5 * time.Millisecond) {
-		var evs []event
-		if _, err := os.Stat(filepath.Join(u.Dir, "starts")); err == nil {
-			evs = u.events(b)
-		}
-		if countEvents(evs, "start") >= n {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s started %d times, want %d within %v", u.Name, countEvents(evs, "start"), n, within)
-		}
-	}
-}
-
 // BenchmarkSystemdRestart: the same crashing unit under systemd's own
 // Restart=on-failure with the default RestartSec= (100 ms): from the
 // unit's exit to its next start, both from its own log.

@@ -123,6 +123,25 @@ func countEvents(evs []event, what string) int {
 	return n
 }
 
+// waitStarts waits until the unit's log has n starts: a heal can be
+// verified (the manager says the unit runs) before the restarted
+// instance's shell has written its start.
+func waitStarts(t testing.TB, u testUnit, n int, within time.Duration) []event {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(5 * time.Millisecond) {
+		var evs []event
+		if _, err := os.Stat(filepath.Join(u.Dir, "starts")); err == nil {
+			evs = u.events(t)
+		}
+		if countEvents(evs, "start") >= n {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s started %d times, want %d within %v", u.Name, countEvents(evs, "start"), n, within)
+		}
+	}
+}
+
 // pipeOpts shapes a pipe over a sandbox.
 type pipeOpts struct {
 	interval string // lmn-collect --interval

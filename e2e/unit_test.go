@@ -78,11 +78,11 @@ func crashAndHeal(t *testing.T, m *sdtest.Manager, o pipeOpts, tier string) {
 	}
 
 	// The sandbox's real state: running again, started twice by now.
+	evs := waitStarts(t, u, 2, 10*time.Second)
 	active, sub, _ := m.State(t, name)
 	if active != "active" || sub != "running" {
 		t.Errorf("%s is %s/%s after the heal; want active/running", name, active, sub)
 	}
-	evs := u.events(t)
 	if countEvents(evs, "start") != 2 || countEvents(evs, "exit") != 1 {
 		t.Errorf("%s's log: %v; want start, exit, start", name, evs)
 	}
@@ -162,7 +162,7 @@ func TestKeepsCrashing(t *testing.T) {
 	}
 	// The real count: the unit was started once by the test and once per
 	// restart lmn issued, never more.
-	starts := countEvents(u.events(t), "start")
+	starts := countEvents(waitStarts(t, u, 1+n, 10*time.Second), "start")
 	if starts != 1+n {
 		t.Errorf("the unit really started %d times; lmn issued %d restarts (+1 initial start)", starts, n)
 	}
