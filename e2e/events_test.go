@@ -315,6 +315,49 @@ func TestLinkEvents(t *testing.T) {
 	p.RequireClean()
 }
 
+// TestCarrierLostEvent: a link that loses its carrier while it stays
+// administratively up, as an Ethernet port does when its cable is pulled.
+// Setting the veth's peer down drops lmnv0's carrier (IFF_LOWER_UP) and
+// leaves its IFF_UP: the rtnetlink event samples it at once with `carrier`
+// false, and interface_down fires; the peer up again resolves it.
+func TestCarrierLostEvent(t *testing.T) {
+	skipShort(t)
+	p, ip := linkPipe(t, writeFile(t, t.TempDir(), "rules.json", linkRules))
+	carrier := func(want bool) func(record.Sample) bool {
+		return func(s record.Sample) bool {
+			i, ok := veth(s)
+			return ok && i.Carrier != nil && *i.Carrier == want
+		}
+	}
+	up := waitSample(t, p, "lmnv0 with a carrier", carrier(true))
+	lost := time.Now()
+	ip("link", "set", "lmnv1", "down")
+	s := waitSample(t, p, "lmnv0 without a carrier", carrier(false))
+	if i, _ := veth(s); !i.Up || s.Trigger != "link" || s.Seq <= up.Seq {
+		t.Errorf("lmnv0 without carrier in sample %d (trigger %q): %+v; want still up, in an event sample", s.Seq, s.Trigger, i)
+	}
+	lines, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down firing", hasIssue(func(is record.Issue) bool {
+		return is.Rule == "interface_down" && is.State == record.StateFiring && is.Subject["interface"] == "lmnv0"
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range lines {
+		if kindOf(c.Raw) == record.KindIssue {
+			t.Logf("peer down to the issue: %v", c.At.Sub(lost).Round(time.Millisecond))
+			break
+		}
+	}
+	ip("link", "set", "lmnv1", "up")
+	if _, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down resolved", hasIssue(func(is record.Issue) bool {
+		return is.Rule == "interface_down" && is.State == record.StateResolved && is.Subject["interface"] == "lmnv0"
+	})); err != nil {
+		t.Fatal(err)
+	}
+	p.Stop(20 * time.Second)
+	p.RequireClean()
+}
+
 // TestOOMKillEvent: a service's process killed by the OOM killer is
 // sampled at once. lmn-collect reads a sysfs root whose cgroup trees are a
 // cgroup the test owns (symbolic links to it), holding

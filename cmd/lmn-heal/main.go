@@ -12,7 +12,9 @@
 // the service manager (systemctl, systemctl --user), and with
 // --alertmanager-url to Alertmanager's API (silences). With --state it keeps
 // breakers, backoff and values to restore in one file between runs.
-// Diagnostics go to stderr.
+// Its clock is the stream's; on a live pipe (stdin not a regular file) it
+// also wakes at a ladder's next deadline when no record comes first
+// (docs/policy.md, Time). Diagnostics go to stderr.
 package main
 
 import (

@@ -90,7 +90,12 @@ func loose() privd.RateLimits {
 // stream builds an input stream: each entry is "offset kind args".
 func stream(t *testing.T, lines ...string) []byte {
 	t.Helper()
-	t0 := time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
+	return streamAt(t, time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC), lines...)
+}
+
+// streamAt is stream with its offsets from t0.
+func streamAt(t *testing.T, t0 time.Time, lines ...string) []byte {
+	t.Helper()
 	var b strings.Builder
 	for _, l := range lines {
 		f := strings.Fields(l)

@@ -66,6 +66,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	// A replayed file is read ahead on a second core.
 	f := record.Filter{In: in, Out: h.out, Handle: h.handle, ReadAhead: cfg.inline}
 	err = f.Run(ctx)
+	h.mu.Lock()
+	h.stopAlarm()
+	h.mu.Unlock()
 	h.wait()
 	if h.am != nil {
 		h.am.close()
@@ -159,9 +162,10 @@ type healer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards eng, lastSave
+	mu       sync.Mutex // guards eng, lastSave, the alarm
 	jobs     sync.WaitGroup
 	lastSave time.Time
+	alarm    alarm // a live pipe's wake-up at the engine's next deadline (alarm.go)
 	// pauseChecked is when the pause file was last looked at (pause.go).
 	pauseChecked time.Time
 }
@@ -214,6 +218,9 @@ func policyActions(p *heal.Policy) []string {
 func (h *healer) handle(line record.Line) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if line.Kind == record.KindSample || line.Kind == record.KindIssue {
+		h.alarm.readAt = time.Now()
+	}
 	if h.cfg.pauseFile != "" && time.Since(h.pauseChecked) >= h.cfg.pauseRecheck {
 		h.pauseLocked()
 	}
@@ -251,6 +258,7 @@ func (h *healer) flushEngine(force bool) error {
 	if h.eng.Dirty() || force || h.cfg.now().Sub(h.lastSave) >= h.cfg.saveEvery {
 		h.save()
 	}
+	h.arm()
 	return nil
 }
 

@@ -109,9 +109,11 @@ type groups struct {
 	lines [6]record.PressureLine
 	disks record.Disks
 	net   record.Net
-	temps record.Temps
-	nix   record.Nix
-	temp  []sysfs.Temp
+	// carrier holds net.interfaces[].carrier, one per interface read.
+	carrier []bool
+	temps   record.Temps
+	nix     record.Nix
+	temp    []sysfs.Temp
 	// unitMem is every service's reading, top the largest of them.
 	unitMem []sysfs.UnitMem
 	top     []record.UnitMemory

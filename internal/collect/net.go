@@ -16,6 +16,10 @@ func (c *Collector) network(dt float64) *record.Net {
 	if !c.cur.netsOK || !c.prev.netsOK {
 		return g
 	}
+	if cap(c.g.carrier) < len(c.cur.nets) {
+		c.g.carrier = make([]bool, len(c.cur.nets))
+	}
+	c.g.carrier = c.g.carrier[:len(c.cur.nets)]
 	for i, d := range c.cur.nets {
 		if d.Name == "lo" {
 			continue
@@ -33,10 +37,16 @@ func (c *Collector) network(dt float64) *record.Net {
 		} else if len(c.warn.active) > 0 {
 			c.warn.fine("link " + d.Name)
 		}
+		var carrier *bool
+		if link.CarrierKnown {
+			c.g.carrier[i] = link.Carrier
+			carrier = &c.g.carrier[i]
+		}
 		g.Interfaces = append(g.Interfaces, record.Interface{
 			Name:          d.Name,
 			Up:            link.Up,
 			OperState:     link.OperState,
+			Carrier:       carrier,
 			RxBytesPerS:   perS(d.RxBytes, p.RxBytes, dt),
 			TxBytesPerS:   perS(d.TxBytes, p.TxBytes, dt),
 			RxPacketsPerS: perS(d.RxPackets, p.RxPackets, dt),

@@ -9,7 +9,7 @@ import (
 
 // Event sources, as --events names them.
 const (
-	SourceUnit  = "unit"  // the service manager's signals: a unit entering or leaving failed
+	SourceUnit  = "unit"  // the service manager's signals: a unit entering or leaving failed, a service leaving active unexpectedly
 	SourcePSI   = "psi"   // pressure stall triggers, the machine's and the watched units'
 	SourceLink  = "link"  // rtnetlink: a link's state or carrier, a default route
 	SourceOOM   = "oom"   // OOM kills in the watched units' cgroups

@@ -184,3 +184,43 @@ func TestNoDefaultRoute(t *testing.T) {
 		"12:00:20 no_default_route  resolved critical",
 	})
 }
+
+// TestInterfaceDownOnCarrier: interface_down judges the carrier, not
+// IFF_UP. eth0 stays administratively up while its cable is pulled: the
+// issue fires on the lost carrier and resolves when it is back; wlan0 is
+// set down (no carrier either) and fires too. A sample from before the
+// carrier field (none on lo0 here) fires nothing.
+func TestInterfaceDownOnCarrier(t *testing.T) {
+	r, err := ParseRules("rules.json", []byte(`{"extend": true, "rules": [
+	  {"name": "interface_down", "enabled": true, "match": ["eth0", "wlan0", "old0"], "for": 2}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(r)
+	yes, no := true, false
+	link := func(i int, eth0 *bool, wlanUp bool) *record.Sample {
+		s := at(time.Duration(i) * 5 * time.Second)
+		wlan := &yes
+		if !wlanUp {
+			wlan = &no
+		}
+		s.Net = &record.Net{DefaultRoute: true, Interfaces: []record.Interface{
+			{Name: "eth0", Up: true, OperState: "up", Carrier: eth0},
+			{Name: "wlan0", Up: wlanUp, OperState: "up", Carrier: wlan},
+			{Name: "old0", Up: false, OperState: "down"},
+		}}
+		return s
+	}
+	var got []string
+	for i, st := range []struct {
+		eth0   *bool
+		wlanUp bool
+	}{{&yes, true}, {&no, true}, {&no, true}, {&yes, false}, {&yes, false}} {
+		got = append(got, feed(e, link(i, st.eth0, st.wlanUp))...)
+	}
+	equalTrace(t, got, []string{
+		"12:00:10 interface_down eth0 firing critical",
+		"12:00:15 interface_down eth0 resolved critical",
+		"12:00:20 interface_down wlan0 firing critical",
+	})
+}

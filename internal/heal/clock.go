@@ -1,6 +1,7 @@
 package heal
 
 import (
+	"container/heap"
 	"fmt"
 	"time"
 )
@@ -11,6 +12,15 @@ import (
 // and heal records do not move it, so a recorded day replays as it ran.
 // It only moves forward, and a record far from the others' time does not
 // move it at all.
+//
+// A deadline (a verification window, a breaker's backoff or retry) that
+// falls between two records is met at its own time: the clock steps to
+// it, and what it starts is stamped with it, whether a live pipe woke for
+// it (Advance) or, replaying a file, the next record took the clock past
+// it. So a replay gives the heal records of the live run, and a live pipe
+// with a 30 s tick acts at a backoff's end, not at the next sample. Only
+// deadlines within maxJump of the latest record are stepped to; later
+// ones are met at the record that reaches them.
 const (
 	// maxAhead is how far past the machine's own clock a record's time
 	// may be.
@@ -45,8 +55,10 @@ type jump struct {
 // that is believable. It returns a *ClockError for a record whose time is
 // refused: ts itself, or the held jump that ts does not confirm.
 func (e *Engine) clock(ts time.Time, line int) error {
+	defer func() { e.recordNow = e.now }()
 	if e.cfg.Wall == nil {
-		e.setNow(ts)
+		e.moveTo(ts)
+		e.started = true
 		return nil
 	}
 	wall := e.cfg.Wall()
@@ -60,8 +72,8 @@ func (e *Engine) clock(ts time.Time, line int) error {
 	if held := e.jump; !held.ts.IsZero() {
 		e.jump = jump{}
 		if d := ts.Sub(held.ts); d > -maxJump && d < maxJump {
-			e.setNow(held.ts)
-			e.setNow(ts)
+			e.moveTo(held.ts)
+			e.moveTo(ts)
 			return nil
 		}
 		e.skewed++
@@ -79,9 +91,81 @@ func (e *Engine) clock(ts time.Time, line int) error {
 		e.jump = jump{ts: ts, line: line}
 		return refused
 	}
-	e.setNow(ts)
+	e.moveTo(ts)
 	return refused
 }
+
+// moveTo moves the clock to t, a record's time, meeting on the way the
+// deadlines before it (catchUp). A deadline at the record's very time is
+// met after the record: what the record says counts within the window.
+func (e *Engine) moveTo(t time.Time) {
+	e.catchUp(t.Add(-1))
+	e.setNow(t)
+}
+
+// catchUp steps the clock to each deadline due by t, in order, and
+// advances what waited for it, as long as the deadline is within maxJump
+// of the latest record's time. Before the first record of a run nothing
+// is stepped to: deadlines from a saved state are met at that record.
+func (e *Engine) catchUp(t time.Time) {
+	if !e.started {
+		return
+	}
+	limit := e.recordNow.Add(maxJump)
+	for {
+		at, ok := e.nextTimer()
+		if !ok || at.After(t) || at.After(limit) {
+			return
+		}
+		if !at.After(e.now) {
+			// Due already (set since the last tick): one tick takes it,
+			// and anything it sets for now; never loop on the same time.
+			e.tick()
+			if at2, ok := e.nextTimer(); ok && !at2.After(e.now) {
+				return
+			}
+			continue
+		}
+		e.setNow(at)
+		e.tick()
+	}
+}
+
+// nextTimer returns the time of the earliest live timer, dropping the
+// stale ones on top of the heap.
+func (e *Engine) nextTimer() (time.Time, bool) {
+	for len(e.timers) > 0 {
+		if e.timers[0].live() {
+			return e.timers[0].at, true
+		}
+		heap.Pop(&e.timers)
+	}
+	return time.Time{}, false
+}
+
+// Next returns the earliest deadline a live pipe should wake for when no
+// record comes first: a timer within maxJump of the latest record's time.
+// false when there is none, or before the first record of the run.
+func (e *Engine) Next() (time.Time, bool) {
+	if !e.started {
+		return time.Time{}, false
+	}
+	at, ok := e.nextTimer()
+	if !ok || at.After(e.recordNow.Add(maxJump)) {
+		return time.Time{}, false
+	}
+	return at, true
+}
+
+// RecordTime returns the clock as the latest sample or issue left it.
+func (e *Engine) RecordTime() time.Time { return e.recordNow }
+
+// Advance is a live pipe's clock between records: now is the latest
+// record's time plus the time since it was read. The deadlines due by now
+// are met at their own times (catchUp); the clock does not move past the
+// last of them, so the next record, or a replay, finds it where a record
+// would have.
+func (e *Engine) Advance(now time.Time) { e.catchUp(now) }
 
 func (e *Engine) setNow(t time.Time) {
 	if t.After(e.now) {

@@ -2,6 +2,7 @@ package heal
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +139,75 @@ func TestAbsurdStateClockRepaired(t *testing.T) {
 	if len(g.jobs) != 1 {
 		t.Errorf("no half-open retry after the repaired cool-down: %s", g.phases())
 	}
+}
+
+// deadlinePolicy restarts a unit, verifies for 10 s, restarts it again
+// when the breaker's backoff (15 s after the first) ends, and gives advice.
+const deadlinePolicy = `{"breaker": {"max_attempts": 3, "window": "30m", "backoff": "15s", "max_backoff": "10m",
+  "cooldown": "30m", "reset_after": "1h", "healthy_uptime": "30s"},
+  "ladders": [{"name": "u", "rules": ["unit_failed"],
+  "steps": [{"actions": [{"action": "restart_unit", "params": {"unit": "{{unit}}"}}], "verify": "10s"},
+            {"actions": [{"action": "restart_unit", "params": {"unit": "{{unit}}"}}], "verify": "10s"}],
+  "advice": "look at {{unit}}"}]}`
+
+// TestDeadlineBetweenRecords: a verification window that ends between
+// two samples 30 s apart is judged at its end, not at the next sample;
+// so is the backoff that holds the next step. Replaying the records
+// (the next sample takes the clock past the deadlines) and a live pipe
+// waking at each deadline (Next, Advance) give the same heal records,
+// stamped with the deadlines. Without the stepping, the replay stamps
+// them at the next sample, 30 s, and the live pipe has nothing to wake
+// for.
+func TestDeadlineBetweenRecords(t *testing.T) {
+	p, err := ParsePolicy("policy.json", []byte(deadlinePolicy), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firing := issueLine(t, t0, "unit_failed", record.StateFiring, record.SeverityWarning, unit("a.service"))
+	later := sampleLine(t, at(t, "30s"))
+	const want = "1:restart_unit:planned 1:restart_unit:verified:not_recovered 2:restart_unit:planned 2:restart_unit:verified:not_recovered 3:advise:advised"
+	stamps := func(h *harness) []string {
+		var out []string
+		for _, r := range h.recs {
+			out = append(out, r.TS.Sub(t0).String())
+		}
+		return out
+	}
+
+	replay := newHarness(t, p, true)
+	replay.observe(sampleLine(t, t0))
+	replay.observe(firing)
+	replay.want("1:restart_unit:planned")
+	replay.observe(later)
+	replay.want(want)
+
+	live := newHarness(t, p, true)
+	live.observe(sampleLine(t, t0))
+	live.observe(firing)
+	var woke []string
+	for {
+		next, ok := live.e.Next()
+		if !ok {
+			break
+		}
+		if next.After(at(t, "30s")) {
+			t.Fatalf("a deadline at %v, after the next sample", next)
+		}
+		woke = append(woke, next.Sub(t0).String())
+		live.e.Advance(next) // the wake-up, exactly at the deadline
+		live.drain()
+		if !live.e.Now().Equal(next) {
+			t.Fatalf("clock %v after Advance(%v)", live.e.Now(), next)
+		}
+	}
+	live.want(want)
+	live.observe(later)
+	live.want(want)
+	if got, want := stamps(live), stamps(replay); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("live records at %v, replayed at %v", got, want)
+	}
+	if got := strings.Join(stamps(replay), " "); got != "0s 10s 15s 25s 25s" {
+		t.Errorf("records at %v, want 0s 10s 15s 25s 25s: the windows end at 10s and 25s, the backoff at 15s", got)
+	}
+	t.Logf("woke at %v; records at %v", woke, stamps(live))
 }

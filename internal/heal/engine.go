@@ -88,6 +88,7 @@ type Engine struct {
 	cfg         Config
 	now         time.Time
 	started     bool      // a sample or issue moved the clock in this run
+	recordNow   time.Time // the clock as the latest sample or issue left it
 	jump        jump      // a far step of the clock waiting for the next record
 	lastWall    time.Time // Config.Wall at the latest sample or issue
 	skewed      int       // records whose time was refused

@@ -203,9 +203,14 @@ type Net struct {
 
 // Interface is one network interface, from /sys/class/net and /proc/net/dev.
 type Interface struct {
-	Name          string  `json:"name"`
-	Up            bool    `json:"up"`
-	OperState     string  `json:"operstate"`
+	Name      string `json:"name"`
+	Up        bool   `json:"up"`
+	OperState string `json:"operstate"`
+	// Carrier is the physical link (<sys-root>/class/net/NAME/carrier,
+	// IFF_LOWER_UP): false when the interface is down, by its
+	// administrator or a lost carrier (a pulled cable, a peer gone) while
+	// Up stays true; absent when the kernel does not say.
+	Carrier       *bool   `json:"carrier,omitempty"`
 	RxBytesPerS   float64 `json:"rx_bytes_per_s"`
 	TxBytesPerS   float64 `json:"tx_bytes_per_s"`
 	RxPacketsPerS float64 `json:"rx_packets_per_s"`

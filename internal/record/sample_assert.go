@@ -104,6 +104,7 @@ var (
 		Name          string
 		Up            bool
 		OperState     string
+		Carrier       *bool
 		RxBytesPerS   float64
 		TxBytesPerS   float64
 		RxPacketsPerS float64

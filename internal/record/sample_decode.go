@@ -391,6 +391,8 @@ func (d *sampleDecoder) decNetInterfaces(g *Interface, k []byte) error {
 		return d.boolF(FieldNetInterfacesUp, &g.Up)
 	case "operstate":
 		return d.stringF(FieldNetInterfacesOperState, &g.OperState)
+	case "carrier":
+		return decodeOpt(d, FieldNetInterfacesCarrier, &g.Carrier, d.boolF)
 	case "rx_bytes_per_s":
 		return d.floatF(FieldNetInterfacesRxBytesPerS, &g.RxBytesPerS)
 	case "tx_bytes_per_s":

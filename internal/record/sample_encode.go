@@ -397,6 +397,9 @@ func (e *encoder) encNetInterfaces(g *Interface) {
 	e.str(`{"name":`, g.Name)
 	e.bool(`,"up":`, g.Up)
 	e.str(`,"operstate":`, g.OperState)
+	if g.Carrier != nil {
+		e.bool(`,"carrier":`, *g.Carrier)
+	}
 	e.float(`,"rx_bytes_per_s":`, g.RxBytesPerS, "net.interfaces[].rx_bytes_per_s")
 	e.float(`,"tx_bytes_per_s":`, g.TxBytesPerS, "net.interfaces[].tx_bytes_per_s")
 	e.float(`,"rx_packets_per_s":`, g.RxPacketsPerS, "net.interfaces[].rx_packets_per_s")

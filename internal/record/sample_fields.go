@@ -99,6 +99,7 @@ const (
 	FieldNetInterfacesName                             // net.interfaces[].name
 	FieldNetInterfacesUp                               // net.interfaces[].up
 	FieldNetInterfacesOperState                        // net.interfaces[].operstate
+	FieldNetInterfacesCarrier                          // net.interfaces[].carrier
 	FieldNetInterfacesRxBytesPerS                      // net.interfaces[].rx_bytes_per_s
 	FieldNetInterfacesTxBytesPerS                      // net.interfaces[].tx_bytes_per_s
 	FieldNetInterfacesRxPacketsPerS                    // net.interfaces[].rx_packets_per_s
@@ -229,6 +230,7 @@ var fieldPaths = [NumFields]string{
 	"net.interfaces[].name",
 	"net.interfaces[].up",
 	"net.interfaces[].operstate",
+	"net.interfaces[].carrier",
 	"net.interfaces[].rx_bytes_per_s",
 	"net.interfaces[].tx_bytes_per_s",
 	"net.interfaces[].rx_packets_per_s",
@@ -908,6 +910,17 @@ var metrics = [...]Metric{
 		}
 		e := &l[i]
 		return b2f(e.Up), true
+	}},
+	{Path: "net.interfaces[].carrier", Field: FieldNetInterfacesCarrier, Bool: true, List: &listNetInterfacesSubjects, value: func(s *Sample, i int) (float64, bool) {
+		l := listNetInterfaces(s)
+		if i < 0 || i >= len(l) {
+			return 0, false
+		}
+		e := &l[i]
+		if e.Carrier == nil {
+			return 0, false
+		}
+		return b2f(*e.Carrier), true
 	}},
 	{Path: "net.interfaces[].rx_bytes_per_s", Field: FieldNetInterfacesRxBytesPerS, List: &listNetInterfacesSubjects, value: func(s *Sample, i int) (float64, bool) {
 		l := listNetInterfaces(s)

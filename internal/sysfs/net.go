@@ -2,8 +2,11 @@ package sysfs
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lmn-heal/lmn/internal/proc"
 )
@@ -12,11 +15,17 @@ import (
 type Link struct {
 	Up        bool   // administratively up (IFF_UP in flags)
 	OperState string // operstate: "up", "down", "dormant", "unknown", …
+	// Carrier is the physical link (the carrier file, what rtnetlink
+	// reports as IFF_LOWER_UP): false for an interface that is down,
+	// whether by its administrator or a pulled cable, while IFF_UP stays
+	// set in the second case. CarrierKnown is false when the kernel does
+	// not say.
+	Carrier, CarrierKnown bool
 }
 
 type linkFiles struct {
-	flags, operstate *proc.File
-	seen             bool
+	flags, operstate, carrier *proc.File
+	seen                      bool
 }
 
 const iffUp = 0x1
@@ -30,6 +39,7 @@ func (fs *FS) Link(name string) (Link, error) {
 		l = &linkFiles{
 			flags:     proc.NewAttr(filepath.Join(dir, "flags")),
 			operstate: proc.NewAttr(filepath.Join(dir, "operstate")),
+			carrier:   proc.NewAttr(filepath.Join(dir, "carrier")),
 		}
 		fs.links[name] = l
 	}
@@ -46,7 +56,32 @@ func (fs *FS) Link(name string) (Link, error) {
 	if err != nil {
 		return Link{}, err
 	}
-	return Link{Up: flags&iffUp != 0, OperState: internOperState(bytes.TrimSpace(b))}, nil
+	link := Link{Up: flags&iffUp != 0, OperState: internOperState(bytes.TrimSpace(b)), CarrierKnown: true}
+	if link.Up {
+		link.Carrier, link.CarrierKnown = l.readCarrier()
+	}
+	return link, nil
+}
+
+// readCarrier reads the carrier file of an interface that is up; known is
+// false when it says nothing readable. The kernel refuses the read
+// (EINVAL) of an interface that is not running: one that went down since
+// its flags were read.
+func (l *linkFiles) readCarrier() (carrier, known bool) {
+	b, err := l.carrier.Read()
+	switch {
+	case errors.Is(err, unix.EINVAL):
+		return false, true
+	case err != nil:
+		return false, false
+	}
+	switch string(bytes.TrimSpace(b)) {
+	case "1":
+		return true, true
+	case "0":
+		return false, true
+	}
+	return false, false
 }
 
 // ForgetLinks closes the files of interfaces not read by Link since the
@@ -56,6 +91,7 @@ func (fs *FS) ForgetLinks() {
 		if !l.seen {
 			l.flags.Close()
 			l.operstate.Close()
+			l.carrier.Close()
 			delete(fs.links, name)
 			continue
 		}

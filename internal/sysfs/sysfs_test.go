@@ -24,9 +24,9 @@ func TestLink(t *testing.T) {
 		name string
 		want Link
 	}{
-		{"eth0", Link{Up: true, OperState: "up"}},
-		{"ifb0", Link{Up: false, OperState: "down"}},
-		{"wlan0", Link{Up: true, OperState: "dormant"}},
+		{"eth0", Link{Up: true, OperState: "up", Carrier: true, CarrierKnown: true}},
+		{"ifb0", Link{Up: false, OperState: "down", CarrierKnown: true}}, // down: no carrier, the file not read
+		{"wlan0", Link{Up: true, OperState: "dormant", Carrier: true, CarrierKnown: true}},
 	} {
 		got, err := s.Link(tc.name)
 		if err != nil || got != tc.want {
@@ -136,6 +136,9 @@ func TestRealSys(t *testing.T) {
 		if l.OperState == "" {
 			t.Errorf("Link(%s): empty operstate", e.Name())
 		}
+		if !l.CarrierKnown || (!l.Up && l.Carrier) || (l.OperState == "up" && !l.Carrier) {
+			t.Errorf("Link(%s) = %+v: carrier unknown, or against its state", e.Name(), l)
+		}
 	}
 	s.ScanTemps()
 	if _, err := s.Temps(nil); err != nil {
@@ -199,4 +202,40 @@ func FuzzParseFlags(f *testing.F) {
 			t.Errorf("parseFlags(%q) = %#x; strconv: %#x, %v", b, got, want, serr)
 		}
 	})
+}
+
+// TestLinkCarrier: an interface that is up with its carrier lost (a
+// pulled cable, a veth whose peer went down) says so; one whose carrier
+// file is missing or unreadable leaves it unknown. The real kernel's
+// EINVAL for a down interface is read in TestRealSys.
+func TestLinkCarrier(t *testing.T) {
+	root := t.TempDir()
+	for name, files := range map[string][3]string{
+		"lost0":    {"0x1003\n", "lowerlayerdown\n", "0\n"},
+		"nofile0":  {"0x1003\n", "up\n", ""},
+		"garbage0": {"0x1003\n", "up\n", "yes\n"},
+	} {
+		dir := filepath.Join(root, "class", "net", name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i, f := range []string{"flags", "operstate", "carrier"} {
+			if files[i] != "" {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte(files[i]), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	s := NewFS(root)
+	t.Cleanup(func() { s.Close() })
+	for name, want := range map[string]Link{
+		"lost0":    {Up: true, OperState: "lowerlayerdown", Carrier: false, CarrierKnown: true},
+		"nofile0":  {Up: true, OperState: "up"},
+		"garbage0": {Up: true, OperState: "up"},
+	} {
+		if got, err := s.Link(name); err != nil || got != want {
+			t.Errorf("Link(%s) = %+v, %v; want %+v", name, got, err, want)
+		}
+	}
 }

@@ -201,14 +201,16 @@ func TestSubscribeBus(t *testing.T) {
 		iface: "org.freedesktop.DBus", member: "GetId"}); err != nil {
 		t.Fatal(err)
 	}
+	emit(t, fake, signalMsg(le, 999, managerPath, managerIface, "JobNew", "uos", jobNew(le, 7, "lmn-crash@x.service")))
 	emit(t, fake, changed(1000, "failed"))
 	emit(t, fake, signalMsg(le, 1001, managerPath, managerIface, "JobRemoved", "uoss",
 		jobRemoved(le, 7, "lmn-crash@x.service", "failed")))
 	emit(t, fake, signalMsg(le, 1002, "/org/freedesktop/systemd1/job/7", propsIface, "PropertiesChanged", "sa{sv}as",
 		propertiesChanged(le, unitIface, map[string]string{"ActiveState": "outside the unit path"})))
 	want := []Signal{
+		{Kind: JobNew, Unit: "lmn-crash@x.service", Job: 7},
 		{Kind: UnitChanged, Unit: "lmn-crash@x.service", ActiveState: "failed"},
-		{Kind: JobRemoved, Unit: "lmn-crash@x.service", Result: "failed"},
+		{Kind: JobRemoved, Unit: "lmn-crash@x.service", Job: 7, Result: "failed"},
 	}
 	for i, w := range want {
 		select {

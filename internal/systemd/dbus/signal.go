@@ -9,6 +9,9 @@ import (
 
 // Kinds of Signal.
 const (
+	// JobNew is Manager.JobNew: a job was queued for a unit (a start,
+	// stop or restart someone asked for, or one a dependency pulled in).
+	JobNew = "JobNew"
 	// JobRemoved is Manager.JobRemoved: a job finished, with its result.
 	JobRemoved = "JobRemoved"
 	// UnitChanged is PropertiesChanged of a unit's
@@ -18,8 +21,12 @@ const (
 
 // Signal is one of the manager's signals about a unit.
 type Signal struct {
-	Kind string // JobRemoved or UnitChanged
+	Kind string // JobNew, JobRemoved or UnitChanged
 	Unit string // the unit's name, "nginx.service"
+	// Job is JobNew's and JobRemoved's job id, and for UnitChanged the
+	// id of the unit's pending job when the signal carries its Job
+	// property (0: none).
+	Job uint32
 	// Result is JobRemoved's: done, canceled, timeout, failed, dependency
 	// or skipped.
 	Result string
@@ -41,14 +48,15 @@ const (
 // manager's private socket needs none: it sends its signals to every
 // connection there.
 var matchRules = []string{
+	"type='signal',sender='" + manager + "',interface='" + managerIface + "',member='JobNew'",
 	"type='signal',sender='" + manager + "',interface='" + managerIface + "',member='JobRemoved'",
 	"type='signal',sender='" + manager + "',interface='" + propsIface + "',member='PropertiesChanged',path_namespace='" + unitPathSpace + "'",
 }
 
 // Subscribe asks the manager to send its unit and job signals
 // (Manager.Subscribe: without it, a manager on a bus sends none) and, on a
-// bus, the bus to route them here (AddMatch), then passes every JobRemoved
-// and unit PropertiesChanged signal to fn. fn runs on the connection's
+// bus, the bus to route them here (AddMatch), then passes every JobNew,
+// JobRemoved and unit PropertiesChanged signal to fn. fn runs on the connection's
 // reading goroutine: it must return quickly, and replies wait for it.
 // Signals stop when the connection does (see Done).
 func (c *Conn) Subscribe(ctx context.Context, fn func(Signal)) error {
@@ -79,17 +87,21 @@ func decodeSignal(m *message) (s Signal, ok bool) {
 	}
 	d := &decoder{b: m.body, order: m.order}
 	switch {
-	case m.iface == managerIface && m.member == "JobRemoved" && m.sig == "uoss":
-		d.uint32()
+	case m.iface == managerIface && m.member == "JobNew" && m.sig == "uos":
+		s = Signal{Kind: JobNew, Job: d.uint32()}
 		d.string() // the job's path
-		s = Signal{Kind: JobRemoved, Unit: d.string(), Result: d.string()}
+		s.Unit = d.string()
+	case m.iface == managerIface && m.member == "JobRemoved" && m.sig == "uoss":
+		s = Signal{Kind: JobRemoved, Job: d.uint32()}
+		d.string() // the job's path
+		s.Unit, s.Result = d.string(), d.string()
 	case m.iface == propsIface && m.member == "PropertiesChanged" && m.sig == "sa{sv}as":
 		name, ok := UnitName(m.path)
 		if !ok || d.string() != unitIface {
 			return Signal{}, false
 		}
 		s = Signal{Kind: UnitChanged, Unit: name}
-		s.ActiveState, s.SubState = d.states()
+		d.states(&s)
 		d.skipOne("as", 1) // invalidated properties
 	default:
 		return Signal{}, false
@@ -101,23 +113,26 @@ func decodeSignal(m *message) (s Signal, ok bool) {
 }
 
 // states reads the changed properties of a PropertiesChanged, a{sv},
-// keeping ActiveState and SubState.
-func (d *decoder) states() (active, sub string) {
+// into s: ActiveState, SubState and the id of Job, (uo).
+func (d *decoder) states(s *Signal) {
 	end := d.arrayStart(8)
 	for d.err == nil && d.off < end {
 		d.align(8)
 		key, sig := d.string(), d.signature()
 		switch {
 		case key == "ActiveState" && sig == "s":
-			active = d.string()
+			s.ActiveState = d.string()
 		case key == "SubState" && sig == "s":
-			sub = d.string()
+			s.SubState = d.string()
+		case key == "Job" && sig == "(uo)":
+			d.align(8)
+			s.Job = d.uint32()
+			d.string() // the job's path, "/" with none
 		default:
 			d.skipOne(sig, 2)
 		}
 	}
 	d.arrayEnd(end)
-	return active, sub
 }
 
 // UnitName returns the name of the unit whose object path is path

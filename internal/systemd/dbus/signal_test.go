@@ -32,9 +32,15 @@ func jobRemoved(order binary.ByteOrder, id uint32, unit, result string) []byte {
 	return w.u32(id).str(fmt.Sprintf("/org/freedesktop/systemd1/job/%d", id)).str(unit).str(result).b
 }
 
+// jobNew is the body of Manager.JobNew (uos).
+func jobNew(order binary.ByteOrder, id uint32, unit string) []byte {
+	w := &wb{order: order}
+	return w.u32(id).str(fmt.Sprintf("/org/freedesktop/systemd1/job/%d", id)).str(unit).b
+}
+
 // propertiesChanged is the body of PropertiesChanged (sa{sv}as) as systemd
-// sends it for a unit: string properties, a few of other types, and
-// invalidated names.
+// sends it for a unit: string properties, a few of other types (the Job
+// property's id is props["Job"], 0 without), and invalidated names.
 func propertiesChanged(order binary.ByteOrder, iface string, props map[string]string, invalidated ...string) []byte {
 	w := &wb{order: order}
 	w.str(iface)
@@ -54,7 +60,15 @@ func propertiesChanged(order binary.ByteOrder, iface string, props map[string]st
 	}
 	entry("Conditions", "a(sbbsi)", func() { w.u32(0).pad(8) })
 	entry("CanStart", "b", func() { w.u32(1) })
-	entry("Job", "(uo)", func() { w.pad(8).u32(0).str("/") })
+	entry("Job", "(uo)", func() {
+		var id uint32
+		fmt.Sscan(props["Job"], &id)
+		path := "/"
+		if id != 0 {
+			path = fmt.Sprintf("/org/freedesktop/systemd1/job/%d", id)
+		}
+		w.pad(8).u32(id).str(path)
+	})
 	w.order.PutUint32(w.b[lenAt:], uint32(len(w.b)-start))
 	w.u32(0)
 	alen := len(w.b) - 4
@@ -77,7 +91,15 @@ func TestDecodeSignals(t *testing.T) {
 		}{
 			{"job removed", signalMsg(order, 3, "/org/freedesktop/systemd1", managerIface, "JobRemoved", "uoss",
 				jobRemoved(order, 41, "lmn-crash@x.service", "failed")),
-				Signal{Kind: JobRemoved, Unit: "lmn-crash@x.service", Result: "failed"}, true},
+				Signal{Kind: JobRemoved, Unit: "lmn-crash@x.service", Job: 41, Result: "failed"}, true},
+			{"job new", signalMsg(order, 3, "/org/freedesktop/systemd1", managerIface, "JobNew", "uos",
+				jobNew(order, 42, "lmn-crash@x.service")),
+				Signal{Kind: JobNew, Unit: "lmn-crash@x.service", Job: 42}, true},
+			{"stopping by a job", signalMsg(order, 4, crashPath, propsIface, "PropertiesChanged", "sa{sv}as",
+				propertiesChanged(order, unitIface, map[string]string{"ActiveState": "deactivating", "SubState": "stop-sigterm", "Job": "42"})),
+				Signal{Kind: UnitChanged, Unit: "lmn-crash@x.service", Job: 42, ActiveState: "deactivating", SubState: "stop-sigterm"}, true},
+			{"job new, wrong signature", signalMsg(order, 3, "/org/freedesktop/systemd1", managerIface, "JobNew", "uoss",
+				jobRemoved(order, 42, "lmn-crash@x.service", "done")), Signal{}, false},
 			{"unit failed", signalMsg(order, 4, crashPath, propsIface, "PropertiesChanged", "sa{sv}as",
 				propertiesChanged(order, unitIface, map[string]string{"ActiveState": "failed", "SubState": "failed", "Description": "ü"}, "Names")),
 				Signal{Kind: UnitChanged, Unit: "lmn-crash@x.service", ActiveState: "failed", SubState: "failed"}, true},
@@ -185,13 +207,16 @@ func FuzzDecodeSignal(f *testing.F) {
 	f.Add(signalMsg(le, 4, crashPath, propsIface, "PropertiesChanged", "sa{sv}as",
 		propertiesChanged(le, unitIface, map[string]string{"ActiveState": "failed", "SubState": "failed"}, "Names")))
 	f.Add(signalMsg(le, 4, crashPath, propsIface, "PropertiesChanged", "sa{sv}as", propertiesChanged(le, unitIface, nil)))
+	f.Add(signalMsg(le, 5, "/org/freedesktop/systemd1", managerIface, "JobNew", "uos", jobNew(le, 7, "a.service")))
+	f.Add(signalMsg(binary.BigEndian, 6, crashPath, propsIface, "PropertiesChanged", "sa{sv}as",
+		propertiesChanged(binary.BigEndian, unitIface, map[string]string{"ActiveState": "deactivating", "Job": "7"})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := decodeMessage(b)
 		if err != nil {
 			return
 		}
 		s, ok := decodeSignal(m)
-		if ok && (s.Unit == "" || (s.Kind != JobRemoved && s.Kind != UnitChanged)) {
+		if ok && (s.Unit == "" || (s.Kind != JobNew && s.Kind != JobRemoved && s.Kind != UnitChanged)) {
 			t.Fatalf("accepted %+v", s)
 		}
 	})
