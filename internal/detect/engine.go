@@ -78,6 +78,14 @@ type subject struct {
 	// the subject's previous sample.
 	Note string   `json:"note,omitempty"`
 	Last *float64 `json:"last,omitempty"`
+	// Of a generation rule (generation.go): Baseline is what failed
+	// before the change judged, Failures what fails now (the watch) or
+	// what the change added (a verdict); Running and Generation are what
+	// ran at the latest sample (the watch).
+	Baseline   []string `json:"baseline,omitempty"`
+	Failures   []string `json:"failures,omitempty"`
+	Running    string   `json:"running,omitempty"`
+	Generation int      `json:"generation,omitempty"`
 
 	sums fitSums // the trend fit's sums over Points but the last (not saved)
 }
@@ -140,6 +148,8 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 			e.probes(i, s)
 		case KindIncrease:
 			e.increase(i, s)
+		case KindGeneration:
+			e.generation(i, s)
 		}
 		e.quiet(i, ts)
 	}
@@ -302,6 +312,8 @@ func (e *Engine) describe(r *rule, st *subject, v *vars) {
 		v.unit, v.interval = "seconds", st.Clear
 	case KindProbe:
 		v.subject, v.scope, v.unit, v.err = probeText(st.Subject), st.Subject["scope"], "", st.Note
+	case KindGeneration:
+		v.subject, v.unit, v.err = generationText(st.Subject), "", st.Note
 	default:
 		if r.list != nil {
 			v.subject, v.scope = st.Subject[r.list.Key], st.Subject[r.list.ScopeKey]

@@ -24,6 +24,7 @@ const (
 	KindAbsence    = "absence"
 	KindProbe      = "probe"
 	KindIncrease   = "increase"
+	KindGeneration = "generation"
 )
 
 // File is a rules file. With Extend false its rules replace the built-in
@@ -92,6 +93,11 @@ type Rule struct {
 	// results in a row resolve its issue.
 	ProbeKinds   []string `json:"probe_kinds,omitempty"`
 	ResolveAfter int      `json:"resolve_after,omitempty"`
+
+	// Settle is how long a generation rule waits after what runs changed
+	// before it judges the change (generation.go); match then names the
+	// critical units and probes.
+	Settle config.Duration `json:"settle,omitzero"`
 
 	// For is how long the condition must hold before firing; for a probe
 	// rule, how many failed results in a row.

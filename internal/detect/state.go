@@ -118,6 +118,8 @@ func fitsKind(r *rule, s *subject) bool {
 		return s.Name == "" && len(s.Points) == 0
 	case KindProbe:
 		return s.Subject["probe"] != "" && s.Name == probeKey(s.Subject) && len(s.Points) == 0
+	case KindGeneration:
+		return (s.Name == watchKey && len(s.Subject) == 0 || s.Name != "" && s.Name == s.Subject["system"]) && len(s.Points) == 0
 	}
 	if r.list == nil {
 		return s.Name == "" && len(s.Subject) == 0
