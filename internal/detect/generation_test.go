@@ -8,7 +8,9 @@ import (
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
-func storePath(n int) string { return "/nix/store/" + strings.Repeat(string(rune('a'+n)), 32) + "-nixos-system" }
+func storePath(n int) string {
+	return "/nix/store/" + strings.Repeat(string(rune('a'+n)), 32) + "-nixos-system"
+}
 
 // running is a sample at t0+d of a machine running generation n (0: a
 // system outside the profile), with the failed system units and failing
@@ -171,8 +173,8 @@ func TestGenerationState(t *testing.T) {
 func TestGenerationRuleConfig(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"extend":true,"rules":[{"name":"generation_unhealthy","settle":"-1s"}]}`: "rules[0].settle: negative",
-		`{"extend":true,"rules":[{"name":"generation_unhealthy","for":"1m"}]}`:    "rules[0].for: a generation rule waits its settle window",
-		`{"extend":true,"rules":[{"name":"generation_unhealthy","metric":"x"}]}`:  "rules[0].metric: not used by a generation rule",
+		`{"extend":true,"rules":[{"name":"generation_unhealthy","for":"1m"}]}`:     "rules[0].for: a generation rule waits its settle window",
+		`{"extend":true,"rules":[{"name":"generation_unhealthy","metric":"x"}]}`:   "rules[0].metric: not used by a generation rule",
 	} {
 		_, err := ParseRules("r.json", []byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
