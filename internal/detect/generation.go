@@ -127,6 +127,7 @@ func (e *Engine) judge(i int, st *subject, cur string, failing []string, ts time
 	case st.Pending && ts.Sub(st.PendingSince.Time) >= r.Settle.D():
 		st.Pending = false
 		if len(added) == 0 {
+			st.Since = st.PendingSince
 			st.Note = "healthy " + r.Settle.String() + " after the switch: nothing fails that did not before"
 			e.emit(i, st, record.StateResolved, ts)
 			delete(e.states[i], st.Name)
