@@ -44,6 +44,9 @@ const minStale = 15 * time.Second
 // Gate judges the model at now (the wall clock: only freshness uses it).
 func (m *Model) Gate(now time.Time) Gate {
 	checks := []GateCheck{m.gateStream(now), m.gateDetect()}
+	if c, ok := m.judging.check(now); ok {
+		checks = append(checks, c)
+	}
 	checks = append(checks, m.gateIssues()...)
 	g := Gate{Green: true, Checks: checks}
 	for _, c := range checks {
@@ -89,4 +92,47 @@ func (m *Model) gateIssues() []GateCheck {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Detail < out[j].Detail })
 	return out
+}
+
+// judging follows a change of the running system the stream showed
+// (nix.current_system) until lmn-detect's generation_unhealthy says
+// something about it: its verdict comes at the end of its settle window,
+// resolved (healthy) or firing. Until then the gate is not green: a
+// deploy tool that asks right after its switch waits for the judgement,
+// not for the old generation's health. A change made before lmn-dash
+// started reading is not waited for.
+type judging struct {
+	running string // nix.current_system of the latest sample
+	system  string // the changed-to system without a verdict yet; "" when none
+	gen     int
+	since   time.Time
+}
+
+func (j *judging) sample(s *record.Sample) {
+	if s.Nix == nil || s.Nix.CurrentSystem == "" {
+		return
+	}
+	if cur := s.Nix.CurrentSystem; j.running != "" && cur != j.running {
+		j.system, j.gen, j.since = cur, s.Nix.CurrentGeneration, s.TS.Time
+	}
+	j.running = s.Nix.CurrentSystem
+}
+
+func (j *judging) issue(is *record.Issue) {
+	if is.Rule == record.RuleGenerationUnhealthy && j.system != "" && is.Subject["system"] == j.system {
+		j.system = ""
+	}
+}
+
+// check is the judgement's check, while one is awaited.
+func (j *judging) check(now time.Time) (GateCheck, bool) {
+	if j.system == "" {
+		return GateCheck{}, false
+	}
+	what := j.system
+	if j.gen > 0 {
+		what = fmt.Sprintf("generation %d", j.gen)
+	}
+	return GateCheck{Name: "judged", Detail: fmt.Sprintf("%s runs since %s ago: lmn-detect judges it at the end of its settle window",
+		what, now.Sub(j.since).Round(time.Second))}, true
 }

@@ -1,6 +1,7 @@
 package dash
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,4 +69,50 @@ func lineOf(t *testing.T, s string) record.Line {
 		t.Fatal(err)
 	}
 	return line
+}
+
+func nixSampleAt(d time.Duration, gen int) string {
+	return `{"kind":"sample","v":1,"ts":"` + ts(d) + `","host":"h","src":"lmn-collect","seq":1,"interval_seconds":1,` +
+		`"nix":{"system_generation":` + itoa(gen) + `,"generations":2,"current_system":"/nix/store/` + itoa(gen) + `-system","current_generation":` + itoa(gen) + `}}`
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func verdict(state string, d time.Duration, gen int) string {
+	return `{"kind":"issue","v":1,"ts":"` + ts(d) + `","host":"h","src":"lmn-detect","id":"g` + itoa(gen) + `","rule":"generation_unhealthy",` +
+		`"subject":{"generation":"` + itoa(gen) + `","system":"/nix/store/` + itoa(gen) + `-system"},"state":"` + state +
+		`","severity":"critical","value":0,"threshold":0,"since":"` + ts(d) + `","summary":"generation ` + itoa(gen) + `: x"}`
+}
+
+// After a switch the gate waits for lmn-detect's verdict on the new
+// generation: green when it comes healthy, red naming what broke when it
+// fires.
+func TestGateWaitsForTheVerdict(t *testing.T) {
+	m := New()
+	for _, s := range []string{detectStart, nixSampleAt(0, 1), nixSampleAt(time.Second, 1)} {
+		if err := m.Apply(lineOf(t, s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := m.Gate(gateT0.Add(time.Second)); !g.Green {
+		t.Fatalf("no change seen: %v", g.Failing())
+	}
+	m.Apply(lineOf(t, nixSampleAt(2*time.Second, 2)))
+	g := m.Gate(gateT0.Add(5 * time.Second))
+	if g.Green || strings.Join(g.Failing(), "; ") != "judged: generation 2 runs since 3s ago: lmn-detect judges it at the end of its settle window" {
+		t.Errorf("in the settle window: %v", g.Failing())
+	}
+	m.Apply(lineOf(t, verdict("resolved", 4*time.Second, 1))) // about another system
+	if m.Gate(gateT0.Add(5 * time.Second)).Green {
+		t.Error("green on another system's verdict")
+	}
+	m.Apply(lineOf(t, verdict("resolved", 5*time.Second, 2)))
+	if g := m.Gate(gateT0.Add(5 * time.Second)); !g.Green {
+		t.Errorf("after the healthy verdict: %v", g.Failing())
+	}
+	m.Apply(lineOf(t, nixSampleAt(6*time.Second, 1)))
+	m.Apply(lineOf(t, verdict("firing", 7*time.Second, 1)))
+	if g := m.Gate(gateT0.Add(7 * time.Second)); g.Green || !strings.Contains(strings.Join(g.Failing(), "; "), "generation_unhealthy: generation 1: x") {
+		t.Errorf("after an unhealthy verdict: %v", g.Failing())
+	}
 }
