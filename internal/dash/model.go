@@ -217,6 +217,7 @@ func (m *Model) applyStart(line record.Line) (record.Header, error) {
 		m.source(st.Src).Version = st.Version
 	}
 	m.healSettings(line, st.Src)
+	m.judging.start(line, st.Src)
 	return st.Header, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/record"
@@ -162,6 +163,18 @@ func (r *Rules) Digest() string { return r.digest }
 
 // Decoder returns a sample decoder for the fields these rules read.
 func (r *Rules) Decoder() *record.SampleDecoder { return record.NewSampleDecoder(r.fields) }
+
+// GenerationSettle is the settle window of the enabled generation_unhealthy
+// rule; false when it is off. lmn-dash's gate waits that long for its
+// verdict.
+func (r *Rules) GenerationSettle() (time.Duration, bool) {
+	for _, c := range r.compiled {
+		if c.Name == record.RuleGenerationUnhealthy && c.Kind == KindGeneration {
+			return c.Settle.D(), true
+		}
+	}
+	return 0, false
+}
 
 // Len returns the number of enabled rules.
 func (r *Rules) Len() int { return len(r.compiled) }
