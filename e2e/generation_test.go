@@ -60,11 +60,15 @@ type genMachine struct {
 	stop   func()
 }
 
+// genOpts are the pipe's settings: lmn-detect's settle window and
+// lmn-collect's interval ("": their defaults, 60 s and the tests' 200 ms).
+type genOpts struct{ settle, interval string }
+
 // startGenMachine runs generation 1 (activated as a person would), then
 // the pipe: lmn-collect reading the fake root every 200 ms, lmn-detect
 // with the settle window given, lmn-heal with the built-in
 // generation_unhealthy ladder and only the privd tier, and lmn-privd.
-func startGenMachine(t *testing.T, settle string, gen2 func(*sdtest.Manager) string, setup func(*sdtest.Manager)) *genMachine {
+func startGenMachine(t testing.TB, o genOpts, gen2 func(*sdtest.Manager) string, setup func(*sdtest.Manager)) *genMachine {
 	t.Helper()
 	skipShort(t)
 	g := &genMachine{m: sdtest.Start(t), r: gentest.New(t)}
@@ -89,9 +93,12 @@ func startGenMachine(t *testing.T, settle string, gen2 func(*sdtest.Manager) str
 	}
 	g.client = &privproto.Client{Socket: sock, Key: key}
 	dir := t.TempDir()
-	rules := writeFile(t, dir, "rules.json", `{"extend": true, "rules": [{"name": "generation_unhealthy", "settle": "`+settle+`"}]}`)
+	rules := ""
+	if o.settle != "" {
+		rules = writeFile(t, dir, "rules.json", `{"extend": true, "rules": [{"name": "generation_unhealthy", "settle": "`+o.settle+`"}]}`)
+	}
 	g.p = sandboxPipe(t, g.m, generationPolicy(t, dir), pipeOpts{
-		rules:   rules,
+		rules: rules, interval: o.interval,
 		heal:    []string{"--tiers", "privd,advise", "--privd-socket", sock, "--key-file", keyFile, "--sudo", "never"},
 		collect: []string{"--nix-root", g.r.Nix, "--run-root", g.r.Run, "--generations-record", g.rec},
 	})
@@ -102,7 +109,7 @@ func startGenMachine(t *testing.T, settle string, gen2 func(*sdtest.Manager) str
 
 // generationPolicy is lmn-heal's built-in generation_unhealthy ladder
 // alone, as --print-policy prints it.
-func generationPolicy(t *testing.T, dir string) string {
+func generationPolicy(t testing.TB, dir string) string {
 	t.Helper()
 	out, err := runCmd(bin(t, "lmn-heal"), "--print-policy")
 	if err != nil {
@@ -129,7 +136,7 @@ func generationPolicy(t *testing.T, dir string) string {
 
 // activate runs generation n's switch-to-configuration switch in the
 // sandbox, as nixos-rebuild switch does after pointing the profile at it.
-func (g *genMachine) activate(t *testing.T, n int) int {
+func (g *genMachine) activate(t testing.TB, n int) int {
 	t.Helper()
 	argv := append(nsenter(g.m), filepath.Join(g.r.StorePath(n), "bin", "switch-to-configuration"), "switch")
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -143,7 +150,7 @@ func (g *genMachine) activate(t *testing.T, n int) int {
 }
 
 // switchTo is a person's nixos-rebuild switch to generation n.
-func (g *genMachine) switchTo(t *testing.T, n int) time.Time {
+func (g *genMachine) switchTo(t testing.TB, n int) time.Time {
 	t.Helper()
 	t0 := time.Now()
 	g.r.SetProfile(t, n)
@@ -152,7 +159,7 @@ func (g *genMachine) switchTo(t *testing.T, n int) time.Time {
 }
 
 // waitRunning waits for a sample saying generation n runs.
-func (g *genMachine) waitRunning(t *testing.T, n int, timeout time.Duration) {
+func (g *genMachine) waitRunning(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
 	_, err := g.p.Proc("collect").Out.Wait(timeout, fmt.Sprintf("a sample of generation %d running", n), func(l []Captured) bool {
 		if len(l) == 0 || kindOf(l[len(l)-1].Raw) != record.KindSample {
@@ -167,7 +174,7 @@ func (g *genMachine) waitRunning(t *testing.T, n int, timeout time.Duration) {
 }
 
 // record is lmn-privd's record of generations as it is now.
-func (g *genMachine) record(t *testing.T) generations.Record {
+func (g *genMachine) record(t testing.TB) generations.Record {
 	t.Helper()
 	rec, err := generations.Load(g.rec)
 	if err != nil {
@@ -176,7 +183,7 @@ func (g *genMachine) record(t *testing.T) generations.Record {
 	return rec
 }
 
-func (g *genMachine) finish(t *testing.T) []Captured {
+func (g *genMachine) finish(t testing.TB) []Captured {
 	t.Helper()
 	g.p.Stop(20 * time.Second)
 	g.p.RequireClean()
@@ -200,7 +207,7 @@ func isMarkedGood(n int) func(record.Heal) bool {
 // rejected in lmn-privd's record, and an automatic switch to it is refused.
 func TestGenerationRollback(t *testing.T) {
 	t.Parallel()
-	g := startGenMachine(t, "3s", genBroken, nil)
+	g := startGenMachine(t, genOpts{settle: "3s"}, genBroken, nil)
 	switched := g.switchTo(t, 2)
 	if active, _, _ := g.m.State(t, genUnit); active != "failed" {
 		t.Fatalf("generation 2 leaves %s %s, want failed", genUnit, active)
@@ -255,7 +262,7 @@ func TestGenerationRollback(t *testing.T) {
 // alone and marked known good once its settle window passed.
 func TestGenerationHealthyKept(t *testing.T) {
 	t.Parallel()
-	g := startGenMachine(t, "3s", genOK, nil)
+	g := startGenMachine(t, genOpts{settle: "3s"}, genOK, nil)
 	g.switchTo(t, 2)
 	if _, err := g.p.Proc("heal").Out.Wait(30*time.Second, "generation 2 marked good", hasHeal(isMarkedGood(2))); err != nil {
 		t.Fatalf("heal: %v", err)
@@ -278,7 +285,7 @@ func TestGenerationHealthyKept(t *testing.T) {
 func TestGenerationBaselineBreakage(t *testing.T) {
 	t.Parallel()
 	const old = "lmn-e2e-old.service"
-	g := startGenMachine(t, "3s", func(m *sdtest.Manager) string {
+	g := startGenMachine(t, genOpts{settle: "3s"}, func(m *sdtest.Manager) string {
 		return genOK(m) + "\nsystemctl --user restart " + old + " || true"
 	}, func(m *sdtest.Manager) {
 		m.WriteUnit(t, old, "[Service]\nExecStart=/bin/false\n")

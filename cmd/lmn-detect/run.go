@@ -170,7 +170,7 @@ func (d *detector) handle(l record.Line) error {
 		}
 	}
 	if d.watch != nil {
-		d.watch.arm(d.engine.AbsenceLimit())
+		d.watch.arm(d.engine.NextWake(0))
 	}
 	if d.cfg.stateFile != "" && d.cfg.now().Sub(d.lastSave) >= d.cfg.saveEvery {
 		if err := d.saveStateLocked(); err != nil {

@@ -118,6 +118,20 @@ func rollbackTo(n *record.Nix, w *subject, judged map[string]*subject) int {
 	return 0
 }
 
+// settled judges, at now with no new sample, the judgements whose settle
+// window has passed, from what the last sample showed.
+func (e *Engine) settled(i int, now time.Time) {
+	w := e.states[i][watchKey]
+	if w == nil {
+		return
+	}
+	for _, st := range sortedSubjects(e.states[i]) {
+		if st != w && st.Pending {
+			e.judge(i, st, w.Running, w.Failures, now)
+		}
+	}
+}
+
 // judge moves the judgement st on: at the end of its settle window a
 // verdict, later the end of an unhealthy one.
 func (e *Engine) judge(i int, st *subject, cur string, failing []string, ts time.Time) {

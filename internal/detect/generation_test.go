@@ -192,3 +192,29 @@ func TestGenerationRuleConfig(t *testing.T) {
 		t.Errorf("settle 2s, only web* critical: %v", got)
 	}
 }
+
+// In a live pipe the verdict comes at the end of the settle window from
+// the last sample, without waiting for the next one: NextWake says when,
+// Silence judges.
+func TestGenerationJudgedBetweenSamples(t *testing.T) {
+	e := NewEngine(Defaults())
+	e.Sample(running(0, 1, nil))
+	e.Sample(running(5*time.Second, 2, []string{"web.service"}))
+	if got := e.NextWake(0); got != time.Minute {
+		t.Errorf("NextWake(0) = %v, want 1m (the settle window from the change)", got)
+	}
+	if is := e.Silence(59 * time.Second); len(is) != 0 {
+		t.Errorf("judged before the window ended: %+v", is)
+	}
+	is := e.Silence(time.Minute)
+	if len(is) != 1 || is[0].State != record.StateFiring || !is[0].TS.Equal(t0.Add(65*time.Second)) ||
+		!strings.Contains(is[0].Summary, "web.service (system) failed") {
+		t.Fatalf("at the end of the window: %+v", is)
+	}
+	if got := e.NextWake(time.Minute); got != 0 {
+		t.Errorf("NextWake after the verdict = %v, want 0 (no absence interval known yet)", got)
+	}
+	if is := e.Sample(running(90*time.Second, 2, []string{"web.service"})); len(is) != 0 {
+		t.Errorf("judged twice: %+v", is)
+	}
+}
