@@ -31,6 +31,9 @@ type Engine struct {
 	gaps         []float64 // the last gaps between such samples, in seconds
 	tick         bool      // whether the sample being judged is one
 	host         string
+	// restored: the engine took a saved state and has judged no sample
+	// since; generation verdicts that stand are written again then.
+	restored bool
 }
 
 // NewEngine returns an engine with no history.
@@ -161,6 +164,7 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 		e.last = ts
 		e.lastInterval = s.IntervalSeconds
 	}
+	e.restored = false
 	return e.out
 }
 

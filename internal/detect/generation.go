@@ -56,6 +56,9 @@ func (e *Engine) generation(i int, s *record.Sample) {
 		e.states[i][watchKey] = w
 		w.Running, w.Generation = cur, s.Nix.CurrentGeneration
 	}
+	if e.restored {
+		e.standing(i, ts)
+	}
 	if cur != w.Running {
 		e.changed(i, s, w)
 	}
@@ -116,6 +119,18 @@ func rollbackTo(n *record.Nix, w *subject, judged map[string]*subject) int {
 		return w.Generation
 	}
 	return 0
+}
+
+// standing writes again, after a restart from --state, the verdicts of
+// unhealthy that stand: a reader that started with this run (lmn-dash's
+// gate at boot, in a generation judged unhealthy at its previous boot)
+// has not seen them.
+func (e *Engine) standing(i int, ts time.Time) {
+	for _, st := range sortedSubjects(e.states[i]) {
+		if st.Firing {
+			e.emit(i, st, record.StateFiring, ts)
+		}
+	}
 }
 
 // settled judges, at now with no new sample, the judgements whose settle

@@ -218,3 +218,37 @@ func TestGenerationJudgedBetweenSamples(t *testing.T) {
 		t.Errorf("judged twice: %+v", is)
 	}
 }
+
+// After a restart from --state, a verdict of unhealthy that stands is
+// written again (the gate at a second boot into the broken generation
+// must see it), once, and a boot into another generation is a change.
+func TestGenerationStandsAfterRestart(t *testing.T) {
+	restart := func(e *Engine) *Engine {
+		t.Helper()
+		b, err := EncodeState(e.State(Defaults().Digest()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := DecodeState(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2 := NewEngine(Defaults())
+		e2.Restore(st)
+		return e2
+	}
+	e := NewEngine(Defaults())
+	generationTrace(t, e, running(0, 1, nil), running(5*time.Second, 2, []string{"web.service"}), running(70*time.Second, 2, []string{"web.service"}))
+	e = restart(e)
+	got := generationTrace(t, e, running(200*time.Second, 2, []string{"web.service"}), running(205*time.Second, 2, []string{"web.service"}))
+	if len(got) != 1 || !strings.HasPrefix(got[0], "3m20s firing 2→1: generation 2: web.service") {
+		t.Errorf("the second boot of generation 2: %v", got)
+	}
+	e = restart(e)
+	got = generationTrace(t, e, running(400*time.Second, 1, nil), running(470*time.Second, 1, nil))
+	if strings.Join(got, "\n") != "6m40s firing 2→1: generation 2: web.service (system) failed after the switch\n"+
+		"6m40s resolved 2→1: generation 2: back to what failed before the switch (now running "+storePath(1)+")\n"+
+		"7m50s resolved 1→: generation 1: healthy 1m after the switch: nothing fails that did not before" {
+		t.Errorf("the boot back into generation 1:\n%s", strings.Join(got, "\n"))
+	}
+}

@@ -86,6 +86,7 @@ func (e *Engine) Restore(st *State) (dropped []string) {
 		byName[r.Name] = i
 	}
 	e.last, e.lastInterval, e.host = st.Last.Time, st.LastInterval, st.Host
+	e.restored = true
 	e.gaps = append([]float64(nil), st.Gaps...)
 	if len(e.gaps) > cadenceGaps {
 		e.gaps = e.gaps[len(e.gaps)-cadenceGaps:]
