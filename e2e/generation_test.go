@@ -317,3 +317,47 @@ func filterHeals(hs []record.Heal, action, phase string) []record.Heal {
 	}
 	return out
 }
+
+// TestGenerationOlderUnhealthyToo: generation 1 breaks too when lmn rolls
+// back to it (its activation breaks the unit from its second run on): lmn
+// does not go on switching, it advises, and generation 2 stays rejected.
+func TestGenerationOlderUnhealthyToo(t *testing.T) {
+	t.Parallel()
+	g := startGenMachine(t, genOpts{settle: "3s"}, genBroken, nil)
+	// Generation 1's activation, written by startGenMachine, ran once; from
+	// now on it breaks the unit as generation 2 does.
+	script := filepath.Join(g.r.StorePath(1), "bin", "switch-to-configuration")
+	b, err := os.ReadFile(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(b), "/bin/sleep 600", "/bin/false", 1)
+	if broken == string(b) {
+		t.Fatal("generation 1's activation has no /bin/sleep 600 to break")
+	}
+	if err := os.WriteFile(script, []byte(broken), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g.switchTo(t, 2)
+	lines, err := g.p.Proc("heal").Out.Wait(60*time.Second, "advice for generation 1", hasHeal(func(h record.Heal) bool {
+		return h.Rule == record.RuleGenerationUnhealthy && h.Phase == record.PhaseAdvised && h.Subject["generation"] == "1"
+	}))
+	if err != nil {
+		t.Fatalf("heal: %v", err)
+	}
+	lines = g.finish(t)
+	heals := healsOf(t, lines)
+	if n := len(filterHeals(heals, "switch_generation", record.PhaseStarted)); n != 1 {
+		t.Errorf("%d automatic switches, want 1 (back to 1, not on from it)", n)
+	}
+	adv := firstHeal(t, heals, "advised", func(h record.Heal) bool { return h.Phase == record.PhaseAdvised && h.Subject["generation"] == "1" })
+	if !strings.Contains(adv.Advice, "no generation to roll back to") {
+		t.Errorf("advice %q", adv.Advice)
+	}
+	if got := strings.Join(g.r.Activations(t), " "); got != "1_switch 2_switch 1_switch" || g.r.ProfileTarget(t) != "system-1-link" {
+		t.Errorf("activations %q, profile %s", got, g.r.ProfileTarget(t))
+	}
+	if _, ok := g.record(t).Rejection(g.r.StorePath(2)); !ok {
+		t.Error("generation 2 not rejected")
+	}
+}
