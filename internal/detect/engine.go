@@ -1,9 +1,10 @@
 // Package detect turns samples into issues. It is pure decision logic over
 // record values: rules (schema, embedded defaults, validation), the rule
-// kinds (threshold, trend, unit_failed, absence), flap detection, and the
-// engine state that --state keeps between runs. Time comes only from the
-// records' ts (and, for absence in a live pipe, from the time elapsed since
-// the last sample, which the caller measures).
+// kinds (threshold, trend, unit_failed, absence, probe, increase,
+// generation), flap detection, and the engine state that --state keeps
+// between runs. Time comes only from the records' ts (and, for absence and
+// the end of a generation's settle window in a live pipe, from the time
+// elapsed since the last sample, which the caller measures).
 package detect
 
 import (
