@@ -81,7 +81,7 @@ func startGenMachine(t testing.TB, o genOpts, gen2 func(*sdtest.Manager) string,
 	g.r.SetProfile(t, 1)
 	g.r.SetBooted(t, 1)
 	g.activate(t, 1)
-	if active, _, _ := g.m.State(t, genUnit); active != "active" {
+	if active := waitActive(t, g.m, genUnit, "active"); active != "active" {
 		t.Fatalf("generation 1 does not run %s: %s", genUnit, active)
 	}
 	env := fmt.Sprintf(`"nix_root": %q, "run_root": %q, "systemd_run": %s,`, g.r.Nix, g.r.Run, jsonList(g.m.SystemdRun()))
@@ -209,7 +209,7 @@ func TestGenerationRollback(t *testing.T) {
 	t.Parallel()
 	g := startGenMachine(t, genOpts{settle: "3s"}, genBroken, nil)
 	switched := g.switchTo(t, 2)
-	if active, _, _ := g.m.State(t, genUnit); active != "failed" {
+	if active := waitActive(t, g.m, genUnit, "failed"); active != "failed" {
 		t.Fatalf("generation 2 leaves %s %s, want failed", genUnit, active)
 	}
 	lines, err := g.p.Proc("heal").Out.Wait(60*time.Second, "generation_unhealthy rolled_back", hasHeal(isRolledBack))
@@ -217,7 +217,7 @@ func TestGenerationRollback(t *testing.T) {
 		t.Fatalf("heal: %v\nstderr: %s", err, g.p.Proc("heal").Stderr())
 	}
 	t.Logf("from the switch to rolled_back: %v (settle 3s)", lines[len(lines)-1].At.Sub(switched).Round(time.Millisecond))
-	if active, _, _ := g.m.State(t, genUnit); active != "active" {
+	if active := waitActive(t, g.m, genUnit, "active"); active != "active" {
 		t.Errorf("after the rollback %s is %s, want active", genUnit, active)
 	}
 	if got := g.r.ProfileTarget(t); got != "system-1-link" {
@@ -291,7 +291,7 @@ func TestGenerationBaselineBreakage(t *testing.T) {
 		m.WriteUnit(t, old, "[Service]\nExecStart=/bin/false\n")
 		m.Run(t, "start", old)
 	})
-	if active, _, _ := g.m.State(t, old); active != "failed" {
+	if active := waitActive(t, g.m, old, "failed"); active != "failed" {
 		t.Fatalf("%s is %s before the switch, want failed", old, active)
 	}
 	g.switchTo(t, 2)
@@ -302,8 +302,21 @@ func TestGenerationBaselineBreakage(t *testing.T) {
 	if sw := filterHeals(healsOf(t, lines), "switch_generation", ""); len(sw) != 0 {
 		t.Errorf("a breakage of the baseline caused a rollback: %+v", sw)
 	}
-	if active, _, _ := g.m.State(t, old); active != "failed" {
+	if active := waitActive(t, g.m, old, "failed"); active != "failed" {
 		t.Errorf("%s is %s", old, active)
+	}
+}
+
+// waitActive waits up to 10 s for unit's ActiveState to be want (a unit
+// that fails at once is "activating" for a moment on a loaded machine),
+// and returns the state it last saw.
+func waitActive(t testing.TB, m *sdtest.Manager, unit, want string) string {
+	t.Helper()
+	var active string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if active, _, _ = m.State(t, unit); active == want || time.Now().After(deadline) {
+			return active
+		}
 	}
 }
 
