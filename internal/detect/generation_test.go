@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,43 @@ func TestGenerationStandsAfterRestart(t *testing.T) {
 		"7m50s resolved 1→: generation 1: healthy 1m after the switch: nothing fails that did not before" {
 		t.Errorf("the boot back into generation 1:\n%s", strings.Join(got, "\n"))
 	}
+}
+
+// Whatever a sample's nix, units and probes groups say, the generation
+// rule neither crashes nor writes an issue without the system it is about,
+// and a saved state of its judgements restores.
+func FuzzGenerationRule(f *testing.F) {
+	f.Add([]byte(`{"ts":"2026-11-26T12:00:10Z","nix":{"current_system":"/nix/store/b","current_generation":2,"known_good":{"generation":1,"store_path":"/nix/store/a"}},"units":{"scope":"system","failed":[{"unit":"web.service"}]}}`))
+	f.Add([]byte(`{"ts":"2026-11-26T12:00:10Z","nix":{"current_system":"/nix/store/b","rejected":[{"store_path":"/nix/store/b"}]},"probes":[{"name":"web","ok":false}]}`))
+	f.Add([]byte(`{"ts":"2026-11-26T11:00:00Z","nix":{"current_system":"","current_generation":-3}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s record.Sample
+		if record.DecodeSample(b, &s) != nil || s.TS.IsZero() {
+			return
+		}
+		e := NewEngine(Defaults())
+		var out []record.Issue
+		out = append(out, e.Sample(running(0, 1, nil))...)
+		out = append(out, e.Sample(&s)...)
+		later := s
+		later.TS = record.Time{Time: s.TS.Add(2 * time.Minute)}
+		out = append(out, e.Sample(&later)...)
+		out = append(out, e.Silence(time.Hour)...)
+		for _, is := range out {
+			if is.Rule == record.RuleGenerationUnhealthy && is.Subject["system"] == "" {
+				t.Fatalf("an issue about no system: %+v", is)
+			}
+		}
+		st, err := EncodeState(e.State("d"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec, err := DecodeState(st)
+		if err != nil {
+			t.Fatalf("the state does not decode: %v\n%s", err, st)
+		}
+		if dropped := NewEngine(Defaults()).Restore(dec); slices.Contains(dropped, record.RuleGenerationUnhealthy) {
+			t.Fatalf("a judgement dropped from\n%s", st)
+		}
+	})
 }
