@@ -82,7 +82,7 @@ var (
 		"internal/rtnetlink": {},
 		"internal/oom":       {},
 		// One concept each, over the leaves.
-		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi", "internal/rtnetlink", "internal/oom", "internal/probe"}, // probe: the results samples carry
+		"internal/collect": {"internal/record", "internal/proc", "internal/sysfs", "internal/systemd/dbus", "internal/psi", "internal/rtnetlink", "internal/oom", "internal/probe", "internal/generations"}, // probe: the results samples carry; generations: the profile's link names and lmn-privd's record
 		"internal/detect":  {"internal/record", "internal/config"},
 		"internal/heal":    {"internal/record", "internal/config", "internal/action", "internal/detect"}, // detect: the rules' names
 		"internal/tier":    {"internal/action", "internal/heal", "internal/privproto", "internal/record"},

@@ -254,6 +254,13 @@ func startPrivd(t testing.TB, m *sdtest.Manager) (sock, key, audit string, stop 
 // configuration (extra, each followed by a comma).
 func startPrivdWith(t testing.TB, m *sdtest.Manager, extra string) (sock, key, audit string, stop func()) {
 	t.Helper()
+	return startPrivdEnv(t, m, extra, "")
+}
+
+// startPrivdEnv is startPrivdWith with more fields of its env (env, each
+// followed by a comma).
+func startPrivdEnv(t testing.TB, m *sdtest.Manager, extra, env string) (sock, key, audit string, stop func()) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "lmn-e2e-privd-") // short: a socket path
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +274,7 @@ func startPrivdWith(t testing.TB, m *sdtest.Manager, extra string) (sock, key, a
 	ns := append(nsenter(m), "systemctl")
 	cfg := fmt.Sprintf(`{"clients": {"uids": [0], "gids": []}, "audit_log": %q,
  "units": {"allow": ["lmn-e2e-*"]}, %s
- "env": {"systemctl": %s, "extra_env": %s}}`, audit, extra, jsonList(ns), jsonList(m.Env()))
+ "env": {%s "systemctl": %s, "extra_env": %s}}`, audit, extra, env, jsonList(ns), jsonList(m.Env()))
 	conf := writeFile(t, dir, "privd.json", cfg)
 	p := startPipe(t, nil, Stage{Name: "privd", Args: []string{privd, "serve", "--config", conf, "--listen", sock, "--key-file", key}})
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {

@@ -4,7 +4,8 @@
 //
 // It reads /proc (or --proc-root), /sys (or --sys-root; the services'
 // memory from its cgroup tree, fs/cgroup), the NixOS system
-// profile under /nix (or --nix-root) and, unless --units none, the failed
+// profile under /nix (or --nix-root), what runs and booted (/run or
+// --run-root) and lmn-privd's record of generations, and, unless --units none, the failed
 // units of the system or user service manager, which it asks over a kept
 // D-Bus connection (the manager's private socket, else the system or session
 // bus), running `systemctl [--user] list-units --failed` only when no socket
@@ -36,6 +37,7 @@ import (
 
 	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/collect"
+	"github.com/lmn-heal/lmn/internal/generations"
 	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/sysfs"
@@ -53,6 +55,8 @@ type config struct {
 	procRoot string
 	sysRoot  string
 	nixRoot  string
+	runRoot  string
+	genRec   string
 	units    string
 
 	// --probes and --print-probes
@@ -77,6 +81,8 @@ type settings struct {
 	ProcRoot        string   `json:"proc_root"`
 	SysRoot         string   `json:"sys_root"`
 	NixRoot         string   `json:"nix_root"`
+	RunRoot         string   `json:"run_root"`
+	GenRecord       string   `json:"generations_record"`
 	Units           string   `json:"units"`
 	FirstDeltaSecs  float64  `json:"first_delta_seconds"`
 	Probes          string   `json:"probes,omitempty"`
@@ -96,6 +102,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.procRoot, "proc-root", "/proc", "procfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.sysRoot, "sys-root", "/sys", "sysfs mount point (a fixture tree in tests)")
 	fs.StringVar(&cfg.nixRoot, "nix-root", "/nix", "Nix root holding var/nix/profiles/system (empty: no nix group)")
+	fs.StringVar(&cfg.runRoot, "run-root", "/run", "directory holding current-system and booted-system (empty: not read)")
+	fs.StringVar(&cfg.genRec, "generations-record", generations.DefaultRecord, "lmn-privd's record of generations, `FILE` (empty: not read)")
 	fs.StringVar(&cfg.units, "units", collect.UnitsSystem, "failed units to report: system, user or none")
 	fs.StringVar(&cfg.probesFile, "probes", "", "checks of services, JSON (`FILE`, see docs/probes.md)")
 	fs.BoolVar(&cfg.printProbes, "print-probes", false, "print the effective probes (defaults filled in) as JSON and exit")
@@ -161,6 +169,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	}
 	c := collect.New(collect.Config{
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
+		RunRoot: cfg.runRoot, GenerationsRecord: cfg.genRec,
 		Systemctl: cfg.systemctl, UnitBus: cfg.unitBus, Booted: cfg.booted, Statfs: cfg.statfs,
 		Host: cfg.host, Log: log, WatchUnits: probeUnits(probes), Managers: cfg.managers,
 	})
@@ -181,6 +190,7 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 	start := record.NewStart(collect.Src, version, time.Now(), settings{
 		IntervalSeconds: cfg.interval.Seconds(), Count: cfg.count,
 		ProcRoot: cfg.procRoot, SysRoot: cfg.sysRoot, NixRoot: cfg.nixRoot, Units: cfg.units,
+		RunRoot: cfg.runRoot, GenRecord: cfg.genRec,
 		FirstDeltaSecs: min(cfg.interval, collect.FirstDelta).Seconds(),
 		Events:         cfg.events,
 		EventsActive:   ev.Active(),

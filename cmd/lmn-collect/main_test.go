@@ -53,7 +53,8 @@ func fixtureConfig(t *testing.T, args ...string) config {
 	// No events: the fixture's files are not the kernel's, and a synctest
 	// bubble cannot wait on sockets.
 	base := []string{"--proc-root", filepath.Join(root, "proc"), "--sys-root", filepath.Join(root, "sys"),
-		"--nix-root", filepath.Join(root, "nix"), "--events", "none"}
+		"--nix-root", filepath.Join(root, "nix"), "--run-root", filepath.Join(root, "run"),
+		"--generations-record", filepath.Join(root, "var", "lib", "luminous-privd", "generations.json"), "--events", "none"}
 	cfg, err := parseFlags(append(base, args...), io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)

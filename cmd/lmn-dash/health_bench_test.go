@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,41 @@ func BenchmarkGateGreenToExit(b *testing.B) {
 		if code := <-exited; code != 0 {
 			b.Fatalf("health --wait exited %d", code)
 		}
+	}
+	b.StopTimer()
+	w.Close()
+	<-done
+}
+
+// BenchmarkGatePolledToExit is the peer of BenchmarkGateGreenToExit: a
+// deploy script that asks the gate once a second (`until lmn-dash health;
+// do sleep 1; done`, as a liveness check written without a long poll
+// would) instead of waiting on it. Same records, same turn to green.
+func BenchmarkGatePolledToExit(b *testing.B) {
+	addr, w, done := startDash()
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		io.WriteString(w, gateRecord("firing"))
+		for {
+			if _, out, _ := runHealth("--listen", addr); strings.Contains(out, "not green") {
+				break
+			}
+		}
+		exited := make(chan struct{})
+		go func() {
+			for {
+				if code, _, _ := runHealth("--listen", addr); code == 0 {
+					close(exited)
+					return
+				}
+				time.Sleep(time.Second)
+			}
+		}()
+		time.Sleep(time.Duration(rand.Int64N(int64(time.Second)))) // the script's phase
+		b.StartTimer()
+		io.WriteString(w, gateRecord("resolved"))
+		<-exited
 	}
 	b.StopTimer()
 	w.Close()

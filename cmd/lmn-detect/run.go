@@ -25,6 +25,9 @@ type settings struct {
 	// AlertmanagerListen is the receiver's bound address.
 	AlertmanagerListen string `json:"alertmanager_listen,omitempty"`
 	AlertmanagerAuth   bool   `json:"alertmanager_auth,omitempty"`
+	// GenerationSettleSeconds is generation_unhealthy's settle window,
+	// absent when the rule is off: lmn-dash's gate waits for its verdict.
+	GenerationSettleSeconds float64 `json:"generation_settle_seconds,omitempty"`
 }
 
 func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -58,6 +61,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		State: cfg.stateFile, OnlyIssues: cfg.onlyIssues}
 	if am != nil {
 		set.AlertmanagerListen, set.AlertmanagerAuth = am.addr, am.rc.Secret != nil
+	}
+	if d, ok := rules.GenerationSettle(); ok {
+		set.GenerationSettleSeconds = d.Seconds()
 	}
 	start := record.Start{
 		Header:   record.NewHeader(record.KindStart, detect.Src, cfg.host, cfg.now()),
@@ -164,7 +170,7 @@ func (d *detector) handle(l record.Line) error {
 		}
 	}
 	if d.watch != nil {
-		d.watch.arm(d.engine.AbsenceLimit())
+		d.watch.arm(d.engine.NextWake(0))
 	}
 	if d.cfg.stateFile != "" && d.cfg.now().Sub(d.lastSave) >= d.cfg.saveEvery {
 		if err := d.saveStateLocked(); err != nil {

@@ -10,7 +10,9 @@ import (
 // watchdog judges absence in a live pipe, where a hung collector sends
 // nothing and so no record time passes: it is re-armed by every sample and,
 // when the absence limit passes on the wall clock with no sample, asks the
-// engine to fire absence issues and flushes them at once. It fires only
+// engine to fire absence issues and flushes them at once. It also wakes at
+// the end of a generation judgement's settle window, so the verdict does
+// not wait for the next tick. It fires only
 // while lmn-detect waits for input: a stream piped in faster than a slow
 // downstream takes it is not an absent collector. Replays from a file never
 // start one; there, absence is judged from record time only.
@@ -78,6 +80,13 @@ func (w *watchdog) fire(gen uint64, limit time.Duration) {
 	}
 	if err := d.w.Flush(); err != nil {
 		d.log.Warn("flush absence issue", "err", err)
+	}
+	if next := d.engine.NextWake(elapsed); next > 0 {
+		w.mu.Lock()
+		if gen == w.gen && !w.stopped {
+			w.timer = time.AfterFunc(next-elapsed, func() { w.fire(gen, next) })
+		}
+		w.mu.Unlock()
 	}
 }
 

@@ -137,3 +137,44 @@ func TestLiveBusyIsNotAbsent(t *testing.T) {
 		}
 	})
 }
+
+// In a live pipe generation_unhealthy's verdict comes at the end of its
+// settle window, from the last sample, without waiting for the next one.
+func TestLiveGenerationVerdict(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pr, pw := io.Pipe()
+		var out lockedBuffer
+		cfg := testConfig()
+		cfg.live = true
+		done := make(chan int)
+		go func() { done <- run(context.Background(), cfg, pr, &out, io.Discard) }()
+		sample := func(d time.Duration, gen int, failed ...string) {
+			s := record.Sample{Header: record.NewHeader(record.KindSample, "lmn-collect", "h", time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).Add(d)),
+				IntervalSeconds: 30, Trigger: "tick",
+				Nix:   &record.Nix{SystemGeneration: gen, CurrentSystem: "/nix/store/" + strings.Repeat("x", gen) + "-system", CurrentGeneration: gen},
+				Units: &record.Units{Scope: "system", Failed: []record.Unit{}}}
+			for _, u := range failed {
+				s.Units.Failed = append(s.Units.Failed, record.Unit{Unit: u})
+			}
+			pw.Write(detecttest.Line(&s))
+			synctest.Wait()
+		}
+		sample(0, 1)
+		sample(30*time.Second, 2, "web.service")
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if strings.Contains(out.String(), `"rule":"generation_unhealthy"`) {
+			t.Fatalf("judged before the settle window ended:\n%s", out.String())
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if got := out.String(); !strings.Contains(got, `"rule":"generation_unhealthy"`) || !strings.Contains(got, `"state":"firing"`) ||
+			!strings.Contains(got, "web.service (system) failed after the switch") {
+			t.Fatalf("no verdict 61 s after the switch, with no sample since:\n%s", got)
+		}
+		pw.Close()
+		if code := <-done; code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+	})
+}

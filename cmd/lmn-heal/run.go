@@ -210,6 +210,9 @@ func policyActions(p *heal.Policy) []string {
 			}
 		}
 	}
+	if p.Find(record.RuleGenerationUnhealthy, map[string]string{}) != nil {
+		out = append(out, "mark_generation_good") // a change judged healthy (internal/heal/generation.go)
+	}
 	slices.Sort(out)
 	return slices.Compact(out)
 }

@@ -30,6 +30,11 @@ const Src = "lmn-collect"
 // thing.
 type Config struct {
 	ProcRoot, SysRoot, NixRoot string
+	// RunRoot holds current-system and booted-system ("/run"); "" leaves
+	// what runs out of the nix group. GenerationsRecord is lmn-privd's
+	// record of generations (internal/generations), world-readable; ""
+	// reads none.
+	RunRoot, GenerationsRecord string
 	// Units is "system", "user" or "none".
 	Units string
 	// Systemctl is the command prefix for listing failed units when D-Bus
@@ -145,7 +150,7 @@ func New(cfg Config) *Collector {
 		cfg:      cfg,
 		proc:     proc.NewFS(cfg.ProcRoot),
 		sys:      sysfs.NewFS(cfg.SysRoot).WithProc(cfg.ProcRoot).WithManagers(cfg.Managers),
-		nix:      nixReader{root: cfg.NixRoot},
+		nix:      nixReader{root: cfg.NixRoot, run: cfg.RunRoot, record: cfg.GenerationsRecord},
 		warn:     warner{log: cfg.Log, active: map[string]bool{}},
 		prev:     new(counters),
 		cur:      new(counters),

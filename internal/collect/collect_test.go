@@ -30,6 +30,7 @@ func newFixture(t *testing.T, root string) (*Collector, *clock, *bytes.Buffer) {
 	var log bytes.Buffer
 	c := New(Config{
 		ProcRoot: filepath.Join(root, "proc"), SysRoot: filepath.Join(root, "sys"), NixRoot: filepath.Join(root, "nix"),
+		RunRoot: filepath.Join(root, "run"), GenerationsRecord: filepath.Join(root, "var", "lib", "luminous-privd", "generations.json"),
 		Units: UnitsSystem, Systemctl: collecttest.Systemctl(t), Booted: func() bool { return true },
 		UnitBus: []dbus.Addr{}, Statfs: collecttest.Statfs(t), Now: clk.now, Host: "h",
 		Log: slog.New(slog.NewTextHandler(&log, nil)),

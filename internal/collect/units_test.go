@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,32 +136,4 @@ func TestUnitsIgnoreCancel(t *testing.T) {
 	if g := u.failed(ctx); g == nil {
 		t.Fatal("no units when ctx was already done")
 	}
-}
-
-func TestParseGeneration(t *testing.T) {
-	for name, want := range map[string]int{"system-42-link": 42, "system-1-link": 1} {
-		if got, ok := parseGeneration(name); !ok || got != want {
-			t.Errorf("parseGeneration(%s) = %d, %v", name, got, ok)
-		}
-	}
-	for _, bad := range []string{"system", "system--link", "system-x-link", "default-1-link", "system-1", "system-1234567890-link"} {
-		if _, ok := parseGeneration(bad); ok {
-			t.Errorf("parseGeneration(%s) succeeded", bad)
-		}
-	}
-}
-
-func FuzzParseGeneration(f *testing.F) {
-	for _, s := range []string{"system-42-link", "system--link", "system-1", "default-3-link"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, name string) {
-		n, ok := parseGeneration(name)
-		if !ok {
-			return
-		}
-		if n < 0 || name != "system-"+strconv.Itoa(n)+"-link" && !strings.HasPrefix(strings.TrimPrefix(name, "system-"), "0") {
-			t.Errorf("parseGeneration(%q) = %d", name, n)
-		}
-	})
 }

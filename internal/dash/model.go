@@ -122,6 +122,8 @@ type Model struct {
 	Invalid uint64            // records that did not decode as their kind
 	// Rejected is the reader's count of rejected lines (set by the caller).
 	Rejected int
+
+	judging judging // gate.go
 }
 
 // New returns an empty model.
@@ -215,6 +217,7 @@ func (m *Model) applyStart(line record.Line) (record.Header, error) {
 		m.source(st.Src).Version = st.Version
 	}
 	m.healSettings(line, st.Src)
+	m.judging.start(line, st.Src)
 	return st.Header, nil
 }
 
@@ -229,6 +232,7 @@ func (m *Model) applySample(line record.Line) (record.Header, error) {
 		m.SampleGap = s.TS.Sub(m.Sample.TS.Time)
 	}
 	m.Sample = &s
+	m.judging.sample(&s)
 	if s.Trigger != "" && s.Trigger != "tick" {
 		// An event's sample: the state is new, but the trends move at the
 		// ticks, or a burst of events would fill them in a second.
@@ -303,6 +307,7 @@ func (m *Model) applyIssue(line record.Line) (record.Header, error) {
 		return is.Header, fmt.Errorf("issue without id")
 	}
 	m.IssueSeen = true
+	m.judging.issue(&is)
 	lvl := SeverityLevel(is.Severity)
 	switch is.State {
 	case record.StateFiring:

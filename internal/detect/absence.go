@@ -130,5 +130,39 @@ func (e *Engine) Silence(elapsed time.Duration) []record.Issue {
 		e.setAbsent(r, st, now, limit)
 		e.observe(i, st, now)
 	}
+	for i, r := range e.rules {
+		if r.Kind == KindGeneration {
+			e.settled(i, now)
+		}
+	}
 	return e.out
+}
+
+// NextWake returns when, counted from the last sample, the live pipe
+// should call Silence next after elapsed has passed: the absence limit,
+// or the end of a generation judgement's settle window (judged then from
+// the last sample: a change since would have woken a sample); 0 when
+// nothing is due.
+func (e *Engine) NextWake(elapsed time.Duration) time.Duration {
+	if e.last.IsZero() {
+		return 0
+	}
+	var next time.Duration
+	due := func(d time.Duration) {
+		if d > elapsed && (next == 0 || d < next) {
+			next = d
+		}
+	}
+	due(e.AbsenceLimit())
+	for i, r := range e.rules {
+		if r.Kind != KindGeneration {
+			continue
+		}
+		for _, st := range e.states[i] {
+			if st.Pending {
+				due(st.PendingSince.Add(r.Settle.D()).Sub(e.last))
+			}
+		}
+	}
+	return next
 }

@@ -1,9 +1,10 @@
 // Package detect turns samples into issues. It is pure decision logic over
 // record values: rules (schema, embedded defaults, validation), the rule
-// kinds (threshold, trend, unit_failed, absence), flap detection, and the
-// engine state that --state keeps between runs. Time comes only from the
-// records' ts (and, for absence in a live pipe, from the time elapsed since
-// the last sample, which the caller measures).
+// kinds (threshold, trend, unit_failed, absence, probe, increase,
+// generation), flap detection, and the engine state that --state keeps
+// between runs. Time comes only from the records' ts (and, for absence and
+// the end of a generation's settle window in a live pipe, from the time
+// elapsed since the last sample, which the caller measures).
 package detect
 
 import (
@@ -31,6 +32,9 @@ type Engine struct {
 	gaps         []float64 // the last gaps between such samples, in seconds
 	tick         bool      // whether the sample being judged is one
 	host         string
+	// restored: the engine took a saved state and has judged no sample
+	// since; generation verdicts that stand are written again then.
+	restored bool
 }
 
 // NewEngine returns an engine with no history.
@@ -78,6 +82,14 @@ type subject struct {
 	// the subject's previous sample.
 	Note string   `json:"note,omitempty"`
 	Last *float64 `json:"last,omitempty"`
+	// Of a generation rule (generation.go): Baseline is what failed
+	// before the change judged, Failures what fails now (the watch) or
+	// what the change added (a verdict); Running and Generation are what
+	// ran at the latest sample (the watch).
+	Baseline   []string `json:"baseline,omitempty"`
+	Failures   []string `json:"failures,omitempty"`
+	Running    string   `json:"running,omitempty"`
+	Generation int      `json:"generation,omitempty"`
 
 	sums fitSums // the trend fit's sums over Points but the last (not saved)
 }
@@ -140,6 +152,8 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 			e.probes(i, s)
 		case KindIncrease:
 			e.increase(i, s)
+		case KindGeneration:
+			e.generation(i, s)
 		}
 		e.quiet(i, ts)
 	}
@@ -151,6 +165,7 @@ func (e *Engine) Sample(s *record.Sample) []record.Issue {
 		e.last = ts
 		e.lastInterval = s.IntervalSeconds
 	}
+	e.restored = false
 	return e.out
 }
 
@@ -302,6 +317,8 @@ func (e *Engine) describe(r *rule, st *subject, v *vars) {
 		v.unit, v.interval = "seconds", st.Clear
 	case KindProbe:
 		v.subject, v.scope, v.unit, v.err = probeText(st.Subject), st.Subject["scope"], "", st.Note
+	case KindGeneration:
+		v.subject, v.unit, v.err = generationText(st.Subject), "", st.Note
 	default:
 		if r.list != nil {
 			v.subject, v.scope = st.Subject[r.list.Key], st.Subject[r.list.ScopeKey]

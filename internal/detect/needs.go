@@ -19,6 +19,12 @@ func (r *rule) needs(s *record.FieldSet) {
 			record.FieldProbesKind, record.FieldProbesOK, record.FieldProbesError, record.FieldProbesStreak} {
 			s.Add(f)
 		}
+	case KindGeneration:
+		for _, f := range []record.Field{record.FieldNixCurrentSystem, record.FieldNixCurrentGeneration,
+			record.FieldNixKnownGoodGeneration, record.FieldNixKnownGoodStorePath, record.FieldNixRejectedStorePath,
+			record.FieldUnitsScope, record.FieldUnitsFailedUnit, record.FieldProbesName, record.FieldProbesOK} {
+			s.Add(f)
+		}
 	}
 	for _, m := range []*metric{r.metric, r.warnFrom, r.critFrom} {
 		m.needs(s)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/lmn-heal/lmn/internal/config"
 	"github.com/lmn-heal/lmn/internal/record"
@@ -24,6 +25,7 @@ const (
 	KindAbsence    = "absence"
 	KindProbe      = "probe"
 	KindIncrease   = "increase"
+	KindGeneration = "generation"
 )
 
 // File is a rules file. With Extend false its rules replace the built-in
@@ -93,6 +95,11 @@ type Rule struct {
 	ProbeKinds   []string `json:"probe_kinds,omitempty"`
 	ResolveAfter int      `json:"resolve_after,omitempty"`
 
+	// Settle is how long a generation rule waits after what runs changed
+	// before it judges the change (generation.go); match then names the
+	// critical units and probes.
+	Settle config.Duration `json:"settle,omitzero"`
+
 	// For is how long the condition must hold before firing; for a probe
 	// rule, how many failed results in a row.
 	For Hold `json:"for,omitzero"`
@@ -156,6 +163,18 @@ func (r *Rules) Digest() string { return r.digest }
 
 // Decoder returns a sample decoder for the fields these rules read.
 func (r *Rules) Decoder() *record.SampleDecoder { return record.NewSampleDecoder(r.fields) }
+
+// GenerationSettle is the settle window of the enabled generation_unhealthy
+// rule; false when it is off. lmn-dash's gate waits that long for its
+// verdict.
+func (r *Rules) GenerationSettle() (time.Duration, bool) {
+	for _, c := range r.compiled {
+		if c.Name == record.RuleGenerationUnhealthy && c.Kind == KindGeneration {
+			return c.Settle.D(), true
+		}
+	}
+	return 0, false
+}
 
 // Len returns the number of enabled rules.
 func (r *Rules) Len() int { return len(r.compiled) }

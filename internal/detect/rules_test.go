@@ -15,7 +15,7 @@ func TestDefaults(t *testing.T) {
 	want := []string{"mem_pressure", "cpu_pressure", "io_pressure", "disk_usage", "inode_usage",
 		"disk_fill_trend", "swap_exhaustion", "unit_failed", "no_default_route", "interface_down",
 		"temperature", "nix_store_usage", "probe_failed", "dns_failure", "unit_memory_near_limit",
-		"unit_memory_pressure", "unit_oom_killed", "collector_absent"}
+		"unit_memory_pressure", "unit_oom_killed", "generation_unhealthy", "collector_absent"}
 	var got []string
 	for _, rl := range r.file.Rules {
 		got = append(got, rl.Name)
@@ -75,7 +75,7 @@ func TestExtendPatchesDefaults(t *testing.T) {
 	if i := byName["interface_down"]; i == nil || !i.matches("eth0") || i.matches("wlan0") {
 		t.Error("interface_down not enabled for eth0 only")
 	}
-	if byName["load"] == nil || len(r.compiled) != 18 {
+	if byName["load"] == nil || len(r.compiled) != 19 {
 		t.Errorf("added rule missing; %d enabled rules", len(r.compiled))
 	}
 	if r.Digest() == Defaults().Digest() {

@@ -86,6 +86,7 @@ func (e *Engine) Restore(st *State) (dropped []string) {
 		byName[r.Name] = i
 	}
 	e.last, e.lastInterval, e.host = st.Last.Time, st.LastInterval, st.Host
+	e.restored = true
 	e.gaps = append([]float64(nil), st.Gaps...)
 	if len(e.gaps) > cadenceGaps {
 		e.gaps = e.gaps[len(e.gaps)-cadenceGaps:]
@@ -118,6 +119,8 @@ func fitsKind(r *rule, s *subject) bool {
 		return s.Name == "" && len(s.Points) == 0
 	case KindProbe:
 		return s.Subject["probe"] != "" && s.Name == probeKey(s.Subject) && len(s.Points) == 0
+	case KindGeneration:
+		return (s.Name == watchKey && len(s.Subject) == 0 || s.Name != "" && s.Name == s.Subject["system"]) && len(s.Points) == 0
 	}
 	if r.list == nil {
 		return s.Name == "" && len(s.Subject) == 0

@@ -22,6 +22,7 @@ var (
 		KindAbsence:    {"intervals", "interval"},
 		KindProbe:      {"probe_kinds", "resolve_after"},
 		KindIncrease:   {"metric", "window"},
+		KindGeneration: {"settle"},
 	}
 	defaultFlapping = Flapping{Transitions: 5, Window: config.Duration(time.Hour)}
 	ruleName        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
@@ -35,6 +36,7 @@ var defaultSummaries = map[string][2]string{
 	KindAbsence:    {"no sample for {value}, expected one every {interval}", "samples arrive again after a gap of {value}"},
 	KindProbe:      {"probe {subject} fails: {error} ({value} checks in a row)", "probe {subject} passes again"},
 	KindIncrease:   {"{rule}: {metric} of {subject} grew to {value}", "{rule}: {metric} of {subject} stopped growing at {value}"},
+	KindGeneration: {"{subject}: {error}", "{subject}: {error}"},
 }
 
 // normalize checks a decoded rule's kind-independent parts and fills in
@@ -48,7 +50,7 @@ func normalize(r *Rule, fields map[string]json.RawMessage) error {
 	}
 	allowed, ok := kindKeys[r.Kind]
 	if !ok {
-		return config.Errorf("kind", "%q: want one of threshold, trend, unit_failed, absence, probe, increase", r.Kind)
+		return config.Errorf("kind", "%q: want one of threshold, trend, unit_failed, absence, probe, increase, generation", r.Kind)
 	}
 	for _, k := range sortedKeys(fields) {
 		if !contains(commonKeys, k) && !contains(allowed, k) {
@@ -92,6 +94,16 @@ func normalize(r *Rule, fields map[string]json.RawMessage) error {
 		}
 	case KindProbe:
 		return normalizeProbe(r)
+	case KindGeneration:
+		if r.For != (Hold{}) {
+			return config.Errorf("for", "a generation rule waits its settle window, not a hold")
+		}
+		if r.Settle == 0 {
+			r.Settle = config.Duration(defaultSettle)
+		}
+		if r.Settle < 0 {
+			return config.Errorf("settle", "must not be negative")
+		}
 	case KindIncrease:
 		if r.Metric == "" {
 			return config.Errorf("metric", "missing: want a counter of a list, such as \"mem.units[].oom_kills\"")

@@ -28,6 +28,9 @@ type Job struct {
 	// runs no action: verification reads the unit's real state. The
 	// answer is Result.State.
 	Check bool
+	// MarkGood marks a generation judged healthy known good, for no
+	// ladder (generation.go).
+	MarkGood bool
 }
 
 // Request is an action with its parameters.
@@ -126,6 +129,7 @@ type flight struct {
 	subject string
 	target  string
 	started time.Time
+	about   *markedIssue // of a MarkGood job
 }
 
 // New returns an engine with empty state.

@@ -106,6 +106,8 @@ var memoryRules = []string{detect.RuleMemPressure, detect.RuleSwapExhaustion}
 var missingWhy = map[string]string{
 	"pressured_unit": "the stream shows no unit whose own cgroup is under memory pressure, and lmn-heal does not guess " +
 		"(restarting the largest unit loses what it holds)",
+	"rollback_to": "no generation to roll back to: none is known good, and the one that ran before is rejected, " +
+		"judged unhealthy too or no generation of the profile",
 }
 
 // unitEvidence is what the stream says about one unit's own memory: what

@@ -77,6 +77,8 @@ func (e *Engine) issue(is record.Issue) {
 		e.ownerFiring(is.ID, false)
 		if t != nil {
 			e.resolved(t)
+		} else {
+			e.verdict(is)
 		}
 		return
 	case record.StateFiring:

@@ -33,6 +33,10 @@ func (e *Engine) complete(id uint64, r Result) {
 		e.restored(f, r)
 		return
 	}
+	if f.job.MarkGood {
+		e.marked(f, r)
+		return
+	}
 	t := f.issue
 	h := e.healOf(t, f.job.Action, f.job.Params, "", 0)
 	h.Tier, h.Denied = r.Tier, r.Denied
@@ -143,6 +147,7 @@ func (e *Engine) verified(t *tracked, outcome, unitState, errText string) {
 		last := acts[len(acts)-1]
 		h.Action = last.Action
 		h.Params, _, _ = expandParams(last.Params, t.Vars)
+		h.Outcome = outcomeOf(outcome, last.Action)
 	}
 	e.emit(h)
 }

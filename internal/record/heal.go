@@ -19,6 +19,9 @@ const (
 	OutcomeRecovered    = "recovered"
 	OutcomeNotRecovered = "not_recovered"
 	OutcomeWorse        = "worse"
+	// OutcomeRolledBack: a step that switched the system to another
+	// generation (switch_generation) healed the issue.
+	OutcomeRolledBack = "rolled_back"
 )
 
 // Permission tiers, in ladder order.

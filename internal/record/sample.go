@@ -252,7 +252,36 @@ type Sensor struct {
 }
 
 // Nix describes the NixOS system profile, when the machine has /nix.
+// SystemGeneration and System are what the profile points to (what boots
+// next), CurrentSystem what runs (/run/current-system), BootedSystem what
+// booted (/run/booted-system). A `nixos-rebuild switch` moves the profile
+// and CurrentSystem together (CurrentGeneration == SystemGeneration); a
+// `test` moves CurrentSystem alone (CurrentGeneration is 0 for a system
+// not in the profile, or another generation's number).
 type Nix struct {
-	SystemGeneration int `json:"system_generation,omitempty"`
-	Generations      int `json:"generations"`
+	SystemGeneration int    `json:"system_generation,omitempty"`
+	Generations      int    `json:"generations"`
+	System           string `json:"system,omitempty" lmn:"nometric"`
+	CurrentSystem    string `json:"current_system,omitempty" lmn:"nometric"`
+	// CurrentGeneration is the newest generation of the profile whose
+	// store path is CurrentSystem; absent when there is none.
+	CurrentGeneration int    `json:"current_generation,omitempty"`
+	BootedSystem      string `json:"booted_system,omitempty" lmn:"nometric"`
+	// RebootPending: the booted system's kernel is not the running
+	// system's (their kernel links differ), so the switch takes full
+	// effect only at the next boot.
+	RebootPending bool `json:"reboot_pending,omitempty"`
+	// KnownGood and Rejected are lmn-privd's record of generations
+	// (internal/generations): the last generation lmn judged healthy, and
+	// the systems it rolled back from, which it never switches to by
+	// itself. Absent where lmn-privd keeps no record.
+	KnownGood *NixSystem  `json:"known_good,omitempty" lmn:"nometric"`
+	Rejected  []NixSystem `json:"rejected,omitempty" lmn:"nometric,count=rejected_count"`
+}
+
+// NixSystem is one system of the record of generations: its store path
+// and, when it was one, its generation number then.
+type NixSystem struct {
+	Generation int    `json:"generation,omitempty"`
+	StorePath  string `json:"store_path"`
 }

@@ -139,9 +139,20 @@ var (
 	_ = Temps(struct {
 		Sensors []Sensor
 	}{})
+	_ = NixSystem(struct {
+		Generation int
+		StorePath  string
+	}{})
 	_ = Nix(struct {
-		SystemGeneration int
-		Generations      int
+		SystemGeneration  int
+		Generations       int
+		System            string
+		CurrentSystem     string
+		CurrentGeneration int
+		BootedSystem      string
+		RebootPending     bool
+		KnownGood         *NixSystem
+		Rejected          []NixSystem
 	}{})
 	_ = ProbeResult(struct {
 		Name           string

@@ -469,6 +469,40 @@ func (d *sampleDecoder) decNix(g *Nix, k []byte) error {
 		return d.intF(FieldNixSystemGeneration, &g.SystemGeneration)
 	case "generations":
 		return d.intF(FieldNixGenerations, &g.Generations)
+	case "system":
+		return d.stringF(FieldNixSystem, &g.System)
+	case "current_system":
+		return d.stringF(FieldNixCurrentSystem, &g.CurrentSystem)
+	case "current_generation":
+		return d.intF(FieldNixCurrentGeneration, &g.CurrentGeneration)
+	case "booted_system":
+		return d.stringF(FieldNixBootedSystem, &g.BootedSystem)
+	case "reboot_pending":
+		return d.boolF(FieldNixRebootPending, &g.RebootPending)
+	case "known_good":
+		return decodeGroup(d, &g.KnownGood, d.a.groupNixKnownGood(), d.decNixKnownGood)
+	case "rejected":
+		return decodeList(d, &g.Rejected, d.a.listNixRejected(), d.decNixRejected)
+	}
+	return d.skip(k)
+}
+
+func (d *sampleDecoder) decNixKnownGood(g *NixSystem, k []byte) error {
+	switch string(k) {
+	case "generation":
+		return d.intF(FieldNixKnownGoodGeneration, &g.Generation)
+	case "store_path":
+		return d.stringF(FieldNixKnownGoodStorePath, &g.StorePath)
+	}
+	return d.skip(k)
+}
+
+func (d *sampleDecoder) decNixRejected(g *NixSystem, k []byte) error {
+	switch string(k) {
+	case "generation":
+		return d.intF(FieldNixRejectedGeneration, &g.Generation)
+	case "store_path":
+		return d.stringF(FieldNixRejectedStorePath, &g.StorePath)
 	}
 	return d.skip(k)
 }
@@ -528,6 +562,8 @@ type arena struct {
 	lNetInterfaces []Interface
 	lUnitsFailed   []Unit
 	lTempsSensors  []Sensor
+	gNixKnownGood  NixSystem
+	lNixRejected   []NixSystem
 }
 
 func (a *arena) groupCPU() *CPU {
@@ -717,4 +753,18 @@ func (a *arena) listTempsSensors() *[]Sensor {
 		return nil
 	}
 	return &a.lTempsSensors
+}
+
+func (a *arena) groupNixKnownGood() *NixSystem {
+	if a == nil {
+		return nil
+	}
+	return &a.gNixKnownGood
+}
+
+func (a *arena) listNixRejected() *[]NixSystem {
+	if a == nil {
+		return nil
+	}
+	return &a.lNixRejected
 }

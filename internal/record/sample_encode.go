@@ -489,6 +489,63 @@ func (e *encoder) encNix(g *Nix) {
 		e.b = append(e.b, ',')
 	}
 	e.int(`"generations":`, int64(g.Generations))
+	if g.System != "" {
+		e.str(`,"system":`, g.System)
+	}
+	if g.CurrentSystem != "" {
+		e.str(`,"current_system":`, g.CurrentSystem)
+	}
+	if g.CurrentGeneration != 0 {
+		e.int(`,"current_generation":`, int64(g.CurrentGeneration))
+	}
+	if g.BootedSystem != "" {
+		e.str(`,"booted_system":`, g.BootedSystem)
+	}
+	if g.RebootPending {
+		e.b = append(e.b, `,"reboot_pending":true`...)
+	}
+	if g.KnownGood != nil {
+		e.b = append(e.b, `,"known_good":`...)
+		e.encNixKnownGood(g.KnownGood)
+	}
+	if len(g.Rejected) > 0 {
+		e.b = append(e.b, `,"rejected":[`...)
+		for i := range g.Rejected {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.encNixRejected(&g.Rejected[i])
+		}
+		e.b = append(e.b, ']')
+	}
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encNixKnownGood(g *NixSystem) {
+	e.b = append(e.b, '{')
+	more := false
+	if g.Generation != 0 {
+		e.int(`"generation":`, int64(g.Generation))
+		more = true
+	}
+	if more {
+		e.b = append(e.b, ',')
+	}
+	e.str(`"store_path":`, g.StorePath)
+	e.b = append(e.b, '}')
+}
+
+func (e *encoder) encNixRejected(g *NixSystem) {
+	e.b = append(e.b, '{')
+	more := false
+	if g.Generation != 0 {
+		e.int(`"generation":`, int64(g.Generation))
+		more = true
+	}
+	if more {
+		e.b = append(e.b, ',')
+	}
+	e.str(`"store_path":`, g.StorePath)
 	e.b = append(e.b, '}')
 }
 

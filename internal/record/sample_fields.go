@@ -121,6 +121,15 @@ const (
 	FieldTempsSensorsCritCelsius                       // temps.sensors[].crit_celsius
 	FieldNixSystemGeneration                           // nix.system_generation
 	FieldNixGenerations                                // nix.generations
+	FieldNixSystem                                     // nix.system
+	FieldNixCurrentSystem                              // nix.current_system
+	FieldNixCurrentGeneration                          // nix.current_generation
+	FieldNixBootedSystem                               // nix.booted_system
+	FieldNixRebootPending                              // nix.reboot_pending
+	FieldNixKnownGoodGeneration                        // nix.known_good.generation
+	FieldNixKnownGoodStorePath                         // nix.known_good.store_path
+	FieldNixRejectedGeneration                         // nix.rejected[].generation
+	FieldNixRejectedStorePath                          // nix.rejected[].store_path
 	FieldProbesName                                    // probes[].name
 	FieldProbesUnit                                    // probes[].unit
 	FieldProbesScope                                   // probes[].scope
@@ -252,6 +261,15 @@ var fieldPaths = [NumFields]string{
 	"temps.sensors[].crit_celsius",
 	"nix.system_generation",
 	"nix.generations",
+	"nix.system",
+	"nix.current_system",
+	"nix.current_generation",
+	"nix.booted_system",
+	"nix.reboot_pending",
+	"nix.known_good.generation",
+	"nix.known_good.store_path",
+	"nix.rejected[].generation",
+	"nix.rejected[].store_path",
 	"probes[].name",
 	"probes[].unit",
 	"probes[].scope",
@@ -352,6 +370,13 @@ var listTempsSensorsSubjects = List{
 	Path: "temps.sensors[]", Key: "sensor", NameField: FieldTempsSensorsSensor,
 	len:  func(s *Sample) int { return len(listTempsSensors(s)) },
 	name: func(s *Sample, i int) string { return listTempsSensors(s)[i].Sensor },
+}
+
+func listNixRejected(s *Sample) []NixSystem {
+	if s.Nix == nil {
+		return nil
+	}
+	return s.Nix.Rejected
 }
 
 func listProbes(s *Sample) []ProbeResult {
@@ -1033,6 +1058,24 @@ var metrics = [...]Metric{
 			return 0, false
 		}
 		return float64(s.Nix.Generations), true
+	}},
+	{Path: "nix.current_generation", Field: FieldNixCurrentGeneration, value: func(s *Sample, i int) (float64, bool) {
+		if s.Nix == nil {
+			return 0, false
+		}
+		return float64(s.Nix.CurrentGeneration), true
+	}},
+	{Path: "nix.reboot_pending", Field: FieldNixRebootPending, Bool: true, value: func(s *Sample, i int) (float64, bool) {
+		if s.Nix == nil {
+			return 0, false
+		}
+		return b2f(s.Nix.RebootPending), true
+	}},
+	{Path: "nix.rejected_count", Field: noField, value: func(s *Sample, _ int) (float64, bool) {
+		if s.Nix == nil {
+			return 0, false
+		}
+		return float64(len(s.Nix.Rejected)), true
 	}},
 	{Path: "probes[].ok", Field: FieldProbesOK, Bool: true, List: &listProbesSubjects, value: func(s *Sample, i int) (float64, bool) {
 		l := listProbes(s)

@@ -8,9 +8,12 @@
 # lmn-privd is off, so no rollback at run time hides what the boot loader
 # does.
 #
-# Generation 2's gate fails on lmn-detect's generation_unhealthy (issue 17's
-# second half); without it the gate passes there too and this fails at the
-# first boot of generation 2.
+# Generation 2's gate fails on lmn-detect's generation_unhealthy: its
+# --state remembers that generation 1 ran before the reboot, so the boot
+# into generation 2 is a change it judges after its settle window (web.service
+# failed only after it); at the second boot the verdict that stands is
+# written again, and lmn-dash's gate waits for the verdict on the system it
+# first sees for that window and a margin.
 #
 # Run: nix build .#checks.x86_64-linux.vm-boot-gate
 { ... }:

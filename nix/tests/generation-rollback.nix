@@ -8,9 +8,10 @@
 # lmn-privd's audit log and record of generations, the system profile and
 # the unit's state; and a later automatic switch to generation 2 is refused.
 #
-# It needs lmn-detect's generation_unhealthy and lmn-heal's ladder for it
-# (issue 17's second half); without them nothing fires and it fails at
-# "lmn rolls back".
+# lmn-detect's generation_unhealthy judges the switch 60 s after it (its
+# settle window) by the units that failed only after it; lmn-heal's
+# built-in generation_unhealthy ladder answers with switch_generation. The
+# same path runs without Nix in e2e's TestGenerationRollback.
 #
 # Run: nix build .#checks.x86_64-linux.vm-generation-rollback
 { ... }:
@@ -61,8 +62,12 @@
         machine.wait_for_unit("web.service")
         assert machine.succeed(f"readlink {PROFILE}").strip() == "system-1-link"
         heals = [h for h in records("heal") if h.get("action") == "switch_generation"]
-        assert heals and heals[0]["tier"] == "privd" and heals[0]["params"] == {"generation": "1"}, heals
+        done = [h for h in heals if h["phase"] == "succeeded"]
+        assert len(done) == 1 and done[0]["tier"] == "privd" and done[0]["params"] == {"generation": "1"}, heals
         assert any(h["phase"] == "verified" and h.get("outcome") == "rolled_back" for h in heals), heals
+        issues = [i for i in records("issue") if i["rule"] == "generation_unhealthy" and i["state"] == "firing"]
+        assert issues and issues[0]["subject"]["system"] == broken and "web.service" in issues[0]["summary"], issues
+        # The gate waits for generation 1's own verdict, its settle window after the rollback.
         machine.succeed("lmn-dash health --wait --timeout 3m")
 
     with subtest("lmn-privd wrote its intent first and rejected generation 2"):
@@ -77,6 +82,13 @@
         assert [r["store_path"] for r in record["rejected"]] == [broken], record
         assert record["rollbacks"][0]["from"]["store_path"] == broken, record
         assert record["rollbacks"][0]["to"] == {"generation": 1, "store_path": good}, record
+
+    with subtest("generation 1, healthy again past its settle window, is marked known good"):
+        machine.wait_until_succeeds(f"grep -q known_good {RECORD}", timeout=180)
+        record = json.loads(machine.succeed(f"cat {RECORD}"))
+        assert record["known_good"]["store_path"] == good, record
+        marks = [h for h in records("heal") if h.get("action") == "mark_generation_good"]
+        assert any(h["phase"] == "succeeded" and h["params"] == {"generation": "1"} for h in marks), marks
 
     with subtest("generation 2 is never activated again without a person"):
         status, out = machine.execute(f"{PRIVD} exec switch_generation generation=2")

@@ -176,6 +176,9 @@ func (r *renderer) system(width int) panel {
 	}
 	if n := s.Nix; n != nil {
 		p.lines = append(p.lines, r.item(dash.LevelOK, "Nix", fmt.Sprintf("generation %d", n.SystemGeneration), fmt.Sprintf("%d kept", n.Generations)))
+		if k := len(n.Rejected); k > 0 {
+			p.lines = append(p.lines, r.item(dash.LevelWarning, "rejected", fmt.Sprintf("%d generation%s", k, map[bool]string{true: "s"}[k > 1]), fmt.Sprintf("latest %d", n.Rejected[k-1].Generation)))
+		}
 	}
 	return p
 }

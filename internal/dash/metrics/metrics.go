@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/dash"
@@ -25,11 +26,26 @@ func Append(dst []byte, m *dash.Model, now time.Time, version string) []byte {
 		if n := s.Nix; n != nil {
 			e.gauge("lmn_nix_system_generation", "Number of the current NixOS system generation.", float64(n.SystemGeneration))
 			e.gauge("lmn_nix_generations", "System generations kept.", float64(n.Generations))
+			nix(e, n)
 		}
 	}
 	issues(e, m, now)
 	heal(e, m)
 	return e.b
+}
+
+// nix writes what runs against what boots, and lmn-privd's record of
+// rejected generations: lmn never switches to one of them by itself.
+func nix(e *expo, n *record.Nix) {
+	e.gauge("lmn_nix_current_generation", "Generation of the running system (/run/current-system); 0 when it is none of the profile's.", float64(n.CurrentGeneration))
+	e.gauge("lmn_nix_reboot_pending", "1 while the booted kernel is not the running system's.", b2f(n.RebootPending))
+	e.gauge("lmn_nix_rejected_generations", "Systems lmn rolled back from and never switches to by itself (lmn-privd's record).", float64(len(n.Rejected)))
+	if len(n.Rejected) > 0 {
+		e.family("lmn_nix_rejected_generation", "gauge", "Each system lmn rejected; always 1.")
+		for _, r := range n.Rejected {
+			e.sample("", 1, "generation", strconv.Itoa(r.Generation), "store_path", r.StorePath)
+		}
+	}
 }
 
 func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -121,8 +121,8 @@ func TestAddFieldEndToEnd(t *testing.T) {
 		"\tProbes []ProbeResult `json:\"probes,omitempty\" lmn:\"subject=probe,name=name\"`\n",
 		"\tProbes []ProbeResult `json:\"probes,omitempty\" lmn:\"subject=probe,name=name\"`\n\tOrigin string `json:\"origin,omitempty\"`\n\tChecks []Check `json:\"checks,omitempty\" lmn:\"subject=check,name=name,scope=scope\"`\n}\n\ntype Check struct {\n\tName string `json:\"name\"`\n\tScope string `json:\"scope\"`\n\tOK bool `json:\"ok\"`\n\tLatencySeconds *float64 `json:\"latency_seconds,omitempty\"`\n")
 	edit(t, filepath.Join(dir, "sample.go"),
-		"\tGenerations      int `json:\"generations\"`\n",
-		"\tGenerations      int `json:\"generations\"`\n\tClosureBytes *uint64 `json:\"closure_bytes,omitempty\"`\n")
+		"\tGenerations      int    `json:\"generations\"`\n",
+		"\tGenerations      int    `json:\"generations\"`\n\tClosureBytes *uint64 `json:\"closure_bytes,omitempty\"`\n")
 	files, err := generate(dir)
 	if err != nil {
 		t.Fatal(err)
