@@ -111,6 +111,9 @@ type Model struct {
 	// SampleGap is the time between the two latest samples.
 	SampleGap time.Duration
 
+	// Interval is the collector's --interval, from its start record; 0
+	// until one came.
+	Interval time.Duration
 	// Cadence is the time between the collector's ticks, learnt from the
 	// stream; 0 until two ticks came.
 	Cadence  time.Duration
@@ -215,6 +218,7 @@ func (m *Model) applyStart(line record.Line) (record.Header, error) {
 		m.source(st.Src).Version = st.Version
 	}
 	m.healSettings(line, st.Src)
+	m.collectSettings(line, st.Src)
 	return st.Header, nil
 }
 
