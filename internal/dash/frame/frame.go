@@ -263,7 +263,7 @@ func (r *renderer) help(height int) *grid {
 		"",
 		"Health, from lmn-detect's issue records for each subject:",
 		"  " + g.mark[2] + " critical   " + g.mark[1] + " warning   " + g.mark[0] + " fine",
-		"Before any issue record arrives, fixed default levels apply.",
+		"Without lmn-detect upstream, lmn-detect's default levels apply.",
 		"",
 		"fresh: time since the latest record. Ages count in stream time.",
 		"Healing: ok/att = succeeded of attempted steps; adv = advised only.",
