@@ -58,6 +58,11 @@ func (m *Model) applyHeal(line record.Line) (record.Header, error) {
 	case record.PhaseVerified:
 		if h.Outcome != "" {
 			m.Verified[bounded(m.Verified, VerifyKey{h.Action, h.Outcome}, VerifyKey{Other, Other})]++
+			st := m.stat(m.ByAction, h.Action)
+			st.Verified++
+			if h.Outcome == record.OutcomeRecovered {
+				st.Recovered++
+			}
 		}
 		m.verified(&h)
 	case record.PhaseGaveUp:

@@ -39,6 +39,22 @@ type HealStat struct {
 	Succeeded uint64
 	Failed    uint64
 	Advised   uint64
+	// Verified counts the verifications of the action's steps, Recovered
+	// those whose outcome was recovered (by action only: a verification
+	// names no tier).
+	Verified  uint64
+	Recovered uint64
+	// Planned counts steps lmn-heal --dry-run planned and did not run.
+	Planned uint64
+}
+
+// RecoveryRate is the share of verified steps that recovered, 0 when none
+// was verified: what a step achieved, where Rate is only that it ran.
+func (h HealStat) RecoveryRate() float64 {
+	if h.Verified == 0 {
+		return 0
+	}
+	return float64(h.Recovered) / float64(h.Verified)
 }
 
 // Attempts is the number of steps that ran to a result.

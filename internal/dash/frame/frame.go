@@ -266,7 +266,8 @@ func (r *renderer) help(height int) *grid {
 		"Without lmn-detect upstream, lmn-detect's default levels apply.",
 		"",
 		"fresh: time since the latest record. Ages count in stream time.",
-		"Healing: ok/att = succeeded of attempted steps; adv = advised only.",
+		"Healing: ok/att = succeeded of attempted steps; recov = recovered of",
+		"  verified steps; adv = advised only.",
 	}
 	p := panel{title: "Help"}
 	for _, t := range text {

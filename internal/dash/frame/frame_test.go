@@ -273,3 +273,37 @@ func TestChunkings(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemValuesAligned: at 80 columns every value of the System panel
+// starts in one column, whether its label is short (CPU), nine cells long
+// (Mem avail) or cut (…al_zone0).
+func TestSystemValuesAligned(t *testing.T) {
+	m := streamModel(t)
+	frame := string(Render(nil, m, Options{Width: 80, Height: 24, Now: now(m)}))
+	rows := 0
+	for _, row := range strings.Split(frame, "\n") {
+		if len(row) < 40 || !strings.HasPrefix(row, "| ") || !strings.Contains(".!X", row[2:3]) || row[3] != ' ' {
+			continue
+		}
+		cell := row[4:40] // label column (9 cells and a space), then the value
+		if cell[9] != ' ' || cell[10] == ' ' {
+			t.Errorf("value not in the column after the 9-cell label: %q", row[:40])
+		}
+		rows++
+	}
+	if rows < 10 {
+		t.Fatalf("only %d System rows found:\n%s", rows, frame)
+	}
+}
+
+// TestNoSwap: a machine without swap says so, not "Swap used 0% of 0B".
+func TestNoSwap(t *testing.T) {
+	m := replayModel(t, "../testdata/collect.ndjson")
+	if m.Sample.Swap == nil || m.Sample.Swap.TotalBytes != 0 {
+		t.Fatalf("the recorded machine has swap: %+v", m.Sample.Swap)
+	}
+	frame := string(Render(nil, m, Options{Width: 80, Height: 24, Now: m.LastTS}))
+	if strings.Contains(frame, "of 0B") || !strings.Contains(frame, "Swap      none  no swap configured") {
+		t.Errorf("swap line of a machine without swap:\n%s", frame)
+	}
+}

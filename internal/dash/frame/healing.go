@@ -54,7 +54,7 @@ func (r *renderer) healing(width int) panel {
 		return p
 	}
 	col := max(10, min(20, width-19))
-	p.lines = append(p.lines, line{{s: fmt.Sprintf("%-*s %7s %5s %4s", col, "action", "ok/att", "rate", "adv"), st: dim}})
+	p.lines = append(p.lines, line{{s: fmt.Sprintf("%-*s %7s %5s %4s", col, "action", "ok/att", "recov", "adv"), st: dim}})
 	for _, a := range dash.SortedKeys(m.ByAction) {
 		p.lines = append(p.lines, r.stat(a, col, m.ByAction[a]))
 	}
@@ -86,13 +86,13 @@ func (r *renderer) healing(width int) panel {
 
 func (r *renderer) stat(action string, col int, s *dash.HealStat) line {
 	rate, st := "-", dim
-	if s.Attempts() > 0 {
-		rate = pct(s.Rate())
+	if s.Verified > 0 {
+		rate = pct(s.RecoveryRate())
 		st = levelStyle[dash.LevelOK]
 		switch {
-		case s.Rate() < 0.5:
+		case s.RecoveryRate() < 0.5:
 			st = crit
-		case s.Rate() < 1:
+		case s.RecoveryRate() < 1:
 			st = warn
 		}
 	}
