@@ -115,6 +115,7 @@ type Model struct {
 	Verified  map[VerifyKey]uint64
 	Durations map[string]*Histogram // by action
 	Breakers  map[string]*Breaker   // by issue and action
+	Advice    map[string]*Advice    // by issue: the latest advice, until the issue resolves
 	GaveUp    map[string]uint64     // gave_up records, by action
 	Recovery  map[string]*Histogram // from an issue firing to its recovered verification, by action
 	// Fired is when each issue's first firing record came, kept until
@@ -157,6 +158,7 @@ func New() *Model {
 		Verified:  map[VerifyKey]uint64{},
 		Durations: map[string]*Histogram{},
 		Breakers:  map[string]*Breaker{},
+		Advice:    map[string]*Advice{},
 		GaveUp:    map[string]uint64{},
 		Recovery:  map[string]*Histogram{},
 		Fired:     map[string]Firing{},
@@ -336,6 +338,7 @@ func (m *Model) applyIssue(line record.Line) (record.Header, error) {
 		delete(m.Issues, is.ID)
 		m.resolvedIssue(is.ID)
 		m.closeBreakers(is.ID)
+		delete(m.Advice, is.ID)
 		m.event(is.TS.Time, record.KindIssue, LevelOK, words("RESOLVED", is.Rule, SubjectString(is.Subject), is.Summary))
 	default:
 		return is.Header, fmt.Errorf("issue %s: unknown state %q", is.ID, is.State)

@@ -66,7 +66,7 @@ func TestReplayStream(t *testing.T) {
 		t.Errorf("firing issues %s", got)
 	}
 	want := map[string]HealStat{
-		"restart_unit":      {Failed: 2},
+		"restart_unit":      {Failed: 2, Planned: 1},
 		"reset_failed_unit": {Succeeded: 1},
 		"journal_vacuum":    {Succeeded: 1, Failed: 1},
 		"nix_gc":            {Succeeded: 1, Verified: 1}, // not_recovered

@@ -99,7 +99,11 @@ func (r *renderer) body(height int) *grid {
 	lw := r.o.Width / 2
 	rw := r.o.Width - lw
 	left := r.column(lw, height, []panel{r.system(lw - 4), r.trends(lw - 4)})
-	right := r.column(rw, height, []panel{r.issues(rw - 4), r.healing(rw - 4), r.events(rw - 4)})
+	rp := []panel{r.issues(rw - 4)}
+	if a := r.advice(rw - 4); len(a.lines) > 0 {
+		rp = append(rp, a)
+	}
+	right := r.column(rw, height, append(rp, r.healing(rw-4), r.events(rw-4)))
 	n := max(left.len(), right.len())
 	g := &grid{buf: make([]byte, 0, len(left.buf)+len(right.buf)+n*r.o.Width), end: make([]int, 0, n)}
 	for i := range n {
