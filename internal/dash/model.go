@@ -136,10 +136,13 @@ type Model struct {
 	Cadence  time.Duration
 	lastTick time.Time
 
-	Events  []Event // oldest first, at most EventLen
-	Sources map[string]*Source
-	Records map[string]uint64 // accepted records by kind
-	Invalid uint64            // records that did not decode as their kind
+	Events []Event // oldest first, at most EventLen
+	// EventCount counts every event ever added, so a reader can tell
+	// which of Events are new since it last looked.
+	EventCount uint64
+	Sources    map[string]*Source
+	Records    map[string]uint64 // accepted records by kind
+	Invalid    uint64            // records that did not decode as their kind
 	// Rejected is the reader's count of rejected lines (set by the caller).
 	Rejected int
 }
@@ -352,6 +355,7 @@ func (m *Model) event(ts time.Time, kind string, lvl Level, text string) {
 		m.Events = m.Events[:EventLen-1]
 	}
 	m.Events = append(m.Events, Event{TS: ts, Kind: kind, Level: lvl, Text: text})
+	m.EventCount++
 }
 
 // words joins the non-empty parts with spaces.
@@ -386,6 +390,15 @@ func SubjectString(subject map[string]string) string {
 		b.WriteString(subject[k])
 	}
 	return b.String()
+}
+
+// EventsSince returns the events added after the first n of all events
+// (EventCount), oldest first; events that fell out of the log are lost.
+func (m *Model) EventsSince(n uint64) []Event {
+	if n >= m.EventCount {
+		return nil
+	}
+	return m.Events[len(m.Events)-int(min(m.EventCount-n, uint64(len(m.Events)))):]
 }
 
 // FiringIssues returns the firing issues, most severe first, then oldest

@@ -29,6 +29,8 @@ type Options struct {
 	Paused bool
 	Help   bool
 	Ended  bool // the input has ended
+	// NoKeys: no keys are read (plain mode), so the footer lists none.
+	NoKeys bool
 }
 
 type renderer struct {
@@ -246,6 +248,9 @@ func (r *renderer) small() []line {
 
 func (r *renderer) footer() line {
 	l := line{{s: " q quit  p pause  ? help", st: bar}}
+	if r.o.NoKeys {
+		l = line{{s: " plain mode: Ctrl-C quits", st: bar}}
+	}
 	if r.o.Paused {
 		l = append(l, span{s: "  PAUSED: display frozen, the stream is still read", st: bar})
 	}
@@ -278,4 +283,34 @@ func (r *renderer) help(height int) *grid {
 		p.lines = append(p.lines, line{{s: t}})
 	}
 	return r.column(r.o.Width, height, []panel{p})
+}
+
+// Changes appends what simple mode prints after its first frame instead
+// of a whole frame: the header's facts when they differ from last (the
+// summary returned, passed back next time), then each event after the
+// first seen of all events (dash.Model.EventCount), one plain line each,
+// whole. It returns the new summary and event count.
+func Changes(dst []byte, m *dash.Model, last string, seen uint64) ([]byte, string, uint64) {
+	r := &renderer{o: Options{}, g: &asciiGlyphs, m: m}
+	var b strings.Builder
+	b.WriteString("lmn-dash " + r.clean(m.Host) + " ")
+	for _, src := range []string{"collect", "detect", "heal"} {
+		mark := r.g.unseen
+		if m.Sources["lmn-"+src] != nil {
+			mark = r.g.seen
+		}
+		fmt.Fprintf(&b, " %s%s", src, mark)
+	}
+	fmt.Fprintf(&b, "  issues %d  rejected %d", len(m.Issues), m.Rejected)
+	if m.Invalid > 0 {
+		fmt.Fprintf(&b, "  invalid %d", m.Invalid)
+	}
+	sum := b.String()
+	if sum != last {
+		dst = append(append(dst, sum...), '\n')
+	}
+	for _, e := range m.EventsSince(seen) {
+		dst = append(dst, e.TS.UTC().Format("15:04:05")+" "+r.clean(e.Text)+"\n"...)
+	}
+	return dst, sum, m.EventCount
 }
