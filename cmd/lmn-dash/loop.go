@@ -157,9 +157,9 @@ func suspend(ctx context.Context, sess *term.Session, log *slog.Logger) {
 	}
 }
 
-// simple writes one plain frame once the first sample came, then only
-// what changes (the header's facts, each new event as a line), at most
-// once a second, and a last whole frame at end of input: a frame a second
+// simple writes one plain frame once the first sample or event came, then
+// only what changes (the header's facts, each new event as a line), at
+// most once a second, and a last whole frame at end of input: a frame a second
 // would fill the scrollback. No keys are read, so none are listed.
 func simple(ctx context.Context, cfg config, rd *reader, live *dash.Live, stdout io.Writer, out *os.File, log *slog.Logger) int {
 	d := newDrawer(1)
@@ -174,7 +174,7 @@ func simple(ctx context.Context, cfg config, rd *reader, live *dash.Live, stdout
 		o.Now = cfg.now()
 		live.View(func(m *dash.Model) {
 			switch {
-			case !framed && m.Sample == nil && !o.Ended:
+			case !framed && m.Sample == nil && m.EventCount == 0 && !o.Ended:
 				buf = buf[:0] // nothing worth a frame yet
 			case !framed || o.Ended:
 				buf = append(frame.Render(buf[:0], m, o), "\n\n"...)
