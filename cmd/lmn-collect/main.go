@@ -38,6 +38,7 @@ import (
 	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/collect"
 	"github.com/lmn-heal/lmn/internal/generations"
+	"github.com/lmn-heal/lmn/internal/pipe"
 	"github.com/lmn-heal/lmn/internal/probe"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/sysfs"
@@ -147,7 +148,9 @@ func main() {
 		runtime.GOMAXPROCS(1)
 	}
 	ctx, stop := record.NotifyContext(context.Background())
-	code := run(ctx, cfg, os.Stdout, os.Stderr)
+	ctx, stderr, end := pipe.Stage(ctx, os.Stdout, os.Stderr)
+	code := run(ctx, cfg, os.Stdout, stderr)
+	end()
 	stop()
 	os.Exit(code)
 }

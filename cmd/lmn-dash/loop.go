@@ -157,18 +157,36 @@ func suspend(ctx context.Context, sess *term.Session, log *slog.Logger) {
 	}
 }
 
-// simple writes plain frames one after another, at most one a second, and
-// a last one at end of input.
+// simple writes one plain frame once the first sample or event came, then
+// only what changes (the header's facts, each new event as a line), at
+// most once a second, and a last whole frame at end of input: a frame a second
+// would fill the scrollback. No keys are read, so none are listed.
 func simple(ctx context.Context, cfg config, rd *reader, live *dash.Live, stdout io.Writer, out *os.File, log *slog.Logger) int {
 	d := newDrawer(1)
 	d.dirty = false
-	o := frame.Options{}
+	o := frame.Options{NoKeys: true}
 	var buf []byte
+	framed := false // the first whole frame is out
+	var summary string
+	var seen uint64
 	draw := func() error {
 		o.Width, o.Height = size(cfg, out)
 		o.Now = cfg.now()
-		live.View(func(m *dash.Model) { buf = frame.Render(buf[:0], m, o) })
-		buf = append(buf, "\n\n"...)
+		live.View(func(m *dash.Model) {
+			switch {
+			case !framed && m.Sample == nil && m.EventCount == 0 && !o.Ended:
+				buf = buf[:0] // nothing worth a frame yet
+			case !framed || o.Ended:
+				buf = append(frame.Render(buf[:0], m, o), "\n\n"...)
+				framed = true
+				_, summary, seen = frame.Changes(nil, m, "", 0)
+			default:
+				buf, summary, seen = frame.Changes(buf[:0], m, summary, seen)
+			}
+		})
+		if len(buf) == 0 {
+			return nil
+		}
 		_, err := stdout.Write(buf)
 		return err
 	}

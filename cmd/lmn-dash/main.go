@@ -86,7 +86,8 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.simple, "simple", false, "plain ASCII frames, no colour (also chosen by NO_COLOR, TERM=dumb, or stdout not a terminal)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lmn-dash [--listen ADDR] [--headless | --once] [--simple]\n\n"+
-			"Reads the lmn record stream on stdin and shows it. Keys (from /dev/tty): q quit, p pause, ? help.\n\n")
+			"Reads the lmn record stream on stdin and shows it. Keys of the dashboard (from /dev/tty): q quit,\n"+
+			"p pause, ? help; plain mode reads no keys (Ctrl-C quits).\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

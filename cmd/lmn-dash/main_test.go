@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,7 +234,11 @@ func TestSlowOutputDropsFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	w.Write(lines[0])
+	first := 0 // the first frame comes with the first sample
+	for !bytes.Contains(lines[first], []byte(`"kind":"sample"`)) {
+		first++
+	}
+	w.Write(bytes.Join(lines[:first+1], nil))
 	select {
 	case <-out.writes: // the first frame is now stuck in Write
 	case <-time.After(20 * time.Second):
@@ -241,7 +246,7 @@ func TestSlowOutputDropsFrames(t *testing.T) {
 	}
 	wrote := make(chan error)
 	go func() {
-		_, err := w.Write(bytes.Join(lines[1:], nil))
+		_, err := w.Write(bytes.Join(lines[first+1:], nil))
 		wrote <- err
 	}()
 	select {
@@ -286,5 +291,77 @@ func TestClosedOutput(t *testing.T) {
 		}
 		f.Close()
 		w.Close()
+	}
+}
+
+// lockedBuffer is an output the test reads while lmn-dash writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSimplePrintsChanges is issue 15's "a full frame every second":
+// plain mode writes one frame, then only what changed (the header's
+// facts, each new event as a whole line), and a last frame at end of
+// input; it lists no keys, as it reads none.
+func TestSimplePrintsChanges(t *testing.T) {
+	r, w := io.Pipe()
+	out := &lockedBuffer{}
+	cfg := testConfig(nil)
+	done := make(chan int)
+	go func() { done <- run(context.Background(), cfg, r, out, io.Discard) }()
+	data, err := os.ReadFile(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	first := 0
+	for !bytes.Contains(lines[first], []byte(`"kind":"sample"`)) {
+		first++
+	}
+	w.Write(bytes.Join(lines[:first+1], nil))
+	waitOut := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(out.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in:\n%s", want, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitOut("- System ")
+	w.Write(bytes.Join(lines[first+1:], nil))
+	waitOut("WARNING disk_fill_trend mount=/ / full in about 3h")
+	time.Sleep(2500 * time.Millisecond) // a frame a second would show by now
+	live := out.String()
+	if n := strings.Count(live, "- System "); n != 1 {
+		t.Errorf("%d frames while the stream flows, want the first only:\n%s", n, live)
+	}
+	if !strings.Contains(live, "lmn-dash nixos-lab  collect+ detect+ heal+  issues 2  rejected 1\n") {
+		t.Errorf("no summary line of the header's facts:\n%s", live)
+	}
+	w.Close()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	all := out.String()
+	if !strings.Contains(all[len(live):], "input ended") || strings.Count(all, "- System ") != 2 {
+		t.Errorf("no last frame at end of input:\n%s", all[len(live):])
+	}
+	if strings.Contains(all, "q quit") || strings.Contains(all, "? help") {
+		t.Errorf("plain mode lists keys it does not read:\n%s", all)
 	}
 }

@@ -91,7 +91,10 @@ func startReader(in io.Reader, live *dash.Live, log *slog.Logger) *reader {
 			}
 		}()
 		r := record.NewReader(in, nil)
-		r.OnReject = func(err error) { log.Warn("rejected line", "err", err) }
+		r.OnReject = func(err error) {
+			live.SetRejected(r.Rejected()) // the header counts it before the log line shows
+			log.Warn("rejected line", "err", err)
+		}
 		for {
 			line, err := r.Next()
 			if err != nil {

@@ -195,8 +195,13 @@ func TestTerminalPlain(t *testing.T) {
 			scr.waitFor(t, 0, "disk_fill_trend")
 			cmd.Process.Signal(syscall.SIGTERM)
 			waitExit(t, cmd)
-			if out := scr.String(); strings.ContainsRune(out, '\x1b') {
+			out := scr.String()
+			if strings.ContainsRune(out, '\x1b') {
 				t.Errorf("escape sequence in plain mode: %q", out[:min(len(out), 200)])
+			}
+			// No keys are read in plain mode: none are listed.
+			if strings.Contains(out, "q quit") || !strings.Contains(out, "Ctrl-C quits") {
+				t.Errorf("plain mode's footer lists keys it does not read:\n%s", out)
 			}
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/cli"
+	"github.com/lmn-heal/lmn/internal/pipe"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -60,9 +61,11 @@ func main() {
 		os.Exit(cli.Code(err))
 	}
 	ctx, stop := record.NotifyContext(context.Background())
+	ctx, stderr, end := pipe.Stage(ctx, os.Stdout, os.Stderr)
 	in, restore := record.Input(ctx, os.Stdin)
 	cfg.live = isLive(os.Stdin)
-	code := run(ctx, cfg, in, os.Stdout, os.Stderr)
+	code := run(ctx, cfg, in, os.Stdout, stderr)
+	end()
 	restore()
 	stop()
 	os.Exit(code)

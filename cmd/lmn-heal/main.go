@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/cli"
+	"github.com/lmn-heal/lmn/internal/pipe"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/tier"
 )
@@ -125,11 +126,13 @@ func main() {
 		os.Exit(cli.Code(err))
 	}
 	ctx, stop := record.NotifyContext(context.Background())
+	ctx, stderr, end := pipe.Stage(ctx, os.Stdout, os.Stderr)
 	in, restore := record.Input(ctx, os.Stdin)
 	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode().IsRegular() {
 		cfg.inline = true
 	}
-	code := run(ctx, cfg, in, os.Stdout, os.Stderr)
+	code := run(ctx, cfg, in, os.Stdout, stderr)
+	end()
 	restore()
 	stop()
 	os.Exit(code)

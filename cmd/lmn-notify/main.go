@@ -23,6 +23,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/pipe"
 	"github.com/lmn-heal/lmn/internal/record"
 )
 
@@ -87,11 +88,13 @@ func main() {
 		os.Exit(0)
 	}
 	ctx, stop := record.NotifyContext(context.Background())
+	ctx, stderr, end := pipe.Stage(ctx, os.Stdout, os.Stderr)
 	in, restore := record.Input(ctx, os.Stdin)
 	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode().IsRegular() {
 		cfg.inline = true
 	}
-	code := run(ctx, cfg, in, os.Stdout, os.Stderr)
+	code := run(ctx, cfg, in, os.Stdout, stderr)
+	end()
 	restore()
 	stop()
 	os.Exit(code)

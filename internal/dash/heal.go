@@ -58,6 +58,11 @@ func (m *Model) applyHeal(line record.Line) (record.Header, error) {
 	case record.PhaseVerified:
 		if h.Outcome != "" {
 			m.Verified[bounded(m.Verified, VerifyKey{h.Action, h.Outcome}, VerifyKey{Other, Other})]++
+			st := m.stat(m.ByAction, h.Action)
+			st.Verified++
+			if h.Outcome == record.OutcomeRecovered {
+				st.Recovered++
+			}
 		}
 		m.verified(&h)
 	case record.PhaseGaveUp:
@@ -68,11 +73,56 @@ func (m *Model) applyHeal(line record.Line) (record.Header, error) {
 		}
 	case record.PhaseStarted:
 		delete(m.Breakers, breakerKey(&h))
+	case record.PhasePlanned:
+		m.stat(m.ByAction, h.Action).Planned++
 	}
-	if h.Phase != record.PhasePlanned {
-		m.event(h.TS.Time, record.KindHeal, healLevel(&h), healText(&h))
-	}
+	m.advise(&h)
+	m.event(h.TS.Time, record.KindHeal, healLevel(&h), healText(&h))
 	return h.Header, nil
+}
+
+// Advice is what lmn-heal last asked a person to do about an issue, kept
+// whole (a command cut short cannot be run) until the issue resolves or
+// the ladder acts again.
+type Advice struct {
+	Issue   string
+	Rule    string
+	Subject map[string]string
+	Action  string
+	Step    int
+	Phase   string // advised, gave_up or held
+	TS      time.Time
+	Text    string
+}
+
+// advise keeps the advice of h, or forgets the issue's once its ladder
+// acts again.
+func (m *Model) advise(h *record.Heal) {
+	switch {
+	case h.Advice != "":
+		if _, ok := m.Advice[h.Issue]; !ok && len(m.Advice) >= MaxIssues {
+			return
+		}
+		m.Advice[h.Issue] = &Advice{Issue: h.Issue, Rule: h.Rule, Subject: h.Subject, Action: h.Action,
+			Step: h.Step, Phase: h.Phase, TS: h.TS.Time, Text: h.Advice}
+	case h.Phase == record.PhaseStarted, h.Phase == record.PhaseSucceeded, h.Phase == record.PhasePlanned:
+		delete(m.Advice, h.Issue)
+	}
+}
+
+// OpenAdvice returns the advice still open, newest first.
+func (m *Model) OpenAdvice() []*Advice {
+	out := make([]*Advice, 0, len(m.Advice))
+	for _, a := range m.Advice {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].TS.Equal(out[j].TS) {
+			return out[i].TS.After(out[j].TS)
+		}
+		return out[i].Issue < out[j].Issue
+	})
+	return out
 }
 
 func (m *Model) finished(h *record.Heal) {
@@ -182,6 +232,17 @@ func healLevel(h *record.Heal) Level {
 
 func healText(h *record.Heal) string {
 	var b strings.Builder
+	if h.Phase == record.PhasePlanned {
+		// --dry-run: nothing ran; say what would have.
+		fmt.Fprintf(&b, "PLAN step %d %s", h.Step, h.Action)
+		if p := SubjectString(h.Params); p != "" {
+			fmt.Fprintf(&b, " %s", p)
+		} else if s := SubjectString(h.Subject); s != "" {
+			fmt.Fprintf(&b, " %s", s)
+		}
+		b.WriteString(" (dry run: not run)")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "HEAL %s %s", h.Action, strings.ToUpper(h.Phase))
 	if h.Tier != "" {
 		fmt.Fprintf(&b, " via %s", h.Tier)

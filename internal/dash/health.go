@@ -36,11 +36,18 @@ func SeverityLevel(severity string) Level {
 	return LevelOK
 }
 
-// Once any issue record has been seen, health comes from firing issues only,
-// so the dashboard and lmn-detect never disagree. Before that, a line is
+// Once lmn-detect is known to judge the stream (its start record or any
+// issue record came), health comes from firing issues only, so the
+// dashboard never disagrees with lmn-detect: not beside "issues 0", not
+// with a rules file of other levels. Without lmn-detect upstream, a line is
 // coloured by its value in the latest sample against the levels of
 // lmn-detect's built-in rule about it (detect.Rules.Severity).
 var builtin = detect.Defaults()
+
+// Judged reports whether health comes from lmn-detect's issues.
+func (m *Model) Judged() bool {
+	return m.IssueSeen || m.Sources["lmn-detect"] != nil
+}
 
 // builtinLevel is the level of the latest sample against rule's levels,
 // for subject (a mount, a sensor) or machine-wide.
@@ -77,7 +84,7 @@ func (m *Model) SubjectLevel(key, value string) Level {
 
 // CPULevel is the health of the CPU line.
 func (m *Model) CPULevel() Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.ruleLevel(detect.RuleCPUPressure)
 	}
 	return m.builtinLevel(detect.RuleCPUPressure, "")
@@ -85,7 +92,7 @@ func (m *Model) CPULevel() Level {
 
 // MemLevel is the health of the memory line.
 func (m *Model) MemLevel() Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.ruleLevel(detect.RuleMemPressure)
 	}
 	return m.builtinLevel(detect.RuleMemPressure, "")
@@ -93,7 +100,7 @@ func (m *Model) MemLevel() Level {
 
 // SwapLevel is the health of the swap line.
 func (m *Model) SwapLevel() Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.ruleLevel(detect.RuleSwapExhaustion)
 	}
 	return m.builtinLevel(detect.RuleSwapExhaustion, "")
@@ -108,7 +115,7 @@ var psiRules = map[string]string{"cpu": detect.RuleCPUPressure, "memory": detect
 
 // PSILevel is the health of one pressure resource: "cpu", "memory", "io".
 func (m *Model) PSILevel(resource string) Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.ruleLevel(psiRules[resource])
 	}
 	return m.builtinLevel(psiRules[resource], "")
@@ -116,7 +123,7 @@ func (m *Model) PSILevel(resource string) Level {
 
 // MountLevel is the health of one mounted filesystem.
 func (m *Model) MountLevel(mt record.Mount) Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.SubjectLevel("mount", mt.Mount)
 	}
 	return max(m.builtinLevel(detect.RuleDiskUsage, mt.Mount), m.builtinLevel(detect.RuleInodeUsage, mt.Mount),
@@ -125,7 +132,7 @@ func (m *Model) MountLevel(mt record.Mount) Level {
 
 // InterfaceLevel is the health of one network interface.
 func (m *Model) InterfaceLevel(in record.Interface) Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.SubjectLevel("interface", in.Name)
 	}
 	return m.builtinLevel(detect.RuleInterfaceDown, in.Name)
@@ -133,7 +140,7 @@ func (m *Model) InterfaceLevel(in record.Interface) Level {
 
 // RouteLevel is the health of the default route.
 func (m *Model) RouteLevel() Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.ruleLevel(detect.RuleNoDefaultRoute)
 	}
 	return m.builtinLevel(detect.RuleNoDefaultRoute, "")
@@ -141,7 +148,7 @@ func (m *Model) RouteLevel() Level {
 
 // SensorLevel is the health of one temperature sensor.
 func (m *Model) SensorLevel(s record.Sensor) Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.SubjectLevel("sensor", s.Sensor)
 	}
 	return m.builtinLevel(detect.RuleTemperature, s.Sensor)
@@ -150,7 +157,7 @@ func (m *Model) SensorLevel(s record.Sensor) Level {
 // UnitLevel is the health of a failed unit: warning unless an issue says
 // otherwise.
 func (m *Model) UnitLevel(unit string) Level {
-	if m.IssueSeen {
+	if m.Judged() {
 		return m.SubjectLevel("unit", unit)
 	}
 	return LevelWarning
@@ -162,7 +169,7 @@ func (m *Model) Overall() Level {
 	for _, is := range m.Issues {
 		lvl = max(lvl, SeverityLevel(is.Severity))
 	}
-	if m.IssueSeen || m.Sample == nil {
+	if m.Judged() || m.Sample == nil {
 		return lvl
 	}
 	lvl = max(lvl, m.CPULevel(), m.MemLevel(), m.SwapLevel())

@@ -39,6 +39,22 @@ type HealStat struct {
 	Succeeded uint64
 	Failed    uint64
 	Advised   uint64
+	// Verified counts the verifications of the action's steps, Recovered
+	// those whose outcome was recovered (by action only: a verification
+	// names no tier).
+	Verified  uint64
+	Recovered uint64
+	// Planned counts steps lmn-heal --dry-run planned and did not run.
+	Planned uint64
+}
+
+// RecoveryRate is the share of verified steps that recovered, 0 when none
+// was verified: what a step achieved, where Rate is only that it ran.
+func (h HealStat) RecoveryRate() float64 {
+	if h.Verified == 0 {
+		return 0
+	}
+	return float64(h.Recovered) / float64(h.Verified)
 }
 
 // Attempts is the number of steps that ran to a result.
@@ -99,6 +115,7 @@ type Model struct {
 	Verified  map[VerifyKey]uint64
 	Durations map[string]*Histogram // by action
 	Breakers  map[string]*Breaker   // by issue and action
+	Advice    map[string]*Advice    // by issue: the latest advice, until the issue resolves
 	GaveUp    map[string]uint64     // gave_up records, by action
 	Recovery  map[string]*Histogram // from an issue firing to its recovered verification, by action
 	// Fired is when each issue's first firing record came, kept until
@@ -111,15 +128,21 @@ type Model struct {
 	// SampleGap is the time between the two latest samples.
 	SampleGap time.Duration
 
+	// Interval is the collector's --interval, from its start record; 0
+	// until one came.
+	Interval time.Duration
 	// Cadence is the time between the collector's ticks, learnt from the
 	// stream; 0 until two ticks came.
 	Cadence  time.Duration
 	lastTick time.Time
 
-	Events  []Event // oldest first, at most EventLen
-	Sources map[string]*Source
-	Records map[string]uint64 // accepted records by kind
-	Invalid uint64            // records that did not decode as their kind
+	Events []Event // oldest first, at most EventLen
+	// EventCount counts every event ever added, so a reader can tell
+	// which of Events are new since it last looked.
+	EventCount uint64
+	Sources    map[string]*Source
+	Records    map[string]uint64 // accepted records by kind
+	Invalid    uint64            // records that did not decode as their kind
 	// Rejected is the reader's count of rejected lines (set by the caller).
 	Rejected int
 
@@ -140,6 +163,7 @@ func New() *Model {
 		Verified:  map[VerifyKey]uint64{},
 		Durations: map[string]*Histogram{},
 		Breakers:  map[string]*Breaker{},
+		Advice:    map[string]*Advice{},
 		GaveUp:    map[string]uint64{},
 		Recovery:  map[string]*Histogram{},
 		Fired:     map[string]Firing{},
@@ -218,6 +242,7 @@ func (m *Model) applyStart(line record.Line) (record.Header, error) {
 	}
 	m.healSettings(line, st.Src)
 	m.judging.start(line, st.Src)
+	m.collectSettings(line, st.Src)
 	return st.Header, nil
 }
 
@@ -321,6 +346,7 @@ func (m *Model) applyIssue(line record.Line) (record.Header, error) {
 		delete(m.Issues, is.ID)
 		m.resolvedIssue(is.ID)
 		m.closeBreakers(is.ID)
+		delete(m.Advice, is.ID)
 		m.event(is.TS.Time, record.KindIssue, LevelOK, words("RESOLVED", is.Rule, SubjectString(is.Subject), is.Summary))
 	default:
 		return is.Header, fmt.Errorf("issue %s: unknown state %q", is.ID, is.State)
@@ -334,6 +360,7 @@ func (m *Model) event(ts time.Time, kind string, lvl Level, text string) {
 		m.Events = m.Events[:EventLen-1]
 	}
 	m.Events = append(m.Events, Event{TS: ts, Kind: kind, Level: lvl, Text: text})
+	m.EventCount++
 }
 
 // words joins the non-empty parts with spaces.
@@ -368,6 +395,15 @@ func SubjectString(subject map[string]string) string {
 		b.WriteString(subject[k])
 	}
 	return b.String()
+}
+
+// EventsSince returns the events added after the first n of all events
+// (EventCount), oldest first; events that fell out of the log are lost.
+func (m *Model) EventsSince(n uint64) []Event {
+	if n >= m.EventCount {
+		return nil
+	}
+	return m.Events[len(m.Events)-int(min(m.EventCount-n, uint64(len(m.Events)))):]
 }
 
 // FiringIssues returns the firing issues, most severe first, then oldest

@@ -66,10 +66,10 @@ func TestReplayStream(t *testing.T) {
 		t.Errorf("firing issues %s", got)
 	}
 	want := map[string]HealStat{
-		"restart_unit":      {Failed: 2},
+		"restart_unit":      {Failed: 2, Planned: 1},
 		"reset_failed_unit": {Succeeded: 1},
 		"journal_vacuum":    {Succeeded: 1, Failed: 1},
-		"nix_gc":            {Succeeded: 1},
+		"nix_gc":            {Succeeded: 1, Verified: 1}, // not_recovered
 		"drop_caches":       {Advised: 1},
 	}
 	for a, w := range want {
@@ -139,6 +139,43 @@ func TestHealthFromIssues(t *testing.T) {
 	apply(`{"kind":"issue","v":1,"ts":"2026-11-26T18:00:02Z","id":"x","rule":"inode_usage","subject":{"mount":"/home"},"state":"resolved","severity":"critical"}`)
 	if got := m.MountLevel(mounts[1]); got != LevelOK || len(m.Issues) != 0 {
 		t.Errorf("/home level after resolve: %v, %d issues", got, len(m.Issues))
+	}
+}
+
+// TestHealthAgreesWithDetect is issue 15's "warnings beside issues 0":
+// before lmn-detect fires anything, a down virtual interface and CPU
+// pressure of 25 % are fine by its default levels; and once lmn-detect is
+// upstream, its silence is its judgement, whatever the sample says.
+func TestHealthAgreesWithDetect(t *testing.T) {
+	sample := `{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","host":"h","src":"lmn-collect","cpu":{"busy_ratio":1},` +
+		`"psi":{"cpu":{"some":{"avg10_ratio":0.25,"avg60_ratio":0.25}}},` +
+		`"net":{"default_route":true,"interfaces":[{"name":"ifb0","up":false,"operstate":"down"},{"name":"eth0","up":true,"operstate":"up"}]}}`
+	m := New()
+	if err := m.Apply(record.Line{N: 1, Raw: []byte(sample), Kind: record.KindSample}); err != nil {
+		t.Fatal(err)
+	}
+	ifb0 := m.Sample.Net.Interfaces[0]
+	if got := m.InterfaceLevel(ifb0); got != LevelOK {
+		t.Errorf("ifb0 down before any issue: %v, want ok (interface_down is off by default)", got)
+	}
+	if got := m.CPULevel(); got != LevelOK {
+		t.Errorf("cpu pressure 25%% before any issue: %v, want ok (cpu_pressure warns at 50%%)", got)
+	}
+
+	// lmn-detect upstream, nothing firing: every line is fine, even
+	// memory at 4 % available (its rule may hold, or be configured away).
+	m = New()
+	for i, s := range []string{
+		`{"kind":"start","v":1,"ts":"2026-11-26T18:00:00Z","host":"h","src":"lmn-detect","settings":{"rules":"/etc/rules.json"}}`,
+		`{"kind":"sample","v":1,"ts":"2026-11-26T18:00:00Z","host":"h","src":"lmn-collect","mem":{"available_ratio":0.04},` +
+			`"psi":{"cpu":{"some":{"avg60_ratio":0.9}}},"disks":{"mounts":[{"mount":"/","used_ratio":0.97}]}}`,
+	} {
+		if err := m.Apply(record.Line{N: i + 1, Raw: []byte(s), Kind: kindOf(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := []Level{m.MemLevel(), m.CPULevel(), m.MountLevel(m.Sample.Disks.Mounts[0]), m.Overall()}; got[0]+got[1]+got[2]+got[3] != 0 {
+		t.Errorf("memory, cpu, /, overall with lmn-detect upstream and no issue: %v, want all ok", got)
 	}
 }
 

@@ -29,6 +29,8 @@ type Options struct {
 	Paused bool
 	Help   bool
 	Ended  bool // the input has ended
+	// NoKeys: no keys are read (plain mode), so the footer lists none.
+	NoKeys bool
 }
 
 type renderer struct {
@@ -99,7 +101,11 @@ func (r *renderer) body(height int) *grid {
 	lw := r.o.Width / 2
 	rw := r.o.Width - lw
 	left := r.column(lw, height, []panel{r.system(lw - 4), r.trends(lw - 4)})
-	right := r.column(rw, height, []panel{r.issues(rw - 4), r.healing(rw - 4), r.events(rw - 4)})
+	rp := []panel{r.issues(rw - 4)}
+	if a := r.advice(rw - 4); len(a.lines) > 0 {
+		rp = append(rp, a)
+	}
+	right := r.column(rw, height, append(rp, r.healing(rw-4), r.events(rw-4)))
 	n := max(left.len(), right.len())
 	g := &grid{buf: make([]byte, 0, len(left.buf)+len(right.buf)+n*r.o.Width), end: make([]int, 0, n)}
 	for i := range n {
@@ -242,6 +248,9 @@ func (r *renderer) small() []line {
 
 func (r *renderer) footer() line {
 	l := line{{s: " q quit  p pause  ? help", st: bar}}
+	if r.o.NoKeys {
+		l = line{{s: " plain mode: Ctrl-C quits", st: bar}}
+	}
 	if r.o.Paused {
 		l = append(l, span{s: "  PAUSED: display frozen, the stream is still read", st: bar})
 	}
@@ -263,14 +272,45 @@ func (r *renderer) help(height int) *grid {
 		"",
 		"Health, from lmn-detect's issue records for each subject:",
 		"  " + g.mark[2] + " critical   " + g.mark[1] + " warning   " + g.mark[0] + " fine",
-		"Before any issue record arrives, fixed default levels apply.",
+		"Without lmn-detect upstream, lmn-detect's default levels apply.",
 		"",
 		"fresh: time since the latest record. Ages count in stream time.",
-		"Healing: ok/att = succeeded of attempted steps; adv = advised only.",
+		"Healing: ok/att = succeeded of attempted steps; recov = recovered of",
+		"  verified steps; adv = advised only.",
 	}
 	p := panel{title: "Help"}
 	for _, t := range text {
 		p.lines = append(p.lines, line{{s: t}})
 	}
 	return r.column(r.o.Width, height, []panel{p})
+}
+
+// Changes appends what simple mode prints after its first frame instead
+// of a whole frame: the header's facts when they differ from last (the
+// summary returned, passed back next time), then each event after the
+// first seen of all events (dash.Model.EventCount), one plain line each,
+// whole. It returns the new summary and event count.
+func Changes(dst []byte, m *dash.Model, last string, seen uint64) ([]byte, string, uint64) {
+	r := &renderer{o: Options{}, g: &asciiGlyphs, m: m}
+	var b strings.Builder
+	b.WriteString("lmn-dash " + r.clean(m.Host) + " ")
+	for _, src := range []string{"collect", "detect", "heal"} {
+		mark := r.g.unseen
+		if m.Sources["lmn-"+src] != nil {
+			mark = r.g.seen
+		}
+		fmt.Fprintf(&b, " %s%s", src, mark)
+	}
+	fmt.Fprintf(&b, "  issues %d  rejected %d", len(m.Issues), m.Rejected)
+	if m.Invalid > 0 {
+		fmt.Fprintf(&b, "  invalid %d", m.Invalid)
+	}
+	sum := b.String()
+	if sum != last {
+		dst = append(append(dst, sum...), '\n')
+	}
+	for _, e := range m.EventsSince(seen) {
+		dst = append(dst, e.TS.UTC().Format("15:04:05")+" "+r.clean(e.Text)+"\n"...)
+	}
+	return dst, sum, m.EventCount
 }

@@ -273,3 +273,127 @@ func TestChunkings(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemValuesAligned: at 80 columns every value of the System panel
+// starts in one column, whether its label is short (CPU), nine cells long
+// (Mem avail) or cut (…al_zone0).
+func TestSystemValuesAligned(t *testing.T) {
+	m := streamModel(t)
+	frame := string(Render(nil, m, Options{Width: 80, Height: 24, Now: now(m)}))
+	rows := 0
+	for _, row := range strings.Split(frame, "\n") {
+		if len(row) < 40 || !strings.HasPrefix(row, "| ") || !strings.Contains(".!X", row[2:3]) || row[3] != ' ' {
+			continue
+		}
+		cell := row[4:40] // label column (9 cells and a space), then the value
+		if cell[9] != ' ' || cell[10] == ' ' {
+			t.Errorf("value not in the column after the 9-cell label: %q", row[:40])
+		}
+		rows++
+	}
+	if rows < 10 {
+		t.Fatalf("only %d System rows found:\n%s", rows, frame)
+	}
+}
+
+// TestNoSwap: a machine without swap says so, not "Swap used 0% of 0B".
+func TestNoSwap(t *testing.T) {
+	m := replayModel(t, "../testdata/collect.ndjson")
+	if m.Sample.Swap == nil || m.Sample.Swap.TotalBytes != 0 {
+		t.Fatalf("the recorded machine has swap: %+v", m.Sample.Swap)
+	}
+	frame := string(Render(nil, m, Options{Width: 80, Height: 24, Now: m.LastTS}))
+	if strings.Contains(frame, "of 0B") || !strings.Contains(frame, "Swap      none  no swap configured") {
+		t.Errorf("swap line of a machine without swap:\n%s", frame)
+	}
+}
+
+// rightPanel returns the text of the named panel in the right column of a
+// simple frame, its rows joined by spaces.
+func rightPanel(frame string, width int, title string) string {
+	var rows []string
+	in := false
+	for _, row := range strings.Split(frame, "\n") {
+		if len(row) < width {
+			continue
+		}
+		cell := row[width/2:]
+		switch {
+		case strings.HasPrefix(cell, "+- "+title+" "):
+			in = true
+		case strings.HasPrefix(cell, "+-"):
+			in = false
+		case in:
+			rows = append(rows, strings.TrimSpace(strings.Trim(cell, "|")))
+		}
+	}
+	return strings.Join(rows, " ")
+}
+
+// TestAdviceWhole is issue 15's "run: systemc…": the advice lmn-heal
+// gives is shown whole, wrapped, at 80 columns as at 200, while its issue
+// fires; and steps of lmn-heal --dry-run are drawn as planned, not run.
+func TestAdviceWhole(t *testing.T) {
+	const advice = "lmn-e2e-hangs.service runs but does not answer its probe redis: read its log (journalctl --user -u lmn-e2e-hangs.service), check what the probe asks (lmn-collect --print-probes), fix the cause, then systemctl --user restart lmn-e2e-hangs.service; to retry by hand: systemctl --user restart -- lmn-e2e-hangs.service"
+	m := dash.New()
+	for i, s := range []string{
+		`{"kind":"issue","v":1,"ts":"2026-12-04T21:01:00Z","host":"vm","src":"lmn-detect","id":"05","rule":"probe_failed","subject":{"probe":"redis","scope":"user","unit":"lmn-e2e-hangs.service"},"state":"firing","severity":"warning","since":"2026-12-04T21:01:00Z","summary":"probe redis fails"}`,
+		`{"kind":"heal","v":1,"ts":"2026-12-04T21:01:29Z","host":"vm","src":"lmn-heal","issue":"05","rule":"probe_failed","subject":{"probe":"redis","scope":"user","unit":"lmn-e2e-hangs.service"},"action":"restart_unit","params":{"unit":"lmn-e2e-hangs.service"},"step":1,"phase":"gave_up","attempt":3,"error":"circuit breaker open","advice":"` + advice + `","retry_at":"2026-12-04T21:31:29Z"}`,
+		`{"kind":"issue","v":1,"ts":"2026-12-04T21:02:00Z","host":"vm","src":"lmn-detect","id":"u","rule":"unit_failed","subject":{"scope":"system","unit":"nginx.service"},"state":"firing","severity":"warning","since":"2026-12-04T21:02:00Z"}`,
+		`{"kind":"heal","v":1,"ts":"2026-12-04T21:02:00Z","host":"vm","src":"lmn-heal","issue":"u","rule":"unit_failed","subject":{"scope":"system","unit":"nginx.service"},"action":"restart_unit","params":{"unit":"nginx.service"},"step":1,"phase":"planned","attempt":1}`,
+	} {
+		if err := m.Apply(record.Line{N: i + 1, Raw: []byte(s), Kind: kindOf(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []int{80, 120, 200} {
+		frame := string(Render(nil, m, Options{Width: w, Height: 40, Now: m.LastTS}))
+		if got := rightPanel(frame, w, "Advice"); !strings.Contains(got, advice) {
+			t.Errorf("%d columns: the Advice panel says %q, want all of %q", w, got, advice)
+		}
+		if got := rightPanel(frame, w, "Healing"); !strings.Contains(got, "planned, not run restart_unit 1") {
+			t.Errorf("%d columns: Healing says %q, want the planned step", w, got)
+		}
+	}
+	frame := string(Render(nil, m, Options{Width: 200, Height: 40, Now: m.LastTS}))
+	if got := rightPanel(frame, 200, "Events"); !strings.Contains(got, "PLAN step 1 restart_unit unit=nginx.service (dry run: not run)") {
+		t.Errorf("Events say %q, want the planned step", got)
+	}
+	// The issue resolves: its advice goes.
+	s := `{"kind":"issue","v":1,"ts":"2026-12-04T21:03:00Z","host":"vm","src":"lmn-detect","id":"05","rule":"probe_failed","subject":{},"state":"resolved","severity":"warning"}`
+	if err := m.Apply(record.Line{N: 9, Raw: []byte(s), Kind: "issue"}); err != nil {
+		t.Fatal(err)
+	}
+	if frame := string(Render(nil, m, Options{Width: 120, Height: 40, Now: m.LastTS})); strings.Contains(frame, "Advice") {
+		t.Errorf("advice of a resolved issue still shown:\n%s", frame)
+	}
+}
+
+func kindOf(s string) string {
+	_, rest, _ := strings.Cut(s, `"kind":"`)
+	k, _, _ := strings.Cut(rest, `"`)
+	return k
+}
+
+func TestWrap(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		w    int
+		want []string
+	}{
+		{"run as root: systemctl restart -- u1.service", 20, []string{"run as root:", "systemctl restart --", "u1.service"}},
+		{"abcdefghij", 4, []string{"abcd", "efgh", "ij"}},
+		{"a abcdefghij", 4, []string{"a", "abcd", "efgh", "ij"}},
+		{"", 10, nil},
+	} {
+		got := wrap(tc.s, tc.w)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tc.s, tc.w, got, tc.want)
+		}
+		for _, l := range got {
+			if len([]rune(l)) > tc.w {
+				t.Errorf("wrap(%q, %d): %q too wide", tc.s, tc.w, l)
+			}
+		}
+	}
+}

@@ -54,9 +54,16 @@ func (r *renderer) healing(width int) panel {
 		return p
 	}
 	col := max(10, min(20, width-19))
-	p.lines = append(p.lines, line{{s: fmt.Sprintf("%-*s %7s %5s %4s", col, "action", "ok/att", "rate", "adv"), st: dim}})
+	p.lines = append(p.lines, line{{s: fmt.Sprintf("%-*s %7s %5s %4s", col, "action", "ok/att", "recov", "adv"), st: dim}})
+	var planned []string
 	for _, a := range dash.SortedKeys(m.ByAction) {
 		p.lines = append(p.lines, r.stat(a, col, m.ByAction[a]))
+		if n := m.ByAction[a].Planned; n > 0 {
+			planned = append(planned, fmt.Sprintf("%s %d", a, n))
+		}
+	}
+	if len(planned) > 0 { // lmn-heal --dry-run: steps it would have run
+		p.lines = append(p.lines, line{{s: "planned, not run ", st: warn}, {s: r.clean(strings.Join(planned, "  "))}})
 	}
 	var tiers []string
 	for _, t := range dash.SortedKeys(m.ByTier) {
@@ -86,13 +93,13 @@ func (r *renderer) healing(width int) panel {
 
 func (r *renderer) stat(action string, col int, s *dash.HealStat) line {
 	rate, st := "-", dim
-	if s.Attempts() > 0 {
-		rate = pct(s.Rate())
+	if s.Verified > 0 {
+		rate = pct(s.RecoveryRate())
 		st = levelStyle[dash.LevelOK]
 		switch {
-		case s.Rate() < 0.5:
+		case s.RecoveryRate() < 0.5:
 			st = crit
-		case s.Rate() < 1:
+		case s.RecoveryRate() < 1:
 			st = warn
 		}
 	}
@@ -101,6 +108,25 @@ func (r *renderer) stat(action string, col int, s *dash.HealStat) line {
 		{s: fmt.Sprintf("%5s", rate), st: st},
 		{s: fmt.Sprintf(" %4d", s.Advised)},
 	}
+}
+
+// advice shows each open piece of advice whole, wrapped to the panel: a
+// command cut at the edge cannot be copied. Without advice the panel is
+// left out.
+func (r *renderer) advice(width int) panel {
+	p := panel{title: "Advice", min: 2}
+	for _, a := range r.m.OpenAdvice() {
+		head := line{{s: r.g.mark[dash.LevelWarning] + " ", st: warn}, {s: r.clean(a.Rule), st: bold}}
+		if s := dash.SubjectString(a.Subject); s != "" {
+			head = append(head, span{s: " " + r.clean(s)})
+		}
+		head = append(head, span{s: fmt.Sprintf(" %s step %d %s", strings.ReplaceAll(a.Phase, "_", " "), a.Step, r.clean(a.Action)), st: dim})
+		p.lines = append(p.lines, head)
+		for _, l := range wrap(r.clean(a.Text), width-2) {
+			p.lines = append(p.lines, line{{s: "  " + l}})
+		}
+	}
+	return p
 }
 
 // naturalEvents is how many events a frame without a fixed height shows.
@@ -117,6 +143,9 @@ func (r *renderer) events(width int) panel {
 		st := levelStyle[e.Level]
 		if e.Kind == record.KindHeal && e.Level == dash.LevelOK {
 			st = plain
+		}
+		if e.Kind == record.KindHeal && strings.HasPrefix(e.Text, "PLAN ") {
+			st = dim
 		}
 		p.lines = append(p.lines, line{{s: e.TS.UTC().Format("15:04:05") + " ", st: dim}, {s: r.clean(e.Text), st: st}})
 	}

@@ -19,7 +19,7 @@ func TestNixRejectedLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := stripSGR(string(Render(nil, m, Options{Width: 100, Height: 40, Now: time.Date(2026, 11, 26, 18, 0, 1, 0, time.UTC)})))
-	if !strings.Contains(frame, "rejected 1 generation ") || !strings.Contains(frame, "latest 7") {
+	if words := strings.Join(strings.Fields(frame), " "); !strings.Contains(words, "! rejected 1 generation latest 7") {
 		t.Errorf("no line for the rejected generation:\n%s", frame)
 	}
 }

@@ -22,14 +22,15 @@ func (r *renderer) item(lvl dash.Level, label, value, detail string) line {
 	return l
 }
 
-// label fits a name from the stream into the label column; a long one
-// keeps its end, which tells mounts and sensors apart.
+// label fits a name from the stream into the label column, labelW cells
+// and a space, so the values start in one column; a long name keeps its
+// end, which tells mounts and sensors apart.
 func (r *renderer) label(s string) string {
 	rs := []rune(r.clean(s))
 	if len(rs) > r.labelW {
 		return r.g.more + string(rs[len(rs)-r.labelW+1:]) + " "
 	}
-	return padRight(string(rs), r.labelW)
+	return string(rs) + spaces(r.labelW-len(rs)) + " "
 }
 
 // labelWidth is the label column for a panel width cells wide.
@@ -38,13 +39,6 @@ func labelWidth(width int) int {
 		return 14
 	}
 	return 9
-}
-
-func padRight(s string, n int) string {
-	if c := len([]rune(s)); c < n {
-		return s + spaces(n-c)
-	}
-	return s + " "
 }
 
 // header is the top bar. Parts that do not fit are left out, least
@@ -156,7 +150,9 @@ func (r *renderer) system(width int) panel {
 		}
 		p.lines = append(p.lines, r.item(r.m.MemLevel(), "Mem avail", bytesIEC(float64(mm.AvailableBytes))+" "+pct(mm.AvailableRatio), d))
 	}
-	if sw := s.Swap; sw != nil {
+	if sw := s.Swap; sw != nil && sw.TotalBytes == 0 {
+		p.lines = append(p.lines, r.item(r.m.SwapLevel(), "Swap", "none", "no swap configured"))
+	} else if sw != nil {
 		d := "of " + bytesIEC(float64(sw.TotalBytes))
 		if wide {
 			d += fmt.Sprintf("  in %s out %s pg/s", num(sw.InPerS, 0), num(sw.OutPerS, 0))

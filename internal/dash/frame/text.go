@@ -142,3 +142,32 @@ func appendSpan(dst []byte, sp span, rich bool) []byte {
 	}
 	return append(dst, sp.s...)
 }
+
+// wrap breaks s into lines of at most w cells at spaces; a word longer
+// than w is broken where it must be. Nothing is left out: advice is a
+// command to copy.
+func wrap(s string, w int) []string {
+	w = max(w, 1)
+	var out []string
+	cur := []rune{}
+	for _, word := range strings.Fields(s) {
+		rs := []rune(word)
+		if len(cur) > 0 && len(cur)+1+len(rs) > w {
+			out = append(out, string(cur))
+			cur = cur[:0]
+		}
+		if len(cur) > 0 {
+			cur = append(cur, ' ')
+		}
+		for len(cur)+len(rs) > w {
+			n := w - len(cur)
+			out = append(out, string(append(cur, rs[:n]...)))
+			cur, rs = cur[:0], rs[n:]
+		}
+		cur = append(cur, rs...)
+	}
+	if len(cur) > 0 {
+		out = append(out, string(cur))
+	}
+	return out
+}

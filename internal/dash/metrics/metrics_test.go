@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -172,7 +174,10 @@ func TestServe(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- Serve(ctx, ln, Handler(live, "test", time.Now)) }()
+	var last time.Time
+	live.View(func(m *dash.Model) { last = m.LastTS })
+	now := func() time.Time { return last.Add(2 * time.Second) }
+	go func() { done <- Serve(ctx, ln, Handler(live, "test", now)) }()
 	base := "http://" + ln.Addr().String()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -192,7 +197,7 @@ func TestServe(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("ok: latest record")) {
+	if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("ok: latest record 2s ago")) {
 		t.Errorf("healthz: %d %q", resp.StatusCode, body)
 	}
 	cancel()
@@ -220,4 +225,54 @@ func FuzzExposition(f *testing.F) {
 			t.Fatalf("%v\n%s", err, text)
 		}
 	})
+}
+
+// TestHealthz: /healthz answers 503 when the stream is stale (older than
+// three of the collector's intervals, from its start record) or a stage of
+// the pipe is missing, and says why.
+func TestHealthz(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
+	rec := func(src, kind string, at time.Duration, extra string) string {
+		return fmt.Sprintf(`{"kind":%q,"v":1,"ts":%q,"host":"h","src":%q%s}`, kind, t0.Add(at).Format(time.RFC3339Nano), src, extra)
+	}
+	full := []string{
+		rec("lmn-collect", "start", 0, `,"settings":{"interval_seconds":30}`),
+		rec("lmn-detect", "start", 0, ""),
+		rec("lmn-heal", "start", 0, ""),
+		rec("lmn-collect", "sample", time.Second, `,"seq":1`),
+	}
+	for _, tc := range []struct {
+		name   string
+		lines  []string
+		age    time.Duration // wall clock after the latest record
+		status int
+		want   string
+	}{
+		{"fresh", full, 80 * time.Second, 200, "ok: latest record 1m20s ago"},
+		{"stale", full, 91 * time.Second, 503, "unhealthy: stale: latest record 1m31s ago, more than 1m30s"},
+		{"no heal", full[:2], time.Second, 503, "lmn-heal missing"},
+		{"no detect", []string{full[0], full[2]}, time.Second, 503, "lmn-detect missing"},
+		{"no record", nil, 0, 503, "unhealthy: no record yet"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := dash.NewLive()
+			r := record.NewReader(strings.NewReader(strings.Join(tc.lines, "\n")), nil)
+			for {
+				line, err := r.Next()
+				if err != nil {
+					break
+				}
+				if err := live.Apply(line, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now := t0.Add(time.Second + tc.age)
+			req := httptest.NewRequest("GET", "/healthz", nil)
+			w := httptest.NewRecorder()
+			Handler(live, "test", func() time.Time { return now }).ServeHTTP(w, req)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.want) {
+				t.Errorf("/healthz: %d %q, want %d with %q", w.Code, w.Body.String(), tc.status, tc.want)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/dash"
@@ -25,14 +26,16 @@ func Handler(l *dash.Live, version string, now func() time.Time) http.Handler {
 		w.Write(b)
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		var last time.Time
-		l.View(func(m *dash.Model) { last = m.LastTS })
+		var ok bool
+		var why []string
+		l.View(func(m *dash.Model) { ok, why = m.Alive(now()) })
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if last.IsZero() {
-			fmt.Fprintln(w, "ok: no record yet")
-			return
+		status := "ok"
+		if !ok {
+			status = "unhealthy"
+			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		fmt.Fprintf(w, "ok: latest record %s ago\n", now().Sub(last).Round(time.Millisecond))
+		fmt.Fprintf(w, "%s: %s\n", status, strings.Join(why, "; "))
 	})
 	return mux
 }
