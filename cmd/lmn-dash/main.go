@@ -46,6 +46,7 @@ type config struct {
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		ctx, stop := record.NotifyContext(context.Background())
 		code := health(ctx, os.Args[2:], os.Stdout, os.Stderr)

@@ -118,6 +118,7 @@ func privdBinary(flagValue string) string {
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		os.Exit(cli.Code(err))
