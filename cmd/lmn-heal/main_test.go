@@ -206,6 +206,21 @@ func TestBadPolicyExits2(t *testing.T) {
 		{"bad template", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit"}}],"verify":"1m"}]}]}`, "{{ without }}"},
 		{"syntax", "{\n\"concurrency\": 1,,\n}", "line 2"},
 		{"no advice", `{"ladders":[{"name":"a","rules":["x"]}]}`, "ladders[0].advice: missing"},
+		// Issue 15 item 13: each of these loaded, then failed later or never matched.
+		{"unknown param", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}","untt":"x"}}],"verify":"1m"}]}]}`,
+			`ladders[0].steps[0].actions[0].params.untt: not a parameter of restart_unit (did you mean "unit"?)`},
+		{"unknown param far", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}","force":"yes"}}],"verify":"1m"}]}]}`,
+			`params.force: not a parameter of restart_unit (it takes unit)`},
+		{"misspelt placeholder", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{uint}}"}}],"verify":"1m"}]}]}`,
+			`ladders[0].steps[0].actions[0].params.unit: "{{uint}}": {{uint}}: no issue has "uint": did you mean "unit"?`},
+		{"unknown placeholder", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"see {{host_name}}"}]}`,
+			`ladders[0].advice: "see {{host_name}}": {{host_name}}: no issue of rules unit_failed has "host_name"`},
+		{"misspelt match key", `{"ladders":[{"name":"a","rules":["disk_usage"],"match":{"mont":"/"},"advice":"a"}]}`,
+			`ladders[0].match.mont: no issue has "mont": did you mean "mount"?`},
+		{"misspelt rule", `{"ladders":[{"name":"a","rules":["unit_faild"],"advice":"a"}]}`,
+			`ladders[0].rules[0]: "unit_faild" is no built-in rule: did you mean "unit_failed"?`},
+		{"bad verify", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}"}}],"verify":"2 minutes"}]}]}`,
+			`ladders[0].steps[0].verify: bad duration "2 minutes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "policy.json")

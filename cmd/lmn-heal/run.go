@@ -85,18 +85,16 @@ func loadPolicy(file string) (*heal.Policy, error) {
 }
 
 // catalog tells policy validation about the actions of internal/action.
-func catalog(name string) ([]string, bool) {
+func catalog(name string) (map[string]bool, bool) {
 	s, ok := action.Lookup(name)
 	if !ok {
 		return nil, false
 	}
-	var req []string
+	params := make(map[string]bool, len(s.Params))
 	for _, p := range s.Params {
-		if p.Required {
-			req = append(req, p.Name)
-		}
+		params[p.Name] = p.Required
 	}
-	return req, true
+	return params, true
 }
 
 func target(a string, params map[string]string) string {
