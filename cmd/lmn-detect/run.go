@@ -107,6 +107,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	if n := r.Rejected(); n > 0 {
 		log.Warn("rejected input lines", "count", n)
 	}
+	if d.malformed > 0 {
+		log.Warn("skipped malformed samples", "count", d.malformed)
+	}
 	return code
 }
 
@@ -135,6 +138,9 @@ type detector struct {
 	mu       sync.Mutex
 	lastSave time.Time
 	sample   record.Sample
+	// malformed counts the samples skipped as malformed: not decoding,
+	// or holding an impossible value.
+	malformed int
 }
 
 // handle passes l on (all of it, or issues only with --only-issues) and
@@ -151,7 +157,15 @@ func (d *detector) handle(l record.Line) error {
 		return nil
 	}
 	if err := d.dec.Decode(l.Body(), &d.sample); err != nil {
+		d.malformed++
 		d.log.Warn("skipping sample that does not decode", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
+		return nil
+	}
+	if err := record.CheckSample(&d.sample); err != nil {
+		// A ratio of 7.5 or -5 is no measurement: a broken or forged
+		// collector. Judged, it would fire critical issues.
+		d.malformed++
+		d.log.Warn("skipping sample with an impossible value", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
 		return nil
 	}
 	if d.sample.TS.IsZero() {

@@ -358,3 +358,60 @@ func TestTimerMode(t *testing.T) {
 		t.Errorf("issues from a quiet machine sampled once a minute:\n%s", strings.Join(issues, "\n"))
 	}
 }
+
+// TestImpossibleValuesAreMalformed: samples with values no machine has (a
+// ratio of 7.5, -5 or 1e308) are skipped as malformed, named by line and
+// field path and counted, and fire nothing; the same stream with the
+// extreme possible values fires critical issues (issue 19 item 11).
+func TestImpossibleValuesAreMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		set         func(s *record.Sample, v float64)
+		impossible  float64
+		possible    float64
+		path, fires string
+	}{
+		{"disk", func(s *record.Sample, v float64) { s.Disks.Mounts[2].UsedRatio = v }, 7.5, 0.99,
+			"disks.mounts[2].used_ratio: 7.5 is impossible (want 0 to 1)", detect.RuleDiskUsage},
+		{"memory", func(s *record.Sample, v float64) {
+			s.Mem.AvailableRatio = v
+			s.PSI.Memory.Some.Avg60Ratio = 0.5
+		}, -5, 0, "mem.available_ratio: -5 is impossible (want 0 to 1)", detect.RuleMemPressure},
+		{"cpu", func(s *record.Sample, v float64) { s.PSI.CPU.Some.Avg60Ratio = v }, 1e308, 1,
+			"psi.cpu.some.avg60_ratio: 1e+308 is impossible (want 0 to 1)", detect.RuleCPUPressure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stream := func(v float64) []byte {
+				var b bytes.Buffer
+				s := detecttest.Template()
+				for i := range 20 {
+					s.TS.Time = s.TS.Time.Add(30 * time.Second)
+					s.Seq = uint64(i + 1)
+					tc.set(&s, v)
+					b.Write(detecttest.Line(&s))
+				}
+				return b.Bytes()
+			}
+			out, errOut, code := runWith(t, testConfig(), stream(tc.possible))
+			if code != 0 || !strings.Contains(out, `"rule":"`+tc.fires+`"`) || !strings.Contains(out, `"severity":"critical"`) {
+				t.Fatalf("control: exit %d, no critical %s issue from %v:\n%s", code, tc.fires, tc.possible, errOut)
+			}
+			out, errOut, code = runWith(t, testConfig(), stream(tc.impossible))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if issues := kindLines(t, out, record.KindIssue); len(issues) > 0 {
+				t.Errorf("issues from impossible values: %s", issues[0])
+			}
+			for _, want := range []string{"skipping sample with an impossible value", "stdin line 1: " + tc.path,
+				"stdin line 20: ", "skipped malformed samples", "count=20"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%.2000s", want, errOut)
+				}
+			}
+			if got := len(kindLines(t, out, record.KindSample)); got != 20 {
+				t.Errorf("%d samples passed on, want all 20 (lmn-detect passes every record on)", got)
+			}
+		})
+	}
+}
