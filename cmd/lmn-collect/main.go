@@ -26,10 +26,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -123,6 +125,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 		return bad("--proc-root and --sys-root must not be empty")
 	case evErr != nil:
 		return bad("--events %q: %v", *events, evErr)
+	}
+	// A root that is not there would give empty samples for ever: say so
+	// now, as every binary says a bad flag.
+	if _, err := os.Stat(filepath.Join(cfg.procRoot, "stat")); err != nil {
+		return bad("--proc-root %s: not a procfs (no stat in it): %v", cfg.procRoot, errors.Unwrap(err))
+	}
+	if fi, err := os.Stat(cfg.sysRoot); err != nil || !fi.IsDir() {
+		return bad("--sys-root %s: not a directory", cfg.sysRoot)
 	}
 	return cfg, nil
 }

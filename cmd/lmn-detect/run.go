@@ -41,6 +41,12 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		}
 		return 0
 	}
+	if cfg.stateFile != "" {
+		if err := statefile.CheckWritable(cfg.stateFile); err != nil {
+			log.Error("bad --state: give a file in a directory lmn-detect can write", "err", err)
+			return 2
+		}
+	}
 	d := &detector{cfg: cfg, log: log, rules: rules, dec: rules.Decoder(), engine: detect.NewEngine(rules)}
 	d.loadState()
 	w := record.NewWriter(stdout)

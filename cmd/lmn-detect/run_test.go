@@ -415,3 +415,17 @@ func TestImpossibleValuesAreMalformed(t *testing.T) {
 		})
 	}
 }
+
+// TestUnwritableStateExits2: a --state no one can write is a usage error
+// at start, as in lmn-heal, not a loss found at exit (issue 15 item 14).
+func TestUnwritableStateExits2(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{filepath.Join(dir, "missing", "detect.state"), dir} {
+		cfg := testConfig()
+		cfg.stateFile = bad
+		out, errOut, code := runWith(t, cfg, troubleStream()[:4000])
+		if code != 2 || out != "" || !strings.Contains(errOut, bad) || !strings.Contains(errOut, "bad --state") {
+			t.Errorf("--state %s: exit %d, stdout %.80q, stderr %q; want 2, nothing, and the file named", bad, code, out, errOut)
+		}
+	}
+}

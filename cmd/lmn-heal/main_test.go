@@ -345,3 +345,39 @@ func TestSlowActionDoesNotBlockPipe(t *testing.T) {
 		t.Errorf("order %q, want %q", got, want)
 	}
 }
+
+// TestUnwritableStateExits2: a --state no one can write is a usage error
+// at start (exit 2), and a state lost at exit a runtime failure (exit 1),
+// as in lmn-detect (issue 15 item 14).
+func TestUnwritableStateExits2(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{filepath.Join(dir, "missing", "heal.state"), dir} {
+		out, stderr, code := runWith(t, testConfig(t, "--state", bad), readFile(t, "testdata/replay.ndjson"))
+		if code != 2 || out != "" || !strings.Contains(stderr, bad) || !strings.Contains(stderr, "bad --state") {
+			t.Errorf("--state %s: exit %d, stdout %.80q, stderr %q; want 2, nothing, and the file named", bad, code, out, stderr)
+		}
+	}
+	// The directory goes away once lmn-heal has started: the state is lost.
+	gone := filepath.Join(dir, "gone")
+	os.Mkdir(gone, 0o755)
+	in := &removeOnRead{dir: gone, r: bytes.NewReader(readFile(t, "testdata/replay.ndjson"))}
+	var out, stderr bytes.Buffer
+	if code := run(context.Background(), testConfig(t, "--state", filepath.Join(gone, "heal.state")), in, &out, &stderr); code != 1 {
+		t.Errorf("state lost at exit: exit %d, want 1: %s", code, stderr.String())
+	}
+}
+
+// removeOnRead removes dir before its first read.
+type removeOnRead struct {
+	dir  string
+	r    io.Reader
+	done bool
+}
+
+func (r *removeOnRead) Read(p []byte) (int, error) {
+	if !r.done {
+		r.done = true
+		os.RemoveAll(r.dir)
+	}
+	return r.r.Read(p)
+}

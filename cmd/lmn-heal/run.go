@@ -18,6 +18,7 @@ import (
 	"github.com/lmn-heal/lmn/internal/heal"
 	"github.com/lmn-heal/lmn/internal/privproto"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/statefile"
 	"github.com/lmn-heal/lmn/internal/tier"
 )
 
@@ -34,6 +35,12 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		b, _ := json.MarshalIndent(policy, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
+	}
+	if cfg.stateFile != "" && !cfg.dryRun {
+		if err := statefile.CheckWritable(cfg.stateFile); err != nil {
+			log.Error("bad --state: give a file in a directory lmn-heal can write", "err", err)
+			return 2
+		}
 	}
 	runner := newRunner(cfg)
 	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
@@ -160,6 +167,7 @@ type healer struct {
 	mu       sync.Mutex // guards eng, lastSave
 	jobs     sync.WaitGroup
 	lastSave time.Time
+	saveErr  error // of the latest save; guarded by mu
 	// pauseChecked is when the pause file was last looked at (pause.go).
 	pauseChecked time.Time
 }
@@ -323,6 +331,11 @@ func (h *healer) finish(err error) int {
 	}
 	if err != nil && !record.IsBrokenPipe(err) {
 		h.log.Error("stopped", "err", err)
+		return 1
+	}
+	if h.saveErr != nil {
+		// As lmn-detect: the state the next run needs was lost.
+		h.log.Error("save state", "err", h.saveErr)
 		return 1
 	}
 	return 0
