@@ -91,6 +91,7 @@ var (
 		"internal/probe":   {"internal/config"},                    // service probes and their scheduler
 		"internal/notify":  {"internal/record", "internal/config"}, // what a person is told, and its channels
 		"internal/listen":  {},                                     // listen addresses of the HTTP endpoints
+		"internal/summary": {"internal/record"},                    // what lmn did: a line per event, a report over a stream
 		// speaking to Alertmanager: the webhook receiver (issues) and the API client (silences)
 		"internal/alertmanager": {"internal/record", "internal/detect"},
 		// the system generations: the profile's links, lmn's record of them

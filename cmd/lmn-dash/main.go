@@ -13,6 +13,7 @@
 //	lmn-collect --count 3 | lmn-dash --once
 //	... | lmn-dash --headless --listen 9464
 //	lmn-dash health --wait --timeout 5m
+//	lmn-dash summary --since 1h < records.ndjson
 package main
 
 import (
@@ -47,6 +48,9 @@ type config struct {
 
 func main() {
 	version = cli.Version(version) // -ldflags, else what the go command recorded
+	if len(os.Args) > 1 && os.Args[1] == "summary" {
+		os.Exit(summaryCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		ctx, stop := record.NotifyContext(context.Background())
 		code := health(ctx, os.Args[2:], os.Stdout, os.Stderr)

@@ -13,6 +13,7 @@ import (
 	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/statefile"
+	"github.com/lmn-heal/lmn/internal/summary"
 )
 
 // settings are the effective settings written in the start record.
@@ -179,7 +180,7 @@ func (d *detector) handle(l record.Line) error {
 		return nil
 	}
 	for _, is := range d.engine.Sample(&d.sample) {
-		if err := d.w.Emit(is); err != nil {
+		if err := d.emitIssue(is); err != nil {
 			return err
 		}
 	}
@@ -192,6 +193,16 @@ func (d *detector) handle(l record.Line) error {
 		}
 	}
 	return nil
+}
+
+// emitIssue writes is, and says it on stderr in one line unless --quiet.
+// Called with d.mu held.
+func (d *detector) emitIssue(is record.Issue) error {
+	err := d.w.Emit(is)
+	if !d.cfg.quiet {
+		summary.LogIssue(d.log, &is)
+	}
+	return err
 }
 
 func (d *detector) loadState() {

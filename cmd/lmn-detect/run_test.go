@@ -429,3 +429,36 @@ func TestUnwritableStateExits2(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueLinesOnStderr: every issue lmn-detect writes is also one line
+// on stderr, naming it; --quiet leaves them out (issue 15 item 4).
+func TestIssueLinesOnStderr(t *testing.T) {
+	out, errOut, code := runWith(t, testConfig(), troubleStream())
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	issues := kindLines(t, out, record.KindIssue)
+	if len(issues) < 5 {
+		t.Fatalf("only %d issues", len(issues))
+	}
+	lines := 0
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.Contains(l, `msg="issue firing"`) || strings.Contains(l, `msg="issue resolved"`) {
+			lines++
+		}
+	}
+	if lines != len(issues) {
+		t.Errorf("%d issue lines on stderr for %d issues:\n%.3000s", lines, len(issues), errOut)
+	}
+	var first record.Issue
+	json.Unmarshal([]byte(issues[0]), &first)
+	if !strings.Contains(errOut, "rule="+first.Rule) || !strings.Contains(errOut, "issue="+first.ID) {
+		t.Errorf("stderr does not name the first issue %s %s:\n%.2000s", first.Rule, first.ID, errOut)
+	}
+	cfg := testConfig()
+	cfg.quiet = true
+	_, errOut, _ = runWith(t, cfg, troubleStream())
+	if strings.Contains(errOut, `msg="issue`) {
+		t.Errorf("--quiet still says issues:\n%.1000s", errOut)
+	}
+}

@@ -34,6 +34,7 @@ type config struct {
 	policyFile  string
 	printPolicy bool
 	dryRun      bool
+	quiet       bool // no line on stderr per heal step
 	stateFile   string
 	tiers       []string
 	privdSocket string
@@ -70,6 +71,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.policyFile, "policy", "", "policy `file` (JSON) replacing or, with \"extend\": true, extending the built-in policy")
 	fs.BoolVar(&cfg.printPolicy, "print-policy", false, "print the effective policy as JSON and exit")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "plan and write planned heal records; run nothing, write no state")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "write no line on stderr for each heal step (warnings and errors still)")
 	fs.StringVar(&cfg.stateFile, "state", "", "keep breakers, backoff, ladders and values to restore in `file` across runs")
 	tiers := fs.String("tiers", strings.Join(tier.Order, ","), "the permission tiers that may act, a comma `list` of "+strings.Join(tier.Order, ","))
 	fs.StringVar(&cfg.privdSocket, "privd-socket", "/run/luminous/privd.sock", "lmn-privd's socket `path`")

@@ -381,3 +381,30 @@ func (r *removeOnRead) Read(p []byte) (int, error) {
 	}
 	return r.r.Read(p)
 }
+
+// TestHealLinesOnStderr: every heal record lmn-heal writes is also one
+// line on stderr, with its phase, action and issue; --quiet leaves them out
+// (issue 15 item 4).
+func TestHealLinesOnStderr(t *testing.T) {
+	out, stderr, code := runWith(t, testConfig(t), readFile(t, "testdata/replay.ndjson"))
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	hs := heals(t, out)
+	if len(hs) < 5 {
+		t.Fatalf("only %d heal records", len(hs))
+	}
+	lines := strings.Count(stderr, `msg="heal `)
+	if lines != len(hs) {
+		t.Errorf("%d heal lines on stderr for %d heal records:\n%s", lines, len(hs), stderr)
+	}
+	for _, h := range hs {
+		if want := `msg="heal ` + h.Phase + `"`; !strings.Contains(stderr, want) || !strings.Contains(stderr, "issue="+h.Issue) {
+			t.Errorf("stderr lacks %s for issue %s", want, h.Issue)
+		}
+	}
+	_, stderr, _ = runWith(t, testConfig(t, "--quiet"), readFile(t, "testdata/replay.ndjson"))
+	if strings.Contains(stderr, `msg="heal `) {
+		t.Errorf("--quiet still says heal steps:\n%s", stderr)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/lmn-heal/lmn/internal/privproto"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/statefile"
+	"github.com/lmn-heal/lmn/internal/summary"
 	"github.com/lmn-heal/lmn/internal/tier"
 )
 
@@ -246,6 +247,9 @@ func (h *healer) flushEngine(force bool) error {
 	for _, r := range recs {
 		if err := h.out.Emit(r); err != nil {
 			return err
+		}
+		if !h.cfg.quiet {
+			summary.LogHeal(h.log, &r)
 		}
 	}
 	if h.am != nil {
