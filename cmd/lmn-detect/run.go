@@ -48,7 +48,8 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 			return 2
 		}
 	}
-	d := &detector{cfg: cfg, log: log, rules: rules, dec: rules.Decoder(), engine: detect.NewEngine(rules)}
+	d := &detector{cfg: cfg, log: log, rules: rules, dec: rules.Decoder(), engine: detect.NewEngine(rules),
+		upstream: record.Upstream{Stage: detect.Src}}
 	d.loadState()
 	w := record.NewWriter(stdout)
 	d.w = w
@@ -148,6 +149,7 @@ type detector struct {
 	// malformed counts the samples skipped as malformed: not decoding,
 	// or holding an impossible value.
 	malformed int
+	upstream  record.Upstream
 }
 
 // handle passes l on (all of it, or issues only with --only-issues) and
@@ -155,6 +157,9 @@ type detector struct {
 func (d *detector) handle(l record.Line) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if w := d.upstream.Check(l); w != "" {
+		d.log.Warn("wrongly built pipe: "+w, "line", l.N)
+	}
 	if !d.cfg.onlyIssues || l.Kind == record.KindIssue {
 		if err := d.w.WriteLine(l.Raw); err != nil {
 			return err

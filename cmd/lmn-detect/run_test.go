@@ -462,3 +462,22 @@ func TestIssueLinesOnStderr(t *testing.T) {
 		t.Errorf("--quiet still says issues:\n%.1000s", errOut)
 	}
 }
+
+// TestWrongPipeWarnsOnce: lmn-collect | lmn-heal | lmn-detect, lmn-heal's
+// records reaching lmn-detect, is said once on stderr with the right
+// order (issue 15 item 9).
+func TestWrongPipeWarnsOnce(t *testing.T) {
+	in := `{"kind":"start","v":1,"ts":"2026-11-26T00:00:00Z","host":"h","src":"lmn-collect","version":"dev"}
+{"kind":"start","v":1,"ts":"2026-11-26T00:00:00Z","host":"h","src":"lmn-heal","version":"dev"}
+{"kind":"heal","v":1,"ts":"2026-11-26T00:00:01Z","host":"h","src":"lmn-heal","issue":"x","action":"restart_unit","step":1,"phase":"started"}
+{"kind":"heal","v":1,"ts":"2026-11-26T00:00:02Z","host":"h","src":"lmn-heal","issue":"x","action":"restart_unit","step":1,"phase":"failed"}
+`
+	_, errOut, code := runWith(t, testConfig(), append([]byte(in), troubleStream()[:20000]...))
+	if code != 0 || strings.Count(errOut, "wrongly built pipe") != 1 || !strings.Contains(errOut, "lmn-heal is before lmn-detect") ||
+		!strings.Contains(errOut, "lmn-collect | lmn-detect | lmn-heal") {
+		t.Errorf("exit %d; want one warning naming the order:\n%.3000s", code, errOut)
+	}
+	if _, errOut, _ := runWith(t, testConfig(), troubleStream()); strings.Contains(errOut, "wrongly built pipe") {
+		t.Errorf("samples alone warned:\n%.2000s", errOut)
+	}
+}

@@ -408,3 +408,18 @@ func TestHealLinesOnStderr(t *testing.T) {
 		t.Errorf("--quiet still says heal steps:\n%s", stderr)
 	}
 }
+
+// TestWrongPipeWarnsOnce: lmn-collect | lmn-heal (no lmn-detect before it)
+// says so once on stderr, with the right order; the right pipe says
+// nothing of it (issue 15 item 9).
+func TestWrongPipeWarnsOnce(t *testing.T) {
+	samples := readFile(t, "../lmn-collect/testdata/golden.ndjson")
+	_, stderr, code := runWith(t, testConfig(t), bytes.Repeat(samples, 3))
+	if code != 0 || strings.Count(stderr, "wrongly built pipe") != 1 || !strings.Contains(stderr, "lmn-collect | lmn-detect | lmn-heal") {
+		t.Errorf("exit %d; want one warning naming the order:\n%s", code, stderr)
+	}
+	right := append([]byte(`{"kind":"start","v":1,"ts":"2000-01-01T00:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`+"\n"), samples...)
+	if _, stderr, _ := runWith(t, testConfig(t), right); strings.Contains(stderr, "wrongly built pipe") {
+		t.Errorf("the right order warned:\n%s", stderr)
+	}
+}

@@ -52,7 +52,7 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
-	h := &healer{cfg: cfg, eng: eng, log: log, runner: runner, lastSave: cfg.now()}
+	h := &healer{cfg: cfg, eng: eng, log: log, runner: runner, lastSave: cfg.now(), upstream: record.Upstream{Stage: heal.Src}}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
 	if h.am, err = newAMLink(h.ctx, cfg, policy, log); err != nil {
@@ -168,7 +168,8 @@ type healer struct {
 	mu       sync.Mutex // guards eng, lastSave
 	jobs     sync.WaitGroup
 	lastSave time.Time
-	saveErr  error // of the latest save; guarded by mu
+	saveErr  error           // of the latest save; guarded by mu
+	upstream record.Upstream // guarded by mu
 	// pauseChecked is when the pause file was last looked at (pause.go).
 	pauseChecked time.Time
 }
@@ -223,6 +224,9 @@ func (h *healer) handle(line record.Line) error {
 	defer h.mu.Unlock()
 	if h.cfg.pauseFile != "" && time.Since(h.pauseChecked) >= h.cfg.pauseRecheck {
 		h.pauseLocked()
+	}
+	if w := h.upstream.Check(line); w != "" {
+		h.log.Warn("wrongly built pipe: "+w, "line", line.N)
 	}
 	over := h.eng.Overflow()
 	var ce *heal.ClockError
