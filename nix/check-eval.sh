@@ -272,7 +272,8 @@ expect '.package.subPackages == ["cmd/lmn-collect", "cmd/lmn-detect", "cmd/lmn-h
 expect '.package.postInstall | test("install -Dm444 internal/notify/lmn.catalog \\$out/lib/systemd/catalog/lmn.catalog")' "the journal catalog installed"
 expect '.package.ldflags == ["-s", "-w", "-X main.version=0.1.0-0123abc"]' "version stamped into main.version"
 expect '.package.vendorHash | (. == null or test("^sha256-[A-Za-z0-9+/]{43}=$"))' "vendorHash pinned"
-expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-notify", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("/bin/lmn-dash"))' "nix run .#<binary>, default the dashboard"
+expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-notify", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("-lmn-live/bin/lmn-live"))' "nix run .#<binary>, default the live pipe"
+expect '.live | .name == "lmn-live" and .runtimeInputs == ["lmn"] and .text == "lmn-collect --interval 2s | lmn-detect | lmn-heal --sudo never \"$@\" | lmn-dash\n"' "the default app runs collect | detect | heal | dash, never sudo"
 expect '.appTypes == ["app"] and .overlay == "lmn" and .nixosModule and .formatter == "nixfmt" and .devShell == ["go-1.26", "gopls", "jq", "tmux"]' "overlay, module, formatter, dev shell"
 expect '.checks == ["package", "vm-boot-gate", "vm-disk-fill", "vm-generation-rollback", "vm-notify", "vm-polkit-restart", "vm-restart-unit"] and (.checkImports | map(sub(".*/"; "")) | sort == ["boot-gate.nix", "disk-fill.nix", "generation-rollback.nix", "notify.nix", "polkit-restart.nix", "restart-unit.nix"])' "checks: the package and the VM tests"
 if jq -e '.src == null' "$tmp/flake.json" >/dev/null; then
