@@ -35,6 +35,7 @@ type config struct {
 	printPolicy bool
 	dryRun      bool
 	quiet       bool // no line on stderr per heal step
+	euid        int  // who acts: 0 is root (a seam for tests)
 	stateFile   string
 	tiers       []string
 	privdSocket string
@@ -64,7 +65,7 @@ type config struct {
 }
 
 func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
-	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty", amPoll: 2 * time.Second}
+	cfg := config{host: record.Hostname(), now: time.Now, euid: os.Geteuid(), saveEvery: 30 * time.Second, tty: "/dev/tty", amPoll: 2 * time.Second}
 	cfg.pauseEvery, cfg.pauseRecheck = pauseEvery, pauseRecheck
 	fs := cli.New("lmn-heal", version, "[flags] < with-issues.ndjson > with-heals.ndjson", stdout, stderr)
 	fs.NoArgs = "the stream comes on stdin"

@@ -36,6 +36,7 @@ func testConfig(t *testing.T, args ...string) config {
 		t.Fatalf("flags %q: %v", args, err)
 	}
 	cfg.host = "healer"
+	cfg.euid = 1000 // the same records whoever runs the tests
 	cfg.now = func() time.Time { return fixedNow }
 	cfg.inline = true
 	cfg.tty = filepath.Join(t.TempDir(), "no-tty")
@@ -421,5 +422,42 @@ func TestWrongPipeWarnsOnce(t *testing.T) {
 	right := append([]byte(`{"kind":"start","v":1,"ts":"2000-01-01T00:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`+"\n"), samples...)
 	if _, stderr, _ := runWith(t, testConfig(t), right); strings.Contains(stderr, "wrongly built pipe") {
 		t.Errorf("the right order warned:\n%s", stderr)
+	}
+}
+
+// TestRootIsSaid: run as root, lmn-heal says so in its start record and in
+// one line on stderr, for its unprivileged tier then acts as root; as an
+// ordinary user it says its uid only (issue 15, "the quick start run as
+// root acts as root and says nothing").
+func TestRootIsSaid(t *testing.T) {
+	for _, tc := range []struct {
+		euid     int
+		args     []string
+		root     bool
+		warnings int
+	}{
+		{0, []string{"--tiers", "unprivileged,advise"}, true, 1},
+		{0, []string{"--tiers", "unprivileged,advise", "--dry-run"}, true, 0},
+		{0, nil, true, 0}, // advice only: nothing acts
+		{1000, []string{"--tiers", "unprivileged,advise"}, false, 0},
+	} {
+		cfg := testConfig(t, tc.args...)
+		cfg.euid = tc.euid
+		out, stderr, code := runWith(t, cfg, nil)
+		var start struct {
+			Settings struct {
+				UID  *int `json:"uid"`
+				Root bool `json:"root"`
+			} `json:"settings"`
+		}
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &start); err != nil || code != 0 {
+			t.Fatalf("exit %d, start record %q: %v", code, out, err)
+		}
+		if start.Settings.UID == nil || *start.Settings.UID != tc.euid || start.Settings.Root != tc.root {
+			t.Errorf("euid %d %q: start settings uid %v root %v", tc.euid, tc.args, start.Settings.UID, start.Settings.Root)
+		}
+		if n := strings.Count(stderr, "running as root"); n != tc.warnings {
+			t.Errorf("euid %d %q: %d root warnings, want %d:\n%s", tc.euid, tc.args, n, tc.warnings, stderr)
+		}
 	}
 }

@@ -59,6 +59,10 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		log.Error("bad flag", "err", err)
 		return 2
 	}
+	if cfg.euid == 0 && !cfg.dryRun && slices.Contains(cfg.tiers, record.TierUnprivileged) {
+		log.Warn("running as root: actions run as root, directly (the unprivileged tier is root's own systemctl); " +
+			"run as an ordinary user to act only through lmn-privd and advice, or --dry-run to only plan")
+	}
 	h.out = record.NewWriter(stdout)
 	start := record.NewStart(heal.Src, version, cfg.now(), h.settings(policy))
 	start.Host = cfg.host
@@ -132,7 +136,7 @@ func newRunner(cfg config) *tier.Runner {
 	l := &tier.Runner{
 		Tiers: cfg.tiers, Env: env, UserEnv: user,
 		Sudo: cfg.sudo, SudoArgv: []string{"sudo"}, PrivdArgv: cfg.privdArgv, TTY: cfg.tty,
-		NixStore: []string{"nix-store"}, Root: os.Geteuid() == 0,
+		NixStore: []string{"nix-store"}, Root: cfg.euid == 0,
 	}
 	if key, err := privproto.LoadKey(cfg.keyFile); err != nil {
 		l.KeyErr = keyReason(err)
@@ -180,6 +184,11 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	s := map[string]any{
 		"policy_sha256": hex.EncodeToString(sum[:]), "dry_run": h.cfg.dryRun, "tiers": h.cfg.tiers,
 		"sudo": h.cfg.sudo, "privd_socket": h.cfg.privdSocket, "key_file": h.cfg.keyFile,
+	}
+	// Who acts: as root the unprivileged tier is root's own systemctl.
+	s["uid"] = h.cfg.euid
+	if h.cfg.euid == 0 {
+		s["root"] = true
 	}
 	if h.cfg.policyFile != "" {
 		s["policy"] = h.cfg.policyFile
