@@ -71,6 +71,7 @@ var (
 		"internal/record":    {}, // the stream: schema, codecs (schemagen included), reader, writer
 		"internal/config":    {}, // JSON configuration files: strict decoding, field paths, Duration
 		"internal/statefile": {},
+		"internal/recordlog": {}, // the record log: size-bounded, rotated by its writer
 		"internal/cli":       {}, // the command line every binary shares
 		"internal/proc":      {},
 		"internal/sysfs":     {"internal/proc"},

@@ -14,6 +14,7 @@
 //	... | lmn-dash --headless --listen 9464
 //	lmn-dash health --wait --timeout 5m
 //	lmn-dash summary --since 1h < records.ndjson
+//	... | lmn-dash record --file /var/log/luminous-healing/records.ndjson | lmn-dash --headless --listen 9464
 package main
 
 import (
@@ -50,6 +51,9 @@ func main() {
 	version = cli.Version(version) // -ldflags, else what the go command recorded
 	if len(os.Args) > 1 && os.Args[1] == "summary" {
 		os.Exit(summaryCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "record" {
+		os.Exit(recordCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		ctx, stop := record.NotifyContext(context.Background())
