@@ -220,6 +220,8 @@ func TestBadPolicyExits2(t *testing.T) {
 			`ladders[0].match.mont: no issue has "mont": did you mean "mount"?`},
 		{"misspelt rule", `{"ladders":[{"name":"a","rules":["unit_faild"],"advice":"a"}]}`,
 			`ladders[0].rules[0]: "unit_faild" is no built-in rule: did you mean "unit_failed"?`},
+		{"misspelt rule in match", `{"ladders":[{"name":"a","rules":["*"],"match":{"rule":"disk_usgae"},"advice":"a"}]}`,
+			`ladders[0].match.rule: "disk_usgae" is no built-in rule: did you mean "disk_usage"?`},
 		{"bad verify", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}"}}],"verify":"2 minutes"}]}]}`,
 			`ladders[0].steps[0].verify: bad duration "2 minutes"`},
 	} {

@@ -258,6 +258,11 @@ func (l *Ladder) validate(cat Catalog) error {
 		if err := l.checkVar(k); err != nil {
 			return config.Field("match."+k, err)
 		}
+		if k == "rule" {
+			if err := checkRuleName(l.Match[k]); err != nil {
+				return config.Field("match.rule", err)
+			}
+		}
 	}
 	for i, s := range l.Steps {
 		if err := s.validate(l, cat); err != nil {
