@@ -122,3 +122,28 @@ func FuzzCheckSample(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckSample measures CheckSample on a real sample of the
+// recorded stream beside the decode lmn-detect makes of it anyway:
+// "check" is the check alone, "decode" a full DecodeSample of the line.
+func BenchmarkCheckSample(b *testing.B) {
+	line := sampleLines(b)[0]
+	var s Sample
+	if err := DecodeSample(line, &s); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("check", func(b *testing.B) {
+		for b.Loop() {
+			if err := CheckSample(&s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.SetBytes(int64(len(line)))
+		var d Sample
+		for b.Loop() {
+			DecodeSample(line, &d)
+		}
+	})
+}
