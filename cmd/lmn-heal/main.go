@@ -126,6 +126,9 @@ func main() {
 	if err != nil {
 		os.Exit(cli.Code(err))
 	}
+	if !cli.EventLines(os.Stdout, os.Stderr) {
+		cfg.quiet = true // a stage before lmn-dash on a terminal: the dashboard holds the screen
+	}
 	ctx, stop := record.NotifyContext(context.Background())
 	in, restore := record.Input(ctx, os.Stdin)
 	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode().IsRegular() {
