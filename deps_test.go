@@ -71,6 +71,7 @@ var (
 		"internal/record":    {}, // the stream: schema, codecs (schemagen included), reader, writer
 		"internal/config":    {}, // JSON configuration files: strict decoding, field paths, Duration
 		"internal/statefile": {},
+		"internal/recordlog": {}, // the record log: size-bounded, rotated by its writer
 		"internal/cli":       {}, // the command line every binary shares
 		"internal/proc":      {},
 		"internal/sysfs":     {"internal/proc"},
@@ -92,6 +93,7 @@ var (
 		"internal/notify":  {"internal/record", "internal/config"}, // what a person is told, and its channels
 		"internal/listen":  {},                                     // listen addresses of the HTTP endpoints
 		"internal/pipe":    {},                                     // a stage of an interactive pipe: its downstream gone, its stderr held
+		"internal/summary": {"internal/record"},                    // what lmn did: a line per event, a report over a stream
 		// speaking to Alertmanager: the webhook receiver (issues) and the API client (silences)
 		"internal/alertmanager": {"internal/record", "internal/detect"},
 		// the system generations: the profile's links, lmn's record of them

@@ -27,11 +27,30 @@
       ];
     in
     {
-      packages = forAllSystems (pkgs: {
-        default = pkgs.callPackage ./nix/package.nix { inherit version; };
-      });
+      packages = forAllSystems (
+        pkgs:
+        let
+          lmn = pkgs.callPackage ./nix/package.nix { inherit version; };
+        in
+        {
+          default = lmn;
+          # The whole live pipe with its dashboard, `nix run`'s default app.
+          # Safe defaults for whoever runs it: never sudo, no state, and
+          # without a running lmn-privd the ladder acts only where the user
+          # may (systemctl --user) and advises the rest. Arguments go to
+          # lmn-heal (`nix run github:lmn-heal/lmn -- --dry-run`).
+          lmn-live = pkgs.writeShellApplication {
+            name = "lmn-live";
+            runtimeInputs = [ lmn ];
+            text = ''
+              lmn-collect --interval 2s | lmn-detect | lmn-heal --sudo never "$@" | lmn-dash
+            '';
+          };
+        }
+      );
 
-      # `nix run .#lmn-dash` (and each binary); `nix run` alone opens the dashboard.
+      # `nix run .#lmn-dash` (and each binary); `nix run` alone runs the whole
+      # live pipe with its dashboard, as the README's quick start does.
       apps = forAllSystems (
         pkgs:
         let
@@ -41,8 +60,16 @@
             program = "${pkg}/bin/${name}";
             meta.description = "${name} from lmn";
           };
+          live = self.packages.${pkgs.stdenv.hostPlatform.system}.lmn-live;
         in
-        lib.genAttrs binaries app // { default = app "lmn-dash"; }
+        lib.genAttrs binaries app
+        // {
+          default = {
+            type = "app";
+            program = "${live}/bin/lmn-live";
+            meta.description = "the live lmn pipe (collect | detect | heal | dash) with its dashboard";
+          };
+        }
       );
 
       overlays.default = final: _prev: {

@@ -134,7 +134,17 @@ let
       (command "lmn-heal" healArgs)
     ]
     ++ optional cfg.notify.active (command "lmn-notify" notifyArgs)
-    ++ optional cfg.recordLog "${pkgs.coreutils}/bin/tee -a ${recordLogPath}"
+    ++ optional cfg.recordLog (
+      command "lmn-dash" [
+        "record"
+        "--max-size"
+        cfg.recordLogMaxSize
+        "--keep"
+        (toString cfg.recordLogKeep)
+        "--file"
+        recordLogPath
+      ]
+    )
     ++ optional (cfg.mode == "service") (command "lmn-dash" dashArgs)
   );
 
@@ -346,13 +356,31 @@ in
 
     recordLog = mkOption {
       type = types.bool;
-      default = false;
+      default = true;
       description = ''
         Append every record leaving lmn-heal (samples, issues, heal steps)
-        and lmn-notify (its notify records) to
-        `${recordLogPath}`, rotated daily by logrotate. For replay
-        (`lmn-detect < records.ndjson`) and tests. In timer mode without it,
-        the records go to the journal.
+        and lmn-notify (its notify records) to `${recordLogPath}`, written
+        by `lmn-dash record`, which keeps it bounded itself: before the
+        file would pass `recordLogMaxSize` it becomes `records.ndjson.1`
+        (and so on, `recordLogKeep` kept), never cut inside a record. For
+        `lmn-dash summary --since 1h ${recordLogPath}*` (what lmn did) and
+        replay (`lmn-detect < records.ndjson`). In timer mode the records
+        also go to the journal, as without it.
+      '';
+    };
+
+    recordLogMaxSize = mkOption {
+      type = types.strMatching "[1-9][0-9]*[KMG]?";
+      default = "32M";
+      description = "Size at which the record log is rotated (K, M, G: KiB, MiB, GiB).";
+    };
+
+    recordLogKeep = mkOption {
+      type = types.ints.unsigned;
+      default = 3;
+      description = ''
+        Rotated record logs kept besides the current one: the log never
+        holds much more than (`recordLogKeep` + 1) × `recordLogMaxSize`.
       '';
     };
 
@@ -450,18 +478,6 @@ in
         OnUnitActiveSec = cfg.interval;
         AccuracySec = "1s";
       };
-    };
-
-    services.logrotate.settings.luminous-healing = mkIf cfg.recordLog {
-      files = recordLogPath;
-      frequency = "daily";
-      rotate = 7;
-      compress = true;
-      # tee keeps its file open: copy, then truncate in place.
-      copytruncate = true;
-      missingok = true;
-      notifempty = true;
-      su = "${cfg.user} ${cfg.group}";
     };
 
     security.polkit = mkIf cfg.polkit.allowRestart {

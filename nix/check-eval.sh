@@ -58,6 +58,7 @@ expect '.services["luminous-healing"].script | startswith("set -o pipefail\n")' 
 expect '.services["luminous-healing"].script | test("/bin/lmn-collect --units system --interval 30s \\\\\n  \\| \\S+/bin/lmn-detect --state /var/lib/luminous-healing/detect.state \\\\\n  \\| \\S+/bin/lmn-heal ")' "collect | detect | heal in order with state"
 expect '.services["luminous-healing"].script | test("lmn-heal --state /var/lib/luminous-healing/heal.state --tiers unprivileged,privd,fallback,advise --sudo never --privd-socket /run/luminous/privd.sock --key-file /var/lib/luminous-healing/hmac.key")' "lmn-heal flags"
 expect '.services["luminous-healing"].script | test("\\| \\S+/bin/lmn-dash --headless --listen 127.0.0.1:9464\n$")' "dash last, metrics on loopback"
+expect '.services["luminous-healing"].script | test("\\| \\S+/bin/lmn-dash record --max-size 32M --keep 3 --file /var/log/luminous-healing/records.ndjson \\\\\n  \\| \\S+/bin/lmn-dash --headless")' "the record log on by default, bounded by its writer"
 expect '.services["luminous-healing"].script | test("--rules|--policy|tee") | not' "no rules/policy files or record log by default"
 expect '.services["luminous-healing"].serviceConfig | .User == "luminous" and .Group == "luminous" and .RestartPreventExitStatus == 2 and .StateDirectory == "luminous-healing" and .LogsDirectory == "luminous-healing"' "pipe unit: user, exit 2, directories"
 expect '.services["luminous-healing"].serviceConfig | .CapabilityBoundingSet == [""] and .NoNewPrivileges and .ProtectSystem == "strict" and .ProtectKernelTunables and .PrivateDevices and .MemoryDenyWriteExecute and .SystemCallArchitectures == "native" and .UMask == "0077"' "pipe unit hardened like the exporters"
@@ -88,7 +89,8 @@ expect '.prometheus == {"scrapeConfigs": [], "ruleFiles": []} and .firewall == [
 # --- timer mode --------------------------------------------------------------
 evaluate timer '{ services.luminous-healing = { enable = true; mode = "timer"; interval = "1m"; }; }'
 expect '.services["luminous-healing"].script | test("lmn-collect --units system --count 1 --events none \\\\")' "one sample per run"
-expect '.services["luminous-healing"].script | test("lmn-dash|--interval") | not' "no dashboard, no interval flag"
+expect '.services["luminous-healing"].script | test("lmn-dash --headless|--interval") | not' "no dashboard, no interval flag"
+expect '.services["luminous-healing"].script | test("/bin/lmn-dash record --max-size 32M --keep 3 --file /var/log/luminous-healing/records.ndjson\n$")' "timer mode: the record log last, its stdout to the journal"
 expect '.services["luminous-healing"].script | test("lmn-heal --state /var/lib/luminous-healing/heal.state ")' "heal keeps state between runs"
 expect '.services["luminous-healing"] | .wantedBy == [] and .serviceConfig.Type == "oneshot" and .serviceConfig.Restart == "no" and .serviceConfig.RestartPreventExitStatus == 2' "oneshot, not started at boot by itself"
 expect '.timers["luminous-healing"] | .wantedBy == ["timers.target"] and .timerConfig.OnUnitActiveSec == "1m" and .timerConfig.OnBootSec == "1m"' "timer every interval"
@@ -135,8 +137,8 @@ expect '.files.rules == {"extend": true, "rules": [{"name": "disk_usage", "warni
 expect '.files.policy.ladders[0] | .name == "web_failed" and .steps[0].actions[0].params.unit == "{{unit}}" and .steps[0].verify == "1m"' "policy rendered as JSON"
 expect '.services["luminous-healing"].script | test("lmn-detect --state \\S+ --rules /nix/store/\\S+-luminous-rules.json \\\\")' "--rules passed"
 expect '.services["luminous-healing"].script | test(" --policy /nix/store/\\S+-luminous-policy.json \\\\")' "--policy passed"
-expect '.services["luminous-healing"].script | test("\\| \\S+/bin/tee -a /var/log/luminous-healing/records.ndjson \\\\\n  \\| \\S+/bin/lmn-dash --headless --listen \u0027\\[::1\\]:9100\u0027\n$")' "records teed before the dashboard; listen address quoted safely"
-expect '.logrotate["luminous-healing"] | .files == "/var/log/luminous-healing/records.ndjson" and .copytruncate and .su == "lmn wheel-lmn"' "record log rotated"
+expect '.services["luminous-healing"].script | test("\\| \\S+/bin/lmn-dash record --max-size 32M --keep 3 --file /var/log/luminous-healing/records.ndjson \\\\\n  \\| \\S+/bin/lmn-dash --headless --listen \u0027\\[::1\\]:9100\u0027\n$")' "records logged before the dashboard; listen address quoted safely"
+expect '.logrotate == {}' "the record log rotated by its writer, no logrotate"
 expect '.services["luminous-healing"].serviceConfig | .User == "lmn" and .Group == "wheel-lmn"' "own user and group"
 expect '.users == {} and .groups == {}' "own user and group are not created"
 expect '.sockets["luminous-privd"].socketConfig.SocketGroup == "wheel-lmn" and (.services["luminous-privd"].preStart | test("getent passwd lmn "))' "socket follows the group, the broker the user"
@@ -272,7 +274,8 @@ expect '.package.subPackages == ["cmd/lmn-collect", "cmd/lmn-detect", "cmd/lmn-h
 expect '.package.postInstall | test("install -Dm444 internal/notify/lmn.catalog \\$out/lib/systemd/catalog/lmn.catalog")' "the journal catalog installed"
 expect '.package.ldflags == ["-s", "-w", "-X main.version=0.1.0-0123abc"]' "version stamped into main.version"
 expect '.package.vendorHash | (. == null or test("^sha256-[A-Za-z0-9+/]{43}=$"))' "vendorHash pinned"
-expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-notify", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("/bin/lmn-dash"))' "nix run .#<binary>, default the dashboard"
+expect '.apps | keys == ["default", "lmn-collect", "lmn-dash", "lmn-detect", "lmn-heal", "lmn-notify", "lmn-privd"] and (to_entries | all(.key == "default" or (.key as $k | .value | endswith("/bin/" + $k)))) and (.default | endswith("-lmn-live/bin/lmn-live"))' "nix run .#<binary>, default the live pipe"
+expect '.live | .name == "lmn-live" and .runtimeInputs == ["lmn"] and .text == "lmn-collect --interval 2s | lmn-detect | lmn-heal --sudo never \"$@\" | lmn-dash\n"' "the default app runs collect | detect | heal | dash, never sudo"
 expect '.appTypes == ["app"] and .overlay == "lmn" and .nixosModule and .formatter == "nixfmt" and .devShell == ["go-1.26", "gopls", "jq", "tmux"]' "overlay, module, formatter, dev shell"
 expect '.checks == ["package", "vm-boot-gate", "vm-disk-fill", "vm-generation-rollback", "vm-notify", "vm-polkit-restart", "vm-restart-unit"] and (.checkImports | map(sub(".*/"; "")) | sort == ["boot-gate.nix", "disk-fill.nix", "generation-rollback.nix", "notify.nix", "polkit-restart.nix", "restart-unit.nix"])' "checks: the package and the VM tests"
 if jq -e '.src == null' "$tmp/flake.json" >/dev/null; then

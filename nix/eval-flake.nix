@@ -47,6 +47,7 @@ let
         tmux = fakePackage "tmux";
         nixfmt = fakePackage "nixfmt";
         mkShell = args: args // fakePackage "shell";
+        writeShellApplication = args: args // fakePackage args.name;
         callPackage =
           fn: args:
           let
@@ -100,6 +101,11 @@ in
     else
       null;
   apps = lib.mapAttrs (_: a: a.program) outputs.apps.x86_64-linux;
+  # The default app's script: the pipe it runs and what it runs it with.
+  live = {
+    inherit (outputs.packages.x86_64-linux.lmn-live) name text;
+    runtimeInputs = map (p: p.pname) outputs.packages.x86_64-linux.lmn-live.runtimeInputs;
+  };
   appTypes = lib.unique (lib.mapAttrsToList (_: a: a.type) outputs.apps.aarch64-linux);
   overlay = (outputs.overlays.default (pkgsFor "x86_64-linux") { }).lmn.pname;
   devShell = map (p: p.name) outputs.devShells.x86_64-linux.default.packages;

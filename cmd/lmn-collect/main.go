@@ -27,10 +27,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -133,10 +135,19 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	case evErr != nil:
 		return bad("--events %q: %v", *events, evErr)
 	}
+	// A root that is not there would give empty samples for ever: say so
+	// now, as every binary says a bad flag.
+	if _, err := os.Stat(filepath.Join(cfg.procRoot, "stat")); err != nil {
+		return bad("--proc-root %s: not a procfs (no stat in it): %v", cfg.procRoot, errors.Unwrap(err))
+	}
+	if fi, err := os.Stat(cfg.sysRoot); err != nil || !fi.IsDir() {
+		return bad("--sys-root %s: not a directory", cfg.sysRoot)
+	}
 	return cfg, nil
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		os.Exit(cli.Code(err))

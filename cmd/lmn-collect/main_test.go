@@ -148,6 +148,9 @@ func TestFlagErrorsExit2(t *testing.T) {
 		{"--no-such-flag"},
 		{"extra-arg"},
 		{"--proc-root", ""},
+		{"--proc-root", "/nonexistent", "--count", "1"}, // issue 15 item 14: not empty samples
+		{"--proc-root", "/", "--count", "1"},
+		{"--sys-root", "/nonexistent", "--count", "1"},
 		{"--events", "units"},
 		{"--events", ""},
 		{"--manager-cgroup", "user"},

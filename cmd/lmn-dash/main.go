@@ -13,6 +13,8 @@
 //	lmn-collect --count 3 | lmn-dash --once
 //	... | lmn-dash --headless --listen 9464
 //	lmn-dash health --wait --timeout 5m
+//	lmn-dash summary --since 1h < records.ndjson
+//	... | lmn-dash record --file /var/log/luminous-healing/records.ndjson | lmn-dash --headless --listen 9464
 package main
 
 import (
@@ -46,6 +48,13 @@ type config struct {
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
+	if len(os.Args) > 1 && os.Args[1] == "summary" {
+		os.Exit(summaryCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "record" {
+		os.Exit(recordCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "health" {
 		ctx, stop := record.NotifyContext(context.Background())
 		code := health(ctx, os.Args[2:], os.Stdout, os.Stderr)

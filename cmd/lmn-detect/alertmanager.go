@@ -74,7 +74,7 @@ func (ib *inbox) write() {
 	ib.mu.Unlock()
 	var err error
 	for _, is := range recs {
-		if err = d.w.Emit(is); err != nil {
+		if err = d.emitIssue(is); err != nil {
 			break
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -226,7 +227,7 @@ func TestReceiverFlags(t *testing.T) {
 
 // TestInboxFull: past inboxMax waiting records the receiver answers 503.
 func TestInboxFull(t *testing.T) {
-	d := &detector{w: record.NewWriter(io.Discard)}
+	d := &detector{w: record.NewWriter(io.Discard), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	d.mu.Lock() // the main loop is busy: nothing is written meanwhile
 	ib := newInbox(d)
 	one := []record.Issue{{Rule: alertmanager.Rule}}

@@ -28,6 +28,7 @@ type config struct {
 	printRules bool
 	stateFile  string
 	onlyIssues bool
+	quiet      bool   // no line on stderr per issue
 	amListen   string // --alertmanager-listen, before listen.Addr
 	amToken    string // --alertmanager-token-file
 
@@ -50,15 +51,20 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.printRules, "print-rules", false, "print the effective rules as JSON and exit")
 	fs.StringVar(&cfg.stateFile, "state", "", "keep pending counters, trend windows and firing issues in `file` across runs")
 	fs.BoolVar(&cfg.onlyIssues, "only-issues", false, "write only issue records (and the start record), not the records read")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "write no line on stderr for each issue fired or resolved (warnings and errors still)")
 	fs.StringVar(&cfg.amListen, "alertmanager-listen", "", "accept Alertmanager webhooks (POST /alertmanager) on `ADDR` (\"9465\" or \":9465\" mean 127.0.0.1:9465); default off")
 	fs.StringVar(&cfg.amToken, "alertmanager-token-file", "", "require the bearer token, or user:password for basic auth, on the first line of `file`")
 	return cfg, fs.Parse(args)
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		os.Exit(cli.Code(err))
+	}
+	if !cli.EventLines(os.Stdout, os.Stderr) {
+		cfg.quiet = true // a stage before lmn-dash on a terminal: the dashboard holds the screen
 	}
 	ctx, stop := record.NotifyContext(context.Background())
 	ctx, stderr, end := pipe.Stage(ctx, os.Stdout, os.Stderr)

@@ -13,6 +13,7 @@ import (
 	"github.com/lmn-heal/lmn/internal/detect"
 	"github.com/lmn-heal/lmn/internal/record"
 	"github.com/lmn-heal/lmn/internal/statefile"
+	"github.com/lmn-heal/lmn/internal/summary"
 )
 
 // settings are the effective settings written in the start record.
@@ -44,7 +45,14 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		}
 		return 0
 	}
-	d := &detector{cfg: cfg, log: log, rules: rules, dec: rules.Decoder(), engine: detect.NewEngine(rules)}
+	if cfg.stateFile != "" {
+		if err := statefile.CheckWritable(cfg.stateFile); err != nil {
+			log.Error("bad --state: give a file in a directory lmn-detect can write", "err", err)
+			return 2
+		}
+	}
+	d := &detector{cfg: cfg, log: log, rules: rules, dec: rules.Decoder(), engine: detect.NewEngine(rules),
+		upstream: record.Upstream{Stage: detect.Src}}
 	d.loadState()
 	w := record.NewWriter(stdout)
 	d.w = w
@@ -113,6 +121,9 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	if n := r.Rejected(); n > 0 {
 		log.Warn("rejected input lines", "count", n)
 	}
+	if d.malformed > 0 {
+		log.Warn("skipped malformed samples", "count", d.malformed)
+	}
 	return code
 }
 
@@ -141,6 +152,10 @@ type detector struct {
 	mu       sync.Mutex
 	lastSave time.Time
 	sample   record.Sample
+	// malformed counts the samples skipped as malformed: not decoding,
+	// or holding an impossible value.
+	malformed int
+	upstream  record.Upstream
 }
 
 // handle passes l on (all of it, or issues only with --only-issues) and
@@ -148,6 +163,9 @@ type detector struct {
 func (d *detector) handle(l record.Line) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if w := d.upstream.Check(l); w != "" {
+		d.log.Warn("wrongly built pipe: "+w, "line", l.N)
+	}
 	if !d.cfg.onlyIssues || l.Kind == record.KindIssue {
 		if err := d.w.WriteLine(l.Raw); err != nil {
 			return err
@@ -157,7 +175,15 @@ func (d *detector) handle(l record.Line) error {
 		return nil
 	}
 	if err := d.dec.Decode(l.Body(), &d.sample); err != nil {
+		d.malformed++
 		d.log.Warn("skipping sample that does not decode", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
+		return nil
+	}
+	if err := record.CheckSample(&d.sample); err != nil {
+		// A ratio of 7.5 or -5 is no measurement: a broken or forged
+		// collector. Judged, it would fire critical issues.
+		d.malformed++
+		d.log.Warn("skipping sample with an impossible value", "err", &record.LineError{Name: "stdin", Line: l.N, Err: err})
 		return nil
 	}
 	if d.sample.TS.IsZero() {
@@ -165,7 +191,7 @@ func (d *detector) handle(l record.Line) error {
 		return nil
 	}
 	for _, is := range d.engine.Sample(&d.sample) {
-		if err := d.w.Emit(is); err != nil {
+		if err := d.emitIssue(is); err != nil {
 			return err
 		}
 	}
@@ -178,6 +204,16 @@ func (d *detector) handle(l record.Line) error {
 		}
 	}
 	return nil
+}
+
+// emitIssue writes is, and says it on stderr in one line unless --quiet.
+// Called with d.mu held.
+func (d *detector) emitIssue(is record.Issue) error {
+	err := d.w.Emit(is)
+	if !d.cfg.quiet {
+		summary.LogIssue(d.log, &is)
+	}
+	return err
 }
 
 func (d *detector) loadState() {

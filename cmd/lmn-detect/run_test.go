@@ -358,3 +358,126 @@ func TestTimerMode(t *testing.T) {
 		t.Errorf("issues from a quiet machine sampled once a minute:\n%s", strings.Join(issues, "\n"))
 	}
 }
+
+// TestImpossibleValuesAreMalformed: samples with values no machine has (a
+// ratio of 7.5, -5 or 1e308) are skipped as malformed, named by line and
+// field path and counted, and fire nothing; the same stream with the
+// extreme possible values fires critical issues (issue 19 item 11).
+func TestImpossibleValuesAreMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		set         func(s *record.Sample, v float64)
+		impossible  float64
+		possible    float64
+		path, fires string
+	}{
+		{"disk", func(s *record.Sample, v float64) { s.Disks.Mounts[2].UsedRatio = v }, 7.5, 0.99,
+			"disks.mounts[2].used_ratio: 7.5 is impossible (want 0 to 1)", detect.RuleDiskUsage},
+		{"memory", func(s *record.Sample, v float64) {
+			s.Mem.AvailableRatio = v
+			s.PSI.Memory.Some.Avg60Ratio = 0.5
+		}, -5, 0, "mem.available_ratio: -5 is impossible (want 0 to 1)", detect.RuleMemPressure},
+		{"cpu", func(s *record.Sample, v float64) { s.PSI.CPU.Some.Avg60Ratio = v }, 1e308, 1,
+			"psi.cpu.some.avg60_ratio: 1e+308 is impossible (want 0 to 1)", detect.RuleCPUPressure},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stream := func(v float64) []byte {
+				var b bytes.Buffer
+				s := detecttest.Template()
+				for i := range 20 {
+					s.TS.Time = s.TS.Time.Add(30 * time.Second)
+					s.Seq = uint64(i + 1)
+					tc.set(&s, v)
+					b.Write(detecttest.Line(&s))
+				}
+				return b.Bytes()
+			}
+			out, errOut, code := runWith(t, testConfig(), stream(tc.possible))
+			if code != 0 || !strings.Contains(out, `"rule":"`+tc.fires+`"`) || !strings.Contains(out, `"severity":"critical"`) {
+				t.Fatalf("control: exit %d, no critical %s issue from %v:\n%s", code, tc.fires, tc.possible, errOut)
+			}
+			out, errOut, code = runWith(t, testConfig(), stream(tc.impossible))
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if issues := kindLines(t, out, record.KindIssue); len(issues) > 0 {
+				t.Errorf("issues from impossible values: %s", issues[0])
+			}
+			for _, want := range []string{"skipping sample with an impossible value", "stdin line 1: " + tc.path,
+				"stdin line 20: ", "skipped malformed samples", "count=20"} {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr lacks %q:\n%.2000s", want, errOut)
+				}
+			}
+			if got := len(kindLines(t, out, record.KindSample)); got != 20 {
+				t.Errorf("%d samples passed on, want all 20 (lmn-detect passes every record on)", got)
+			}
+		})
+	}
+}
+
+// TestUnwritableStateExits2: a --state no one can write is a usage error
+// at start, as in lmn-heal, not a loss found at exit (issue 15 item 14).
+func TestUnwritableStateExits2(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{filepath.Join(dir, "missing", "detect.state"), dir} {
+		cfg := testConfig()
+		cfg.stateFile = bad
+		out, errOut, code := runWith(t, cfg, troubleStream()[:4000])
+		if code != 2 || out != "" || !strings.Contains(errOut, bad) || !strings.Contains(errOut, "bad --state") {
+			t.Errorf("--state %s: exit %d, stdout %.80q, stderr %q; want 2, nothing, and the file named", bad, code, out, errOut)
+		}
+	}
+}
+
+// TestIssueLinesOnStderr: every issue lmn-detect writes is also one line
+// on stderr, naming it; --quiet leaves them out (issue 15 item 4).
+func TestIssueLinesOnStderr(t *testing.T) {
+	out, errOut, code := runWith(t, testConfig(), troubleStream())
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	issues := kindLines(t, out, record.KindIssue)
+	if len(issues) < 5 {
+		t.Fatalf("only %d issues", len(issues))
+	}
+	lines := 0
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.Contains(l, `msg="issue firing"`) || strings.Contains(l, `msg="issue resolved"`) {
+			lines++
+		}
+	}
+	if lines != len(issues) {
+		t.Errorf("%d issue lines on stderr for %d issues:\n%.3000s", lines, len(issues), errOut)
+	}
+	var first record.Issue
+	json.Unmarshal([]byte(issues[0]), &first)
+	if !strings.Contains(errOut, "rule="+first.Rule) || !strings.Contains(errOut, "issue="+first.ID) {
+		t.Errorf("stderr does not name the first issue %s %s:\n%.2000s", first.Rule, first.ID, errOut)
+	}
+	cfg := testConfig()
+	cfg.quiet = true
+	_, errOut, _ = runWith(t, cfg, troubleStream())
+	if strings.Contains(errOut, `msg="issue`) {
+		t.Errorf("--quiet still says issues:\n%.1000s", errOut)
+	}
+}
+
+// TestWrongPipeWarnsOnce: lmn-collect | lmn-heal | lmn-detect, lmn-heal's
+// records reaching lmn-detect, is said once on stderr with the right
+// order (issue 15 item 9).
+func TestWrongPipeWarnsOnce(t *testing.T) {
+	in := `{"kind":"start","v":1,"ts":"2026-11-26T00:00:00Z","host":"h","src":"lmn-collect","version":"dev"}
+{"kind":"start","v":1,"ts":"2026-11-26T00:00:00Z","host":"h","src":"lmn-heal","version":"dev"}
+{"kind":"heal","v":1,"ts":"2026-11-26T00:00:01Z","host":"h","src":"lmn-heal","issue":"x","action":"restart_unit","step":1,"phase":"started"}
+{"kind":"heal","v":1,"ts":"2026-11-26T00:00:02Z","host":"h","src":"lmn-heal","issue":"x","action":"restart_unit","step":1,"phase":"failed"}
+`
+	_, errOut, code := runWith(t, testConfig(), append([]byte(in), troubleStream()[:20000]...))
+	if code != 0 || strings.Count(errOut, "wrongly built pipe") != 1 || !strings.Contains(errOut, "lmn-heal is before lmn-detect") ||
+		!strings.Contains(errOut, "lmn-collect | lmn-detect | lmn-heal") {
+		t.Errorf("exit %d; want one warning naming the order:\n%.3000s", code, errOut)
+	}
+	if _, errOut, _ := runWith(t, testConfig(), troubleStream()); strings.Contains(errOut, "wrongly built pipe") {
+		t.Errorf("samples alone warned:\n%.2000s", errOut)
+	}
+}

@@ -73,7 +73,7 @@ func (w *watchdog) fire(gen uint64, limit time.Duration) {
 		return // a sample arrived meanwhile
 	}
 	for _, is := range d.engine.Silence(elapsed) {
-		if err := d.w.Emit(is); err != nil {
+		if err := d.emitIssue(is); err != nil {
 			d.log.Warn("write absence issue", "err", err)
 			return
 		}

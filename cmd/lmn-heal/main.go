@@ -37,6 +37,8 @@ type config struct {
 	policyFile  string
 	printPolicy bool
 	dryRun      bool
+	quiet       bool // no line on stderr per heal step
+	euid        int  // who acts: 0 is root (a seam for tests)
 	stateFile   string
 	tiers       []string
 	privdSocket string
@@ -66,13 +68,14 @@ type config struct {
 }
 
 func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
-	cfg := config{host: record.Hostname(), now: time.Now, saveEvery: 30 * time.Second, tty: "/dev/tty", amPoll: 2 * time.Second}
+	cfg := config{host: record.Hostname(), now: time.Now, euid: os.Geteuid(), saveEvery: 30 * time.Second, tty: "/dev/tty", amPoll: 2 * time.Second}
 	cfg.pauseEvery, cfg.pauseRecheck = pauseEvery, pauseRecheck
 	fs := cli.New("lmn-heal", version, "[flags] < with-issues.ndjson > with-heals.ndjson", stdout, stderr)
 	fs.NoArgs = "the stream comes on stdin"
 	fs.StringVar(&cfg.policyFile, "policy", "", "policy `file` (JSON) replacing or, with \"extend\": true, extending the built-in policy")
 	fs.BoolVar(&cfg.printPolicy, "print-policy", false, "print the effective policy as JSON and exit")
 	fs.BoolVar(&cfg.dryRun, "dry-run", false, "plan and write planned heal records; run nothing, write no state")
+	fs.BoolVar(&cfg.quiet, "quiet", false, "write no line on stderr for each heal step (warnings and errors still)")
 	fs.StringVar(&cfg.stateFile, "state", "", "keep breakers, backoff, ladders and values to restore in `file` across runs")
 	tiers := fs.String("tiers", strings.Join(tier.Order, ","), "the permission tiers that may act, a comma `list` of "+strings.Join(tier.Order, ","))
 	fs.StringVar(&cfg.privdSocket, "privd-socket", "/run/luminous/privd.sock", "lmn-privd's socket `path`")
@@ -121,9 +124,13 @@ func privdBinary(flagValue string) string {
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	cfg, err := parseFlags(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		os.Exit(cli.Code(err))
+	}
+	if !cli.EventLines(os.Stdout, os.Stderr) {
+		cfg.quiet = true // a stage before lmn-dash on a terminal: the dashboard holds the screen
 	}
 	ctx, stop := record.NotifyContext(context.Background())
 	ctx, stderr, end := pipe.Stage(ctx, os.Stdout, os.Stderr)

@@ -36,6 +36,7 @@ func testConfig(t *testing.T, args ...string) config {
 		t.Fatalf("flags %q: %v", args, err)
 	}
 	cfg.host = "healer"
+	cfg.euid = 1000 // the same records whoever runs the tests
 	cfg.now = func() time.Time { return fixedNow }
 	cfg.inline = true
 	cfg.tty = filepath.Join(t.TempDir(), "no-tty")
@@ -206,6 +207,23 @@ func TestBadPolicyExits2(t *testing.T) {
 		{"bad template", `{"ladders":[{"name":"a","rules":["x"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit"}}],"verify":"1m"}]}]}`, "{{ without }}"},
 		{"syntax", "{\n\"concurrency\": 1,,\n}", "line 2"},
 		{"no advice", `{"ladders":[{"name":"a","rules":["x"]}]}`, "ladders[0].advice: missing"},
+		// Issue 15 item 13: each of these loaded, then failed later or never matched.
+		{"unknown param", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}","untt":"x"}}],"verify":"1m"}]}]}`,
+			`ladders[0].steps[0].actions[0].params.untt: not a parameter of restart_unit (did you mean "unit"?)`},
+		{"unknown param far", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}","force":"yes"}}],"verify":"1m"}]}]}`,
+			`params.force: not a parameter of restart_unit (it takes unit)`},
+		{"misspelt placeholder", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{uint}}"}}],"verify":"1m"}]}]}`,
+			`ladders[0].steps[0].actions[0].params.unit: "{{uint}}": {{uint}}: no issue has "uint": did you mean "unit"?`},
+		{"unknown placeholder", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"see {{host_name}}"}]}`,
+			`ladders[0].advice: "see {{host_name}}": {{host_name}}: no issue of rules unit_failed has "host_name"`},
+		{"misspelt match key", `{"ladders":[{"name":"a","rules":["disk_usage"],"match":{"mont":"/"},"advice":"a"}]}`,
+			`ladders[0].match.mont: no issue has "mont": did you mean "mount"?`},
+		{"misspelt rule", `{"ladders":[{"name":"a","rules":["unit_faild"],"advice":"a"}]}`,
+			`ladders[0].rules[0]: "unit_faild" is no built-in rule: did you mean "unit_failed"?`},
+		{"misspelt rule in match", `{"ladders":[{"name":"a","rules":["*"],"match":{"rule":"disk_usgae"},"advice":"a"}]}`,
+			`ladders[0].match.rule: "disk_usgae" is no built-in rule: did you mean "disk_usage"?`},
+		{"bad verify", `{"ladders":[{"name":"a","rules":["unit_failed"],"advice":"a","steps":[{"actions":[{"action":"restart_unit","params":{"unit":"{{unit}}"}}],"verify":"2 minutes"}]}]}`,
+			`ladders[0].steps[0].verify: bad duration "2 minutes"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "policy.json")
@@ -328,5 +346,120 @@ func TestSlowActionDoesNotBlockPipe(t *testing.T) {
 	want := "started sample sample sample succeeded"
 	if got := strings.Join(order, " "); got != want {
 		t.Errorf("order %q, want %q", got, want)
+	}
+}
+
+// TestUnwritableStateExits2: a --state no one can write is a usage error
+// at start (exit 2), and a state lost at exit a runtime failure (exit 1),
+// as in lmn-detect (issue 15 item 14).
+func TestUnwritableStateExits2(t *testing.T) {
+	dir := t.TempDir()
+	for _, bad := range []string{filepath.Join(dir, "missing", "heal.state"), dir} {
+		out, stderr, code := runWith(t, testConfig(t, "--state", bad), readFile(t, "testdata/replay.ndjson"))
+		if code != 2 || out != "" || !strings.Contains(stderr, bad) || !strings.Contains(stderr, "bad --state") {
+			t.Errorf("--state %s: exit %d, stdout %.80q, stderr %q; want 2, nothing, and the file named", bad, code, out, stderr)
+		}
+	}
+	// The directory goes away once lmn-heal has started: the state is lost.
+	gone := filepath.Join(dir, "gone")
+	os.Mkdir(gone, 0o755)
+	in := &removeOnRead{dir: gone, r: bytes.NewReader(readFile(t, "testdata/replay.ndjson"))}
+	var out, stderr bytes.Buffer
+	if code := run(context.Background(), testConfig(t, "--state", filepath.Join(gone, "heal.state")), in, &out, &stderr); code != 1 {
+		t.Errorf("state lost at exit: exit %d, want 1: %s", code, stderr.String())
+	}
+}
+
+// removeOnRead removes dir before its first read.
+type removeOnRead struct {
+	dir  string
+	r    io.Reader
+	done bool
+}
+
+func (r *removeOnRead) Read(p []byte) (int, error) {
+	if !r.done {
+		r.done = true
+		os.RemoveAll(r.dir)
+	}
+	return r.r.Read(p)
+}
+
+// TestHealLinesOnStderr: every heal record lmn-heal writes is also one
+// line on stderr, with its phase, action and issue; --quiet leaves them out
+// (issue 15 item 4).
+func TestHealLinesOnStderr(t *testing.T) {
+	out, stderr, code := runWith(t, testConfig(t), readFile(t, "testdata/replay.ndjson"))
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	hs := heals(t, out)
+	if len(hs) < 5 {
+		t.Fatalf("only %d heal records", len(hs))
+	}
+	lines := strings.Count(stderr, `msg="heal `)
+	if lines != len(hs) {
+		t.Errorf("%d heal lines on stderr for %d heal records:\n%s", lines, len(hs), stderr)
+	}
+	for _, h := range hs {
+		if want := `msg="heal ` + h.Phase + `"`; !strings.Contains(stderr, want) || !strings.Contains(stderr, "issue="+h.Issue) {
+			t.Errorf("stderr lacks %s for issue %s", want, h.Issue)
+		}
+	}
+	_, stderr, _ = runWith(t, testConfig(t, "--quiet"), readFile(t, "testdata/replay.ndjson"))
+	if strings.Contains(stderr, `msg="heal `) {
+		t.Errorf("--quiet still says heal steps:\n%s", stderr)
+	}
+}
+
+// TestWrongPipeWarnsOnce: lmn-collect | lmn-heal (no lmn-detect before it)
+// says so once on stderr, with the right order; the right pipe says
+// nothing of it (issue 15 item 9).
+func TestWrongPipeWarnsOnce(t *testing.T) {
+	samples := readFile(t, "../lmn-collect/testdata/golden.ndjson")
+	_, stderr, code := runWith(t, testConfig(t), bytes.Repeat(samples, 3))
+	if code != 0 || strings.Count(stderr, "wrongly built pipe") != 1 || !strings.Contains(stderr, "lmn-collect | lmn-detect | lmn-heal") {
+		t.Errorf("exit %d; want one warning naming the order:\n%s", code, stderr)
+	}
+	right := append([]byte(`{"kind":"start","v":1,"ts":"2000-01-01T00:00:00Z","host":"h","src":"lmn-detect","version":"dev"}`+"\n"), samples...)
+	if _, stderr, _ := runWith(t, testConfig(t), right); strings.Contains(stderr, "wrongly built pipe") {
+		t.Errorf("the right order warned:\n%s", stderr)
+	}
+}
+
+// TestRootIsSaid: run as root, lmn-heal says so in its start record and in
+// one line on stderr, for its unprivileged tier then acts as root; as an
+// ordinary user it says its uid only (issue 15, "the quick start run as
+// root acts as root and says nothing").
+func TestRootIsSaid(t *testing.T) {
+	for _, tc := range []struct {
+		euid     int
+		args     []string
+		root     bool
+		warnings int
+	}{
+		{0, []string{"--tiers", "unprivileged,advise"}, true, 1},
+		{0, []string{"--tiers", "unprivileged,advise", "--dry-run"}, true, 0},
+		{0, nil, true, 0}, // advice only: nothing acts
+		{1000, []string{"--tiers", "unprivileged,advise"}, false, 0},
+	} {
+		cfg := testConfig(t, tc.args...)
+		cfg.euid = tc.euid
+		out, stderr, code := runWith(t, cfg, nil)
+		var start struct {
+			Settings struct {
+				UID  *int `json:"uid"`
+				Root bool `json:"root"`
+			} `json:"settings"`
+		}
+		if err := json.Unmarshal([]byte(strings.SplitN(out, "\n", 2)[0]), &start); err != nil || code != 0 {
+			t.Fatalf("exit %d, start record %q: %v", code, out, err)
+		}
+		if start.Settings.UID == nil || *start.Settings.UID != tc.euid || start.Settings.Root != tc.root {
+			t.Errorf("euid %d %q: start settings uid %v root %v", tc.euid, tc.args, start.Settings.UID, start.Settings.Root)
+		}
+		if n := strings.Count(stderr, "running as root"); n != tc.warnings {
+			t.Errorf("euid %d %q: %d root warnings, want %d:\n%s", tc.euid, tc.args, n, tc.warnings, stderr)
+		}
 	}
 }

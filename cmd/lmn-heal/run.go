@@ -18,6 +18,8 @@ import (
 	"github.com/lmn-heal/lmn/internal/heal"
 	"github.com/lmn-heal/lmn/internal/privproto"
 	"github.com/lmn-heal/lmn/internal/record"
+	"github.com/lmn-heal/lmn/internal/statefile"
+	"github.com/lmn-heal/lmn/internal/summary"
 	"github.com/lmn-heal/lmn/internal/tier"
 )
 
@@ -35,6 +37,12 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
+	if cfg.stateFile != "" && !cfg.dryRun {
+		if err := statefile.CheckWritable(cfg.stateFile); err != nil {
+			log.Error("bad --state: give a file in a directory lmn-heal can write", "err", err)
+			return 2
+		}
+	}
 	runner := newRunner(cfg)
 	eng := heal.New(heal.Config{Policy: policy, DryRun: cfg.dryRun, Host: cfg.host, Target: target, Command: command,
 		// {{pressured_unit}} is a unit the catalogue would let
@@ -44,12 +52,16 @@ func run(ctx context.Context, cfg config, stdin io.Reader, stdout, stderr io.Wri
 	if cfg.stateFile != "" {
 		loadState(eng, cfg.stateFile, log)
 	}
-	h := &healer{cfg: cfg, eng: eng, log: log, runner: runner, lastSave: cfg.now()}
+	h := &healer{cfg: cfg, eng: eng, log: log, runner: runner, lastSave: cfg.now(), upstream: record.Upstream{Stage: heal.Src}}
 	h.ctx, h.cancel = context.WithCancel(ctx)
 	defer h.cancel()
 	if h.am, err = newAMLink(h.ctx, cfg, policy, log); err != nil {
 		log.Error("bad flag", "err", err)
 		return 2
+	}
+	if cfg.euid == 0 && !cfg.dryRun && slices.Contains(cfg.tiers, record.TierUnprivileged) {
+		log.Warn("running as root: actions run as root, directly (the unprivileged tier is root's own systemctl); " +
+			"run as an ordinary user to act only through lmn-privd and advice, or --dry-run to only plan")
 	}
 	h.out = record.NewWriter(stdout)
 	start := record.NewStart(heal.Src, version, cfg.now(), h.settings(policy))
@@ -88,18 +100,16 @@ func loadPolicy(file string) (*heal.Policy, error) {
 }
 
 // catalog tells policy validation about the actions of internal/action.
-func catalog(name string) ([]string, bool) {
+func catalog(name string) (map[string]bool, bool) {
 	s, ok := action.Lookup(name)
 	if !ok {
 		return nil, false
 	}
-	var req []string
+	params := make(map[string]bool, len(s.Params))
 	for _, p := range s.Params {
-		if p.Required {
-			req = append(req, p.Name)
-		}
+		params[p.Name] = p.Required
 	}
-	return req, true
+	return params, true
 }
 
 func target(a string, params map[string]string) string {
@@ -129,7 +139,7 @@ func newRunner(cfg config) *tier.Runner {
 	l := &tier.Runner{
 		Tiers: cfg.tiers, Env: env, UserEnv: user,
 		Sudo: cfg.sudo, SudoArgv: []string{"sudo"}, PrivdArgv: cfg.privdArgv, TTY: cfg.tty,
-		NixStore: []string{"nix-store"}, Root: os.Geteuid() == 0,
+		NixStore: []string{"nix-store"}, Root: cfg.euid == 0,
 	}
 	if key, err := privproto.LoadKey(cfg.keyFile); err != nil {
 		l.KeyErr = keyReason(err)
@@ -165,7 +175,9 @@ type healer struct {
 	mu       sync.Mutex // guards eng, lastSave, the alarm
 	jobs     sync.WaitGroup
 	lastSave time.Time
-	alarm    alarm // a live pipe's wake-up at the engine's next deadline (alarm.go)
+	alarm    alarm           // a live pipe's wake-up at the engine's next deadline (alarm.go)
+	saveErr  error           // of the latest save; guarded by mu
+	upstream record.Upstream // guarded by mu
 	// pauseChecked is when the pause file was last looked at (pause.go).
 	pauseChecked time.Time
 }
@@ -176,6 +188,11 @@ func (h *healer) settings(p *heal.Policy) map[string]any {
 	s := map[string]any{
 		"policy_sha256": hex.EncodeToString(sum[:]), "dry_run": h.cfg.dryRun, "tiers": h.cfg.tiers,
 		"sudo": h.cfg.sudo, "privd_socket": h.cfg.privdSocket, "key_file": h.cfg.keyFile,
+	}
+	// Who acts: as root the unprivileged tier is root's own systemctl.
+	s["uid"] = h.cfg.euid
+	if h.cfg.euid == 0 {
+		s["root"] = true
 	}
 	if h.cfg.policyFile != "" {
 		s["policy"] = h.cfg.policyFile
@@ -227,6 +244,9 @@ func (h *healer) handle(line record.Line) error {
 	if h.cfg.pauseFile != "" && time.Since(h.pauseChecked) >= h.cfg.pauseRecheck {
 		h.pauseLocked()
 	}
+	if w := h.upstream.Check(line); w != "" {
+		h.log.Warn("wrongly built pipe: "+w, "line", line.N)
+	}
 	over := h.eng.Overflow()
 	var ce *heal.ClockError
 	if err := h.eng.Observe(line); errors.As(err, &ce) {
@@ -250,6 +270,9 @@ func (h *healer) flushEngine(force bool) error {
 	for _, r := range recs {
 		if err := h.out.Emit(r); err != nil {
 			return err
+		}
+		if !h.cfg.quiet {
+			summary.LogHeal(h.log, &r)
 		}
 	}
 	if h.am != nil {
@@ -336,6 +359,11 @@ func (h *healer) finish(err error) int {
 	}
 	if err != nil && !record.IsBrokenPipe(err) {
 		h.log.Error("stopped", "err", err)
+		return 1
+	}
+	if h.saveErr != nil {
+		// As lmn-detect: the state the next run needs was lost.
+		h.log.Error("save state", "err", h.saveErr)
 		return 1
 	}
 	return 0

@@ -43,4 +43,5 @@ func (h *healer) save() {
 	if err != nil {
 		h.log.Warn("state not saved", "file", h.cfg.stateFile, "err", err)
 	}
+	h.saveErr = err
 }

@@ -23,6 +23,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/lmn-heal/lmn/internal/cli"
 	"github.com/lmn-heal/lmn/internal/pipe"
 	"github.com/lmn-heal/lmn/internal/record"
 )
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -100,6 +100,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (config, error) {
 }
 
 func main() {
+	version = cli.Version(version) // -ldflags, else what the go command recorded
 	cfg, err := parseArgs(os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		os.Exit(cli.Code(err))

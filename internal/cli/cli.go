@@ -37,9 +37,9 @@ type Flags struct {
 }
 
 // New returns the flag set of binary name at version, whose usage line is
-// "usage: name synopsis". It has --version.
+// "usage: name synopsis". It has --version, which prints Version(version).
 func New(name, version, synopsis string, stdout, stderr io.Writer) *Flags {
-	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, version: version,
+	f := &Flags{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), name: name, version: Version(version),
 		synopsis: synopsis, stdout: stdout, stderr: stderr, NoArgs: name + " takes flags only"}
 	f.SetOutput(stderr)
 	f.BoolVar(&f.showVersion, "version", false, "print the version and exit")

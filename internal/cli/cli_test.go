@@ -2,8 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParse(t *testing.T) {
@@ -48,5 +52,40 @@ func TestPositional(t *testing.T) {
 	fs.TakesArgs = true
 	if err := fs.Parse([]string{"a.json"}); err != nil || fs.Arg(0) != "a.json" {
 		t.Fatalf("err %v, args %q", err, fs.Args())
+	}
+}
+
+func TestEventLines(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !EventLines(f, f) {
+		t.Error("stderr a file (the journal's socket, a log): no event lines")
+	}
+	// A real pseudo-terminal, as a terminal the pipe runs in.
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer m.Close()
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	if EventLines(f, tty) {
+		t.Error("stderr a terminal, stdout a pipe onward: event lines drawn over the dashboard")
+	}
+	if !EventLines(tty, tty) {
+		t.Error("stdout and stderr a terminal: no event lines")
 	}
 }

@@ -1,8 +1,11 @@
 package detect
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/lmn-heal/lmn/internal/record"
 )
 
 func TestFlapping(t *testing.T) {
@@ -84,4 +87,32 @@ func TestFlappingHoldWritesEachReturn(t *testing.T) {
 			t.Errorf("firing record %d since %v, want %v", i, since[i], t0.Add(w))
 		}
 	}
+}
+
+// TestBuiltinUnitFailedFlapsAtTheThirdCycle holds docs/see-it-heal.md to
+// the built-in unit_failed rule: a unit that failed and recovered three
+// times within the hour is marked flapping at its third recovery (the
+// sixth transition is more than the default 5), not after five cycles.
+func TestBuiltinUnitFailedFlapsAtTheThirdCycle(t *testing.T) {
+	e := NewEngine(Defaults())
+	var got []string
+	for i := range 8 {
+		s := at(time.Duration(i) * time.Minute)
+		s.Units = &record.Units{Scope: "user", Failed: []record.Unit{}}
+		if i%2 == 0 {
+			s.Units.Failed = []record.Unit{{Unit: "flaky.service", Load: "loaded", Active: "failed", Sub: "failed"}}
+		}
+		for _, l := range feed(e, s) {
+			got = append(got, fmt.Sprintf("cycle %d: %s", i/2+1, l))
+		}
+	}
+	equalTrace(t, got, []string{
+		"cycle 1: 12:00:00 unit_failed user,flaky.service firing warning",
+		"cycle 1: 12:01:00 unit_failed user,flaky.service resolved warning",
+		"cycle 2: 12:02:00 unit_failed user,flaky.service firing warning",
+		"cycle 2: 12:03:00 unit_failed user,flaky.service resolved warning",
+		"cycle 3: 12:04:00 unit_failed user,flaky.service firing warning",
+		"cycle 3: 12:05:00 unit_failed user,flaky.service firing warning flapping",
+		"cycle 4: 12:06:00 unit_failed user,flaky.service firing warning flapping",
+	})
 }

@@ -85,12 +85,12 @@ func (e *Engine) changed(i int, s *record.Sample, w *subject) {
 		}
 	}
 	n := s.Nix
-	subj := map[string]string{"system": n.CurrentSystem}
+	subj := map[string]string{SubjectSystem: n.CurrentSystem}
 	if n.CurrentGeneration > 0 {
-		subj["generation"] = strconv.Itoa(n.CurrentGeneration)
+		subj[SubjectGeneration] = strconv.Itoa(n.CurrentGeneration)
 	}
 	if to := rollbackTo(n, w, e.states[i]); to > 0 {
-		subj["rollback_to"] = strconv.Itoa(to)
+		subj[SubjectRollbackTo] = strconv.Itoa(to)
 	}
 	st := e.states[i][n.CurrentSystem]
 	if st != nil && st.Firing {

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/config"
@@ -154,6 +156,19 @@ func Defaults() *Rules {
 	return r
 }
 
+// BuiltinRuleNames returns the names of the built-in rules, in their order.
+var BuiltinRuleNames = sync.OnceValue(func() []string {
+	raws, _, err := parseTopFields(defaultsJSON)
+	if err != nil {
+		panic(fmt.Sprintf("detect: built-in rules are invalid: %v", err))
+	}
+	names := make([]string, len(raws))
+	for i, r := range raws {
+		names[i] = rawName(r)
+	}
+	return names
+})
+
 // JSON returns the effective rules as indented JSON, every default filled
 // in: what --print-rules prints and what the digest is taken over.
 func (r *Rules) JSON() []byte { return r.json }
@@ -198,6 +213,10 @@ func ParseRules(name string, data []byte) (*Rules, error) {
 	seen := map[string]int{}
 	for i, raw := range raws {
 		path := fmt.Sprintf("rules[%d]", raw.index)
+		if _, hasKind := raw.fields["kind"]; !extend && !hasKind && !rawDisabled(raw) && slices.Contains(BuiltinRuleNames(), rawName(raw)) {
+			return nil, config.In(name, config.Errorf(path, "%q is a built-in rule, and this file replaces the built-in rules: "+
+				"add \"extend\": true to patch a built-in rule, or give the whole rule with its kind", rawName(raw)))
+		}
 		rl, err := decodeRule(raw.fields)
 		if err == nil {
 			err = normalize(&rl, raw.fields)
@@ -336,6 +355,14 @@ func mergeRules(base, over []rawRule) []rawRule {
 		out[i] = rawRule{index: o.index, fields: merged}
 	}
 	return out
+}
+
+// rawDisabled says r turns its rule off ("enabled": false), which needs
+// only its name.
+func rawDisabled(r rawRule) bool {
+	var on *bool
+	_ = json.Unmarshal(r.fields["enabled"], &on)
+	return on != nil && !*on
 }
 
 func rawName(r rawRule) string {

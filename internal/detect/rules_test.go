@@ -127,6 +127,7 @@ func TestRulesErrors(t *testing.T) {
 		{"bad placeholder", `{"rules": [{"name":"x","kind":"unit_failed","summary":"{unit} failed"}]}`, "rules[0].summary", "unknown placeholder {unit}"},
 		{"bad match", `{"rules": [{"name":"x","kind":"unit_failed","match":["[a"]}]}`, "rules[0].match[0]", "bad pattern"},
 		{"duplicate", `{"rules": [` + ok + `,` + ok + `]}`, "rules[1].name", "already defined by rules[0]"},
+		{"patch without extend", `{"rules":[{"name":"disk_usage","warning":0.9}]}`, "rules[0]", `add "extend": true to patch a built-in rule`},
 		{"extend patch breaks default", `{"extend":true,"rules":[{"name":"disk_usage","warning":0.5}]}`, "rules[0].clear", "hysteresis"},
 		{"flapping window", `{"rules": [{"name":"x","kind":"unit_failed","flapping":{"transitions":3}}]}`, "rules[0].flapping.window", "want a duration"},
 	}

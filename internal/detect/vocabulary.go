@@ -25,6 +25,22 @@ const (
 	RuleUnitOOMKilled       = "unit_oom_killed"
 )
 
+// Subject keys of the rules that judge something other than an element
+// of a sample's list (whose keys the list names, record.MetricOf): a
+// failed unit, a probe, a generation switch. lmn-heal's ladders may put
+// them in {{placeholders}}.
+const (
+	SubjectUnit       = "unit"
+	SubjectScope      = "scope"
+	SubjectProbe      = "probe"
+	SubjectGeneration = "generation"  // the system profile's generation now running
+	SubjectSystem     = "system"      // the store path of the running system
+	SubjectRollbackTo = "rollback_to" // the generation to go back to
+)
+
+// SubjectKeys lists them.
+var SubjectKeys = []string{SubjectUnit, SubjectScope, SubjectProbe, SubjectGeneration, SubjectSystem, SubjectRollbackTo}
+
 // Severity returns the severity the value of the enabled threshold rule
 // called name has in s against the rule's levels, per-subject levels
 // (warning_from, critical_from) included: record.SeverityCritical,

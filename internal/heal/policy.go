@@ -15,9 +15,13 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
+	"strings"
 
 	"github.com/lmn-heal/lmn/internal/config"
+	"github.com/lmn-heal/lmn/internal/detect"
 )
 
 //go:embed policy.json
@@ -122,9 +126,9 @@ type Act struct {
 	Restore bool `json:"restore,omitempty"`
 }
 
-// Catalog tells policy validation which actions exist and which params
-// each requires; nil skips those checks.
-type Catalog func(action string) (required []string, ok bool)
+// Catalog tells policy validation which actions exist and the params each
+// takes, true for a required one; nil skips those checks.
+type Catalog func(action string) (params map[string]bool, ok bool)
 
 // DefaultPolicy returns the built-in policy.
 func DefaultPolicy() *Policy {
@@ -243,24 +247,38 @@ func (l *Ladder) validate(cat Catalog) error {
 		if r == "" {
 			return config.Errorf(fmt.Sprintf("rules[%d]", i), "empty")
 		}
+		if err := checkRuleName(r); err != nil {
+			return config.Field(fmt.Sprintf("rules[%d]", i), err)
+		}
 	}
-	for k, pat := range l.Match {
-		if _, err := path.Match(pat, ""); err != nil {
-			return config.Errorf("match."+k, "bad pattern %q: %v", pat, err)
+	for _, k := range slices.Sorted(maps.Keys(l.Match)) {
+		if _, err := path.Match(l.Match[k], ""); err != nil {
+			return config.Errorf("match."+k, "bad pattern %q: %v", l.Match[k], err)
+		}
+		if err := l.checkVar(k); err != nil {
+			return config.Field("match."+k, err)
+		}
+		if k == "rule" {
+			if err := checkRuleName(l.Match[k]); err != nil {
+				return config.Field("match.rule", err)
+			}
 		}
 	}
 	for i, s := range l.Steps {
-		if err := s.validate(cat); err != nil {
+		if err := s.validate(l, cat); err != nil {
 			return config.Field(fmt.Sprintf("steps[%d]", i), err)
 		}
 	}
 	if l.Advice == "" {
 		return config.Errorf("advice", "missing (every ladder ends in advice)")
 	}
+	if err := l.checkTemplate(l.Advice); err != nil {
+		return config.Field("advice", err)
+	}
 	return nil
 }
 
-func (s *Step) validate(cat Catalog) error {
+func (s *Step) validate(l *Ladder, cat Catalog) error {
 	if len(s.Actions) == 0 {
 		return config.Errorf("actions", "at least one action is needed")
 	}
@@ -268,32 +286,46 @@ func (s *Step) validate(cat Catalog) error {
 		return config.Errorf("verify", "must be positive")
 	}
 	for i, a := range s.Actions {
-		if err := a.validate(cat); err != nil {
+		if err := a.validate(l, cat); err != nil {
 			return config.Field(fmt.Sprintf("actions[%d]", i), err)
 		}
 	}
 	return nil
 }
 
-func (a *Act) validate(cat Catalog) error {
+func (a *Act) validate(l *Ladder, cat Catalog) error {
 	if a.Action == "" {
 		return config.Errorf("action", "missing")
 	}
-	for k, v := range a.Params {
-		if err := checkTemplate(v); err != nil {
+	keys := slices.Sorted(maps.Keys(a.Params))
+	for _, k := range keys {
+		if err := l.checkTemplate(a.Params[k]); err != nil {
 			return config.Field("params."+k, err)
 		}
 	}
 	if cat == nil {
 		return nil
 	}
-	required, ok := cat(a.Action)
+	params, ok := cat(a.Action)
 	if !ok {
 		return config.Errorf("action", "unknown action %q", a.Action)
 	}
-	for _, r := range required {
-		if _, ok := a.Params[r]; !ok {
-			return config.Errorf("params."+r, "required by %s", a.Action)
+	names := slices.Sorted(maps.Keys(params))
+	for _, k := range keys {
+		if _, ok := params[k]; !ok {
+			hint := config.Suggest(k, names)
+			if hint == "" {
+				hint = "it takes " + strings.Join(names, ", ")
+				if len(names) == 0 {
+					hint = "it takes none"
+				}
+			}
+			return config.Errorf("params."+k, "not a parameter of %s (%s)", a.Action, hint)
+		}
+	}
+	for _, k := range names {
+		if _, ok := a.Params[k]; params[k] && !ok {
+			return config.Errorf("params."+k, "required by %s", a.Action)
 		}
 	}
 	return nil
@@ -345,4 +377,22 @@ func matches(patterns, vars map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// checkRuleName reports a ladder's rule name that is a misspelling of a
+// built-in rule of lmn-detect's (or of alerts'): it would never match. A
+// pattern, a built-in name, or a name of one's own that is no near miss of
+// a built-in one (a rule of lmn-detect's --rules file) is fine.
+func checkRuleName(r string) error {
+	if strings.ContainsAny(r, `*?[\`) {
+		return nil
+	}
+	known := append(detect.BuiltinRuleNames(), alertRule)
+	if slices.Contains(known, r) {
+		return nil
+	}
+	if hint := config.Suggest(r, known); hint != "" {
+		return fmt.Errorf("%q is no built-in rule: %s (a rule of your own needs a name that is not a near miss of a built-in one)", r, hint)
+	}
+	return nil
 }

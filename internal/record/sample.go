@@ -24,6 +24,11 @@ package record
 //	lmn:"subject=K,scope=S"      the same, and its field S (a unit's
 //	                             scope) is the subject's key S too
 //	lmn:"count=NAME"             a list whose length is the metric NAME
+//	lmn:"range=LO:HI"            the values a float64 can physically have
+//	                             (a side left empty is unbounded); without
+//	                             it the unit in the name says: _ratio 0:1,
+//	                             _seconds and _per_s 0:, _celsius -273.15:.
+//	                             CheckSample rejects a sample outside them.
 type Sample struct {
 	Header          `lmn:"nometric"`
 	Seq             uint64  `json:"seq" lmn:"nometric"`
@@ -91,7 +96,7 @@ type UnitResources struct {
 	// MaxBytes is the cgroup's limit (MemoryMax=); absent when unlimited.
 	MaxBytes *uint64 `json:"max_bytes,omitempty"`
 	// MaxUsedRatio is MemoryBytes / MaxBytes, present with both.
-	MaxUsedRatio *float64 `json:"max_used_ratio,omitempty"`
+	MaxUsedRatio *float64 `json:"max_used_ratio,omitempty" lmn:"range=0:"` // memory.current may pass memory.max for a moment
 	// OOMKills counts the unit's processes the kernel's OOM killer killed
 	// in this cgroup (memory.events or memory.oom_control oom_kill).
 	OOMKills *uint64 `json:"oom_kills,omitempty"`
@@ -129,10 +134,10 @@ type Swap struct {
 
 // Load is from /proc/loadavg.
 type Load struct {
-	Load1     float64 `json:"load1"`
-	Load5     float64 `json:"load5"`
-	Load15    float64 `json:"load15"`
-	Load1Per  float64 `json:"load1_per_cpu"`
+	Load1     float64 `json:"load1" lmn:"range=0:"`
+	Load5     float64 `json:"load5" lmn:"range=0:"`
+	Load15    float64 `json:"load15" lmn:"range=0:"`
+	Load1Per  float64 `json:"load1_per_cpu" lmn:"range=0:"`
 	Runnable  int     `json:"runnable"`
 	Processes int     `json:"processes"`
 }

@@ -49,3 +49,20 @@ func WritePerm(path string, data []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// CheckWritable reports whether a state file can be written at path, the
+// way Write writes it: a temporary file created in its directory (then
+// removed), and path itself not a directory. Binaries call it at start,
+// so that a --state nobody can write is a usage error then, not a loss
+// found at exit.
+func CheckWritable(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("state %s: is a directory", path)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("state %s: cannot write there: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}

@@ -52,3 +52,18 @@ func TestWritePermSetsMode(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckWritable(t *testing.T) {
+	dir := t.TempDir()
+	if err := CheckWritable(filepath.Join(dir, "state.json")); err != nil {
+		t.Errorf("a writable directory: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left %d files behind", len(ents))
+	}
+	for _, bad := range []string{filepath.Join(dir, "missing", "state.json"), dir} {
+		if err := CheckWritable(bad); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("CheckWritable(%s) = %v, want an error naming it", bad, err)
+		}
+	}
+}

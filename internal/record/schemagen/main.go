@@ -8,6 +8,8 @@
 //     arena it reuses;
 //   - sample_fields.go: the field enumeration (one Field per leaf), the
 //     lists of subjects and the table of metric paths the rules read;
+//   - sample_check.go: checkRanges, which finds a number outside the range
+//     its field can physically have (CheckSample);
 //   - sample_assert.go: a conversion from each struct as it was, which stops
 //     compiling when a struct changes and the code was not regenerated.
 //
@@ -58,11 +60,16 @@ func generate(dir string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	check, err := genCheck(t)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]byte{}
 	for name, src := range map[string]string{
 		"sample_encode.go": genEncode(t),
 		"sample_decode.go": genDecode(t),
 		"sample_fields.go": fields,
+		"sample_check.go":  check,
 		"sample_assert.go": genAssert(s),
 	} {
 		b, err := format.Source([]byte(src))

@@ -40,6 +40,7 @@ type field struct {
 	name      string // lmn:"name=N": the element field naming them (default K)
 	scope     string // lmn:"scope=S": the element field holding their scope, subject key S
 	count     string // lmn:"count=NAME": the list's length is metric NAME
+	rng       *bound // lmn:"range=LO:HI": the values a float64 can have
 	embedded  *strct // an embedded struct, whose fields are promoted
 	pos       token.Position
 }
@@ -220,8 +221,14 @@ func (f *field) lmnTag(tag string) error {
 			f.scope = v
 		case k == "count" && v != "":
 			f.count = v
+		case k == "range":
+			b, err := parseRange(v)
+			if err != nil {
+				return fmt.Errorf("lmn tag %q: %w", o, err)
+			}
+			f.rng = &b
 		default:
-			return fmt.Errorf("lmn tag %q: want nometric, subject=KEY, name=FIELD, scope=FIELD or count=NAME", o)
+			return fmt.Errorf("lmn tag %q: want nometric, subject=KEY, name=FIELD, scope=FIELD, count=NAME or range=LO:HI", o)
 		}
 	}
 	return nil

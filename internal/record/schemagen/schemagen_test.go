@@ -87,6 +87,9 @@ func TestSchemaMistakes(t *testing.T) {
 		{"type Sample struct {\n\tHeader\n\tX int `json:\"x\" lmn:\"metric\"`\n}\n", "want nometric"},
 		{"type Sample struct {\n\tHeader\n\tX *Loop `json:\"x\"`\n}\ntype Loop struct {\n\tL *Loop `json:\"l\"`\n}\n", "holds itself"},
 		{"type Sample struct {\n\tHeader\n\tX E `json:\"x,omitempty\"`\n}\ntype E struct {\n\tN int `json:\"n\"`\n}\n", "omitempty on E"},
+		{"type Sample struct {\n\tHeader\n\tLoad float64 `json:\"load\"`\n}\n", `field Load: a float64 needs a range`},
+		{"type Sample struct {\n\tHeader\n\tLoad float64 `json:\"load\" lmn:\"range=5:1\"`\n}\n", `range=5:1: empty`},
+		{"type Sample struct {\n\tHeader\n\tLoad float64 `json:\"load\" lmn:\"range=0\"`\n}\n", `want LO:HI`},
 	} {
 		_, err := generate(schemaDir(t, c.src))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
