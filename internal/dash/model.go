@@ -9,6 +9,7 @@ package dash
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -146,7 +147,27 @@ type Model struct {
 	// Rejected is the reader's count of rejected lines (set by the caller).
 	Rejected int
 
-	judging judging // gate.go
+	judging judging  // gate.go
+	starts  []string // the PipeStages whose start records came, in that order
+}
+
+// PipeStages are the stages before lmn-dash, in the pipe's order.
+var PipeStages = []string{"lmn-collect", "lmn-detect", "lmn-heal"}
+
+// PipeMisordered reports whether the stages' start records say the pipe
+// was built in the wrong order. Each stage writes its own start record
+// before it passes on its upstream's, so in a right pipe lmn-dash sees
+// them last stage first: lmn-heal's, lmn-detect's, lmn-collect's. A start
+// record that comes before that of a stage which should be downstream of
+// it (lmn-detect's before lmn-heal's, in lmn-collect | lmn-heal |
+// lmn-detect) means the stages stand in another order.
+func (m *Model) PipeMisordered() bool {
+	for i := 1; i < len(m.starts); i++ {
+		if slices.Index(PipeStages, m.starts[i-1]) < slices.Index(PipeStages, m.starts[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns an empty model.
@@ -239,6 +260,9 @@ func (m *Model) applyStart(line record.Line) (record.Header, error) {
 	}
 	if st.Src != "" {
 		m.source(st.Src).Version = st.Version
+	}
+	if slices.Contains(PipeStages, st.Src) && !slices.Contains(m.starts, st.Src) {
+		m.starts = append(m.starts, st.Src)
 	}
 	m.healSettings(line, st.Src)
 	m.judging.start(line, st.Src)

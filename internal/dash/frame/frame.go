@@ -293,13 +293,9 @@ func (r *renderer) help(height int) *grid {
 func Changes(dst []byte, m *dash.Model, last string, seen uint64) ([]byte, string, uint64) {
 	r := &renderer{o: Options{}, g: &asciiGlyphs, m: m}
 	var b strings.Builder
-	b.WriteString("lmn-dash " + r.clean(m.Host) + " ")
-	for _, src := range []string{"collect", "detect", "heal"} {
-		mark := r.g.unseen
-		if m.Sources["lmn-"+src] != nil {
-			mark = r.g.seen
-		}
-		fmt.Fprintf(&b, " %s%s", src, mark)
+	b.WriteString("lmn-dash " + r.clean(m.Host) + " " + r.stages())
+	if m.PipeMisordered() {
+		b.WriteString("  " + misordered)
 	}
 	fmt.Fprintf(&b, "  issues %d  rejected %d", len(m.Issues), m.Rejected)
 	if m.Invalid > 0 {

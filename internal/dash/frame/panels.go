@@ -64,16 +64,11 @@ func (r *renderer) header() line {
 		parts = append(parts, part{"  " + m.LastTS.UTC().Format("2006-01-02"), bar, 5},
 			part{" " + m.LastTS.UTC().Format("15:04:05Z"), bar, 1}, part{" fresh " + age(d), st, 0})
 	}
-	var pipe strings.Builder
-	pipe.WriteString(" ")
-	for _, src := range []string{"collect", "detect", "heal"} {
-		mark := r.g.unseen
-		if m.Sources["lmn-"+src] != nil {
-			mark = r.g.seen
-		}
-		fmt.Fprintf(&pipe, " %s%s", src, mark)
+	parts = append(parts, part{" " + r.stages(), bar, 4})
+	if m.PipeMisordered() {
+		parts = append(parts, part{"  wrong pipe order", warn, 1})
 	}
-	parts = append(parts, part{pipe.String(), bar, 4}, part{fmt.Sprintf("  issues %d", len(m.Issues)), bar, 0},
+	parts = append(parts, part{fmt.Sprintf("  issues %d", len(m.Issues)), bar, 0},
 		part{fmt.Sprintf("  rejected %d", m.Rejected), bar, 3})
 	if m.Invalid > 0 {
 		parts = append(parts, part{fmt.Sprintf("  invalid %d", m.Invalid), bar, 3})
@@ -82,6 +77,24 @@ func (r *renderer) header() line {
 		parts = append(parts, part{"  input ended", bar, 2})
 	}
 	return fitParts(parts, r.o.Width)
+}
+
+// misordered is what simple mode says of a pipe built in the wrong order;
+// the header says "wrong pipe order", short enough for 80 columns.
+const misordered = "wrong pipe order: want lmn-collect | lmn-detect | lmn-heal | lmn-dash"
+
+// stages marks each stage of the pipe seen (a record of its own came) or
+// not.
+func (r *renderer) stages() string {
+	var b strings.Builder
+	for _, src := range dash.PipeStages {
+		mark := r.g.unseen
+		if r.m.Sources[src] != nil {
+			mark = r.g.seen
+		}
+		fmt.Fprintf(&b, " %s%s", strings.TrimPrefix(src, "lmn-"), mark)
+	}
+	return b.String()
 }
 
 // part is a piece of a bar; prio says which go first when it is too wide.

@@ -21,8 +21,10 @@ func hdr(kind, src string, t time.Time) record.Header { return record.NewHeader(
 func f(v float64) *float64                            { return &v }
 
 func main() {
-	for i, s := range []string{"lmn-collect", "lmn-detect", "lmn-heal"} {
-		st := record.Start{Header: hdr(record.KindStart, s, t0.Add(time.Duration(i)*time.Millisecond)), Version: "0.1.0"}
+	// The start records as the pipe's end sees them: each stage writes
+	// its own before it passes on its upstream's (dash.PipeMisordered).
+	for i, s := range []string{"lmn-heal", "lmn-detect", "lmn-collect"} {
+		st := record.Start{Header: hdr(record.KindStart, s, t0.Add(time.Duration(2-i)*time.Millisecond)), Version: "0.1.0"}
 		w.Emit(st)
 	}
 	const gib = 1 << 30
