@@ -15,7 +15,7 @@ func (e *Engine) units(i int, s *record.Sample) {
 	ts := s.TS.Time
 	scope := s.Units.Scope
 	for _, u := range s.Units.Failed {
-		if !r.matches(u.Unit) {
+		if u.Unit == "" || !r.matches(u.Unit) { // no name: nothing to act on, nor to keep in --state
 			continue
 		}
 		name := scope + "/" + u.Unit

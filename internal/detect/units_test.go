@@ -46,6 +46,12 @@ func TestUnitFailed(t *testing.T) {
 				"12:00:05 u user,a.service firing warning",
 				"12:00:10 u user,a.service resolved warning",
 			}},
+		{"a failed entry without a unit's name names nothing to act on", `{"name":"u","kind":"unit_failed"}`,
+			[]*record.Sample{failed(0, "system", "", "a.service"), failed(5*time.Second, "system", "")},
+			[]string{
+				"12:00:00 u system,a.service firing warning",
+				"12:00:05 u system,a.service resolved warning",
+			}},
 		{"a sample without units changes nothing", `{"name":"u","kind":"unit_failed"}`,
 			[]*record.Sample{failed(0, "system", "a.service"), at(5 * time.Second)},
 			[]string{"12:00:00 u system,a.service firing warning"}},
