@@ -40,14 +40,24 @@ func Watch(parent context.Context, f *os.File) (context.Context, context.CancelF
 	if err := unix.Pipe2(wake[:], unix.O_CLOEXEC); err != nil {
 		return ctx, cancel
 	}
-	stop := context.AfterFunc(ctx, func() { unix.Write(wake[1], []byte{0}) })
+	woken := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		unix.Write(wake[1], []byte{0})
+		close(woken)
+	})
 	go func() {
 		defer unix.Close(wake[0])
 		defer unix.Close(wake[1])
-		if readerGone(fd, wake[0]) {
+		gone := readerGone(fd, wake[0])
+		// wake closes only once the write to it is done or will never
+		// happen: a write after the close could land in whatever file
+		// took the descriptor's number.
+		if !stop() {
+			<-woken
+		}
+		if gone {
 			cancel()
 		}
-		stop()
 	}()
 	return ctx, cancel
 }
