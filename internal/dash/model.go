@@ -271,10 +271,14 @@ func (m *Model) applyStart(line record.Line) (record.Header, error) {
 }
 
 // applySample decodes a sample as every reader of the stream does, with
-// record's sample decoder.
+// record's sample decoder, and refuses one with a value its field cannot
+// have (record.CheckSample), as lmn-detect does.
 func (m *Model) applySample(line record.Line) (record.Header, error) {
 	var s record.Sample
 	if err := record.DecodeSample(line.Body(), &s); err != nil {
+		return s.Header, &record.LineError{Line: line.N, Err: err}
+	}
+	if err := record.CheckSample(&s); err != nil { // as lmn-detect: no measurement, not drawn
 		return s.Header, &record.LineError{Line: line.N, Err: err}
 	}
 	if m.Sample != nil && s.TS.After(m.Sample.TS.Time) {

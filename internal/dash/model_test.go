@@ -193,6 +193,7 @@ func TestApplyRejectsWrongShapes(t *testing.T) {
 		`{"kind":"issue","state":"firing"}`,
 		`{"kind":"issue","id":"a","state":"burning"}`,
 		`{"kind":"heal","phase":"started"}`,
+		`{"kind":"sample","ts":"2026-11-26T18:00:00Z","cpu":{"busy_ratio":7.5}}`, // impossible, as lmn-detect judges
 	} {
 		if err := m.Apply(record.Line{N: 7, Raw: []byte(s), Kind: kindOf(s)}); err == nil {
 			t.Errorf("%s: no error", s)
@@ -200,7 +201,7 @@ func TestApplyRejectsWrongShapes(t *testing.T) {
 			t.Errorf("%s: error %q does not say where", s, err)
 		}
 	}
-	if m.Invalid != 5 || m.Sample != nil || len(m.Issues) != 0 || len(m.Records) != 0 {
+	if m.Invalid != 6 || m.Sample != nil || len(m.Issues) != 0 || len(m.Records) != 0 {
 		t.Errorf("invalid %d sample %v issues %d records %v", m.Invalid, m.Sample, len(m.Issues), m.Records)
 	}
 	// Unknown kinds are counted, not rejected: the stream may grow.
