@@ -92,6 +92,7 @@ var (
 		"internal/probe":   {"internal/config"},                    // service probes and their scheduler
 		"internal/notify":  {"internal/record", "internal/config"}, // what a person is told, and its channels
 		"internal/listen":  {},                                     // listen addresses of the HTTP endpoints
+		"internal/ptytest": {},                                     // real pseudo-terminals for tests
 		"internal/pipe":    {},                                     // a stage of an interactive pipe: its downstream gone, its stderr held
 		"internal/summary": {"internal/record"},                    // what lmn did: a line per event, a report over a stream
 		// speaking to Alertmanager: the webhook receiver (issues) and the API client (silences)
@@ -105,7 +106,7 @@ var (
 		"bench": {"internal"},
 	}
 	// testOnly packages start real service managers; only tests use them.
-	testOnly = []string{"internal/systemd/sdtest", "internal/alertmanager/amtest", "internal/generations/gentest"}
+	testOnly = []string{"internal/ptytest", "internal/systemd/sdtest", "internal/alertmanager/amtest", "internal/generations/gentest"}
 	banned   = []string{"util", "utils", "common", "helpers", "types", "misc"}
 )
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -11,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/lmn-heal/lmn/internal/ptytest"
 )
 
 // Escape sequences lmn-dash writes to enter and leave the alternate screen
@@ -20,32 +19,6 @@ const (
 	altScreenOn  = "\x1b[?1049h"
 	altScreenOff = "\x1b[?1049l"
 )
-
-// openPTY opens a real pseudo-terminal pair through /dev/ptmx.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if err := unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: 120, Row: 40}); err != nil {
-		t.Fatal(err)
-	}
-	return m, s
-}
 
 // TestWarningsHeldWhileDashboard is issue 15's lost warning: lmn-collect's
 // "failed units are not reported", written while lmn-dash's dashboard has
@@ -56,7 +29,8 @@ func TestWarningsHeldWhileDashboard(t *testing.T) {
 	if _, err := os.Stat("/run/systemd/system"); err == nil {
 		t.Skip("systemd is the service manager here: lmn-collect --units system has no warning to give")
 	}
-	master, slave := openPTY(t)
+	master, slave := ptytest.Open(t)
+	ptytest.SetSize(t, master, 120, 40)
 	var mu sync.Mutex
 	var screen bytes.Buffer
 	go func() {

@@ -14,38 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lmn-heal/lmn/internal/dash/term"
+	"github.com/lmn-heal/lmn/internal/ptytest"
 )
-
-// openPTY opens a real pseudo-terminal pair through /dev/ptmx.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	setSize(t, m, 120, 40)
-	return m, s
-}
-
-func setSize(t *testing.T, master *os.File, w, h int) {
-	t.Helper()
-	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(w), Row: uint16(h)}); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // screen collects what the program writes to the terminal.
 type screen struct {
@@ -82,7 +52,7 @@ func (s *screen) waitFor(t *testing.T, from int, want string) int {
 // pipe that stays open.
 func dashInPTY(t *testing.T, env []string, args ...string) (*exec.Cmd, *os.File, *os.File, *screen) {
 	t.Helper()
-	master, slave := openPTY(t)
+	master, slave := openPTY120x40(t)
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append([]string{"LMN_DASH_BE_MAIN=1", "TERM=xterm-256color", "PATH=" + os.Getenv("PATH")}, env...)
 	in, err := cmd.StdinPipe()
@@ -175,12 +145,12 @@ func TestTerminalRestored(t *testing.T) {
 func TestTerminalResize(t *testing.T) {
 	cmd, master, _, scr := dashInPTY(t, nil)
 	at := scr.waitFor(t, 0, "120x40")
-	setSize(t, master, 100, 30)
+	ptytest.SetSize(t, master, 100, 30)
 	at = scr.waitFor(t, at, "100x30")
-	setSize(t, master, 60, 20)
+	ptytest.SetSize(t, master, 60, 20)
 	at = scr.waitFor(t, at, "too small: 60x20")
 	master.Write([]byte("?"))
-	setSize(t, master, 90, 30)
+	ptytest.SetSize(t, master, 90, 30)
 	scr.waitFor(t, at, "Keys (read from the terminal")
 	master.Write([]byte("q"))
 	waitExit(t, cmd)
@@ -210,7 +180,7 @@ func TestTerminalPlain(t *testing.T) {
 // TestOnceRich: --once on a terminal prints one coloured frame in the
 // normal screen (no alternate screen, the frame stays) and exits.
 func TestOnceRich(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := openPTY120x40(t)
 	f, err := os.Open(stream)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +213,7 @@ func TestOnceRich(t *testing.T) {
 
 // TestStdinTerminal: with no pipe in front, lmn-dash says how to use it.
 func TestStdinTerminal(t *testing.T) {
-	_, slave := openPTY(t)
+	_, slave := openPTY120x40(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = []string{"LMN_DASH_BE_MAIN=1"}
 	cmd.Stdin = slave
@@ -290,4 +260,11 @@ func TestTerminalSuspend(t *testing.T) {
 	}
 	master.Write([]byte("q"))
 	waitExit(t, cmd)
+}
+
+// openPTY120x40 opens a pseudo-terminal of 120 columns and 40 rows.
+func openPTY120x40(t *testing.T) (master, slave *os.File) {
+	master, slave = ptytest.Open(t)
+	ptytest.SetSize(t, master, 120, 40)
+	return master, slave
 }

@@ -2,12 +2,11 @@ package cli
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/lmn-heal/lmn/internal/ptytest"
 )
 
 func TestParse(t *testing.T) {
@@ -65,23 +64,7 @@ func TestEventLines(t *testing.T) {
 		t.Error("stderr a file (the journal's socket, a log): no event lines")
 	}
 	// A real pseudo-terminal, as a terminal the pipe runs in.
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	defer m.Close()
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tty.Close()
+	_, tty := ptytest.Open(t)
 	if EventLines(f, tty) {
 		t.Error("stderr a terminal, stdout a pipe onward: event lines drawn over the dashboard")
 	}

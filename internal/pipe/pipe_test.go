@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lmn-heal/lmn/internal/ptytest"
 )
 
 func TestWatchEndsWhenReaderCloses(t *testing.T) {
@@ -73,29 +75,6 @@ func TestWatchCancelStopsGoroutine(t *testing.T) {
 	}
 }
 
-// openPTY opens a real pseudo-terminal pair through /dev/ptmx.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return m, s
-}
-
 func setCanonical(t *testing.T, f *os.File, on bool) {
 	t.Helper()
 	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
@@ -146,7 +125,7 @@ func readAvailable(t *testing.T, master *os.File, d time.Duration) string {
 // program has the terminal (out of canonical mode) is not drawn onto its
 // screen; it shows once the terminal is given back.
 func TestHoldWhileTerminalTaken(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := ptytest.Open(t)
 	master = pollable(t, master)
 	log := Hold(slave)
 
@@ -169,7 +148,7 @@ func TestHoldWhileTerminalTaken(t *testing.T) {
 
 // TestHoldFlush: lines still held when the stage exits are written then.
 func TestHoldFlush(t *testing.T) {
-	master, slave := openPTY(t)
+	master, slave := ptytest.Open(t)
 	master = pollable(t, master)
 	log := Hold(slave)
 	setCanonical(t, slave, false)

@@ -2,32 +2,15 @@ package term
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// openPTY opens a real pseudo-terminal pair through /dev/ptmx.
-func openPTY(t *testing.T) (master *os.File, slavePath string) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatalf("unlock pty: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatalf("pty number: %v", err)
-	}
-	return m, fmt.Sprintf("/dev/pts/%d", n)
-}
+	"github.com/lmn-heal/lmn/internal/ptytest"
+)
 
 func termios(t *testing.T, path string) *unix.Termios {
 	t.Helper()
@@ -44,7 +27,8 @@ func termios(t *testing.T, path string) *unix.Termios {
 }
 
 func TestSessionModeAndKeys(t *testing.T) {
-	master, slave := openPTY(t)
+	master, pts := ptytest.Open(t)
+	slave := pts.Name()
 	before := termios(t, slave)
 	if before.Lflag&unix.ICANON == 0 || before.Lflag&unix.ECHO == 0 {
 		t.Fatalf("new pty not in canonical echo mode: lflag %#x", before.Lflag)
@@ -87,7 +71,8 @@ func TestSessionModeAndKeys(t *testing.T) {
 // TestRestoreOnPanic: a deferred Restore puts the terminal back while a
 // panic unwinds, as lmn-dash's run does.
 func TestRestoreOnPanic(t *testing.T) {
-	_, slave := openPTY(t)
+	_, pts := ptytest.Open(t)
+	slave := pts.Name()
 	before := termios(t, slave)
 	var out bytes.Buffer
 	func() {
@@ -112,7 +97,8 @@ func TestRestoreOnPanic(t *testing.T) {
 }
 
 func TestSize(t *testing.T) {
-	master, slave := openPTY(t)
+	master, pts := ptytest.Open(t)
+	slave := pts.Name()
 	f, err := os.OpenFile(slave, os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
 		t.Fatal(err)
