@@ -285,24 +285,7 @@ func TestLinkEvents(t *testing.T) {
 	if s.Trigger != "link" || s.Seq <= up.Seq {
 		t.Errorf("lmnv0 seen down in sample %d with trigger %q, want an event sample", s.Seq, s.Trigger)
 	}
-	lines, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down firing", hasIssue(func(is record.Issue) bool {
-		return is.Rule == "interface_down" && is.State == record.StateFiring && is.Subject["interface"] == "lmnv0"
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range lines {
-		if kindOf(c.Raw) == record.KindIssue {
-			t.Logf("link down to the issue: %v", c.At.Sub(down).Round(time.Millisecond))
-			break
-		}
-	}
-	ip("link", "set", "lmnv0", "up")
-	if _, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down resolved", hasIssue(func(is record.Issue) bool {
-		return is.Rule == "interface_down" && is.State == record.StateResolved
-	})); err != nil {
-		t.Fatal(err)
-	}
+	interfaceDownCycle(t, p, "link down", down, func() { ip("link", "set", "lmnv0", "up") })
 	ip("route", "add", "default", "via", "10.99.0.2", "dev", "lmnv0")
 	if s := waitSample(t, p, "a default route", func(s record.Sample) bool { return s.Net != nil && s.Net.DefaultRoute }); s.Trigger != "route" && s.Trigger != "link" {
 		t.Errorf("the default route was sampled by %q, want an event", s.Trigger)
@@ -313,6 +296,32 @@ func TestLinkEvents(t *testing.T) {
 	})
 	p.Stop(20 * time.Second)
 	p.RequireClean()
+}
+
+// interfaceDownCycle waits for lmnv0's interface_down issue to fire,
+// logs how long after broke (the moment the test broke the link) it came,
+// then calls mend and waits for the issue to resolve.
+func interfaceDownCycle(t *testing.T, p *Pipe, what string, broke time.Time, mend func()) {
+	t.Helper()
+	lmnv0 := func(state string) func(record.Issue) bool {
+		return func(is record.Issue) bool {
+			return is.Rule == "interface_down" && is.State == state && is.Subject["interface"] == "lmnv0"
+		}
+	}
+	lines, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down firing", hasIssue(lmnv0(record.StateFiring)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range lines {
+		if kindOf(c.Raw) == record.KindIssue {
+			t.Logf("%s to the issue: %v", what, c.At.Sub(broke).Round(time.Millisecond))
+			break
+		}
+	}
+	mend()
+	if _, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down resolved", hasIssue(lmnv0(record.StateResolved))); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestCarrierLostEvent: a link that loses its carrier while it stays
@@ -336,24 +345,7 @@ func TestCarrierLostEvent(t *testing.T) {
 	if i, _ := veth(s); !i.Up || s.Trigger != "link" || s.Seq <= up.Seq {
 		t.Errorf("lmnv0 without carrier in sample %d (trigger %q): %+v; want still up, in an event sample", s.Seq, s.Trigger, i)
 	}
-	lines, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down firing", hasIssue(func(is record.Issue) bool {
-		return is.Rule == "interface_down" && is.State == record.StateFiring && is.Subject["interface"] == "lmnv0"
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range lines {
-		if kindOf(c.Raw) == record.KindIssue {
-			t.Logf("peer down to the issue: %v", c.At.Sub(lost).Round(time.Millisecond))
-			break
-		}
-	}
-	ip("link", "set", "lmnv1", "up")
-	if _, err := p.Proc("detect").Out.Wait(10*time.Second, "interface_down resolved", hasIssue(func(is record.Issue) bool {
-		return is.Rule == "interface_down" && is.State == record.StateResolved && is.Subject["interface"] == "lmnv0"
-	})); err != nil {
-		t.Fatal(err)
-	}
+	interfaceDownCycle(t, p, "peer down", lost, func() { ip("link", "set", "lmnv1", "up") })
 	p.Stop(20 * time.Second)
 	p.RequireClean()
 }
