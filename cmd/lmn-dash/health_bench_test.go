@@ -19,12 +19,7 @@ func BenchmarkGateGreenToExit(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		io.WriteString(w, gateRecord("firing"))
-		for {
-			if _, out, _ := runHealth("--listen", addr); strings.Contains(out, "not green") {
-				break
-			}
-		}
+		turnRed(addr, w)
 		exited := make(chan int)
 		go func() { code, _, _ := runHealth("--listen", addr, "--wait", "--timeout", "30s"); exited <- code }()
 		time.Sleep(50 * time.Millisecond)
@@ -39,6 +34,16 @@ func BenchmarkGateGreenToExit(b *testing.B) {
 	<-done
 }
 
+// turnRed writes a firing gate record and waits until the gate says so.
+func turnRed(addr string, w io.Writer) {
+	io.WriteString(w, gateRecord("firing"))
+	for {
+		if _, out, _ := runHealth("--listen", addr); strings.Contains(out, "not green") {
+			return
+		}
+	}
+}
+
 // BenchmarkGatePolledToExit is the peer of BenchmarkGateGreenToExit: a
 // deploy script that asks the gate once a second (`until lmn-dash health;
 // do sleep 1; done`, as a liveness check written without a long poll
@@ -48,12 +53,7 @@ func BenchmarkGatePolledToExit(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
-		io.WriteString(w, gateRecord("firing"))
-		for {
-			if _, out, _ := runHealth("--listen", addr); strings.Contains(out, "not green") {
-				break
-			}
-		}
+		turnRed(addr, w)
 		exited := make(chan struct{})
 		go func() {
 			for {
