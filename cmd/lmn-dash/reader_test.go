@@ -4,30 +4,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lmn-heal/lmn/internal/dash"
 )
-
-// syncBuffer is a log destination the test reads while the reader writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestRejectedCountedWhenLogged: the header's rejected count includes a
 // rejected line as soon as its warning is logged, not only once the next
@@ -36,7 +17,7 @@ func TestRejectedCountedWhenLogged(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	live := dash.NewLive()
-	var logs syncBuffer
+	var logs lockedBuffer
 	startReader(pr, live, slog.New(slog.NewTextHandler(&logs, nil)))
 	io.WriteString(pw, `{"kind":"start","v":1,"ts":"2026-11-26T18:00:00Z","host":"h","src":"lmn-collect"}`+"\ngarbage\n")
 	deadline := time.Now().Add(10 * time.Second)

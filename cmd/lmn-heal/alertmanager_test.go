@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -168,24 +167,6 @@ func TestUnreachableSaidOncePerMinute(t *testing.T) {
 	})
 }
 
-// syncBuffer is an output the test reads while run writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSilenceWhileVerifying against a real Alertmanager: once the restart
 // succeeded the alert is silenced; when Alertmanager sees the alert
 // resolve, lmn-heal expires the silence at once (so the resolve can reach
@@ -231,7 +212,7 @@ func TestSilenceWhileVerifying(t *testing.T) {
 
 	pushAlert(false)
 	in, w := io.Pipe()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(context.Background(), cfg, in, out, errOut) }()
 	w.Write(alertIssue(t, time.Now(), alertmanager.StatusFiring, labels))
