@@ -44,3 +44,26 @@ func TestSummaryCommand(t *testing.T) {
 		t.Errorf("a missing file: exit %d, want 1", code)
 	}
 }
+
+// FuzzParseSpan: --since never panics, and a span it accepts says at most
+// one thing: a positive duration, today, or a time.
+func FuzzParseSpan(f *testing.F) {
+	for _, s := range []string{"", "1h", "30m", "today", "2026-12-07T10:00:00Z", "-1h", "0s", "yesterday", "1h30"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sp, err := parseSpan(s)
+		if err != nil {
+			return
+		}
+		set := 0
+		for _, b := range []bool{sp.Since != 0, sp.Today, !sp.From.IsZero()} {
+			if b {
+				set++
+			}
+		}
+		if sp.Since < 0 || set > 1 {
+			t.Errorf("parseSpan(%q) = %+v", s, sp)
+		}
+	})
+}
